@@ -1,0 +1,278 @@
+// Package centos owns what is specific to a CentOS 6.6 master target: the
+// kickstart that installs it unattended and, later, the host-preparation
+// commands run on it.
+package centos
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/GehirnInc/crypt"
+	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers SHA-512 crypt ($6$)
+	"golang.org/x/crypto/ssh"
+
+	"github.com/mtprep/mtprep/scripts"
+)
+
+// Kickstart is every value that goes into a CentOS 6.6 kickstart, already
+// typed. Render re-checks each value against a strict pattern, so a value
+// that slipped past the spec loader still cannot add a command or section.
+type Kickstart struct {
+	Name     string // the MT's name, only in a comment
+	Hostname string
+	IP       string // dotted IPv4
+	Netmask  string // dotted IPv4 mask
+	Gateway  string
+	DNS      []string
+	Device   string // eth0
+	Timezone string
+	// RootPasswordHash is a SHA-512 crypt hash ($6$…); see HashPassword.
+	RootPasswordHash string
+	// OSDisk is the only disk the installer may touch. On a VMware VM with
+	// an LSI Logic controller the OS disk at SCSI 0:0 is sda.
+	OSDisk   string
+	MemoryMB int
+	OSDiskGB int
+	// AuthorizedKeys go to root's authorized_keys.
+	AuthorizedKeys []ssh.PublicKey
+	// HostKey, when set, becomes the MT's RSA host key (OpenSSH 5.3 takes
+	// RSA) so mtprep can trust it before the first connection.
+	HostKey *rsa.PrivateKey
+	// FirewallPorts are opened besides ssh, as "port:proto".
+	FirewallPorts []string
+}
+
+// Partition is one line of the custom layout.
+type Partition struct {
+	Mount  string // "/", "swap", "/var/crash", "/home"
+	FSType string // ext4 or swap
+	SizeMB int
+	Grow   bool
+}
+
+// Layout is the seed's custom layout, /, /var/crash, /home as ext4 plus
+// swap, with no LVM, sized for the disk and memory: swap as large as memory
+// (capped at 8 GiB), /var/crash large enough for a kdump vmcore of all
+// memory, / at 40% of the disk, and /home taking the rest.
+func Layout(memoryMB, osDiskGB int) ([]Partition, error) {
+	swap := min(memoryMB, 8192)
+	crash := memoryMB + 1024
+	root := max(osDiskGB*1024*40/100, 20480)
+	// Keep 1 GiB for /home, 1 MiB alignment and the MBR.
+	if need := swap + crash + root + 1024 + 2; need > osDiskGB*1024 {
+		return nil, fmt.Errorf("kickstart: an OS disk of %d GB cannot hold / (%d MB), swap (%d MB), /var/crash (%d MB) and /home: give at least %d GB", osDiskGB, root, swap, crash, (need+1023)/1024)
+	}
+	return []Partition{
+		{Mount: "/", FSType: "ext4", SizeMB: root},
+		{Mount: "swap", FSType: "swap", SizeMB: swap},
+		{Mount: "/var/crash", FSType: "ext4", SizeMB: crash},
+		{Mount: "/home", FSType: "ext4", SizeMB: 1, Grow: true},
+	}, nil
+}
+
+// HashPassword returns a SHA-512 crypt hash with a fresh random salt, the
+// form RHEL6's `rootpw --iscrypted` takes. GehirnInc/crypt is a maintained
+// implementation of the glibc algorithm; crypto is not written by hand here.
+func HashPassword(password string) (string, error) {
+	if password == "" {
+		return "", errors.New("kickstart: empty root password")
+	}
+	h, err := crypt.SHA512.New().Generate([]byte(password), nil)
+	if err != nil {
+		return "", fmt.Errorf("kickstart: hashing the root password: %w", err)
+	}
+	return h, nil
+}
+
+// NewHostKey generates the MT's RSA host key. 3072 bits: OpenSSH 5.3 takes
+// it, and it is what ssh-keygen defaults to today.
+func NewHostKey() (*rsa.PrivateKey, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		return nil, fmt.Errorf("kickstart: generating the MT host key: %w", err)
+	}
+	return k, nil
+}
+
+var (
+	hostRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
+	deviceRe = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
+	diskRe   = regexp.MustCompile(`^(sd|vd|hd)[a-z]{1,2}$`)
+	tzRe     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
+	hashRe   = regexp.MustCompile(`^\$6\$(rounds=[0-9]{4,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$`)
+	nameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+	portRe   = regexp.MustCompile(`^[0-9]{1,5}:(tcp|udp)$`)
+)
+
+// check validates every value that is written into the kickstart.
+func (k *Kickstart) check() error {
+	var errs []error
+	bad := func(field, v, want string) {
+		errs = append(errs, fmt.Errorf("kickstart: %s %q: %s", field, v, want))
+	}
+	if !nameRe.MatchString(k.Name) {
+		bad("name", k.Name, "letters, digits, '.', '-', '_'")
+	}
+	if !hostRe.MatchString(k.Hostname) || len(k.Hostname) > 253 {
+		bad("hostname", k.Hostname, "a lower-case fully qualified domain name")
+	}
+	for _, a := range append([]string{k.IP, k.Netmask, k.Gateway}, k.DNS...) {
+		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || ip.String() != a {
+			bad("address", a, "a dotted IPv4 address")
+		}
+	}
+	if len(k.DNS) == 0 {
+		bad("dns", "", "at least one name server")
+	}
+	if !deviceRe.MatchString(k.Device) {
+		bad("device", k.Device, "a network device name such as eth0")
+	}
+	if !diskRe.MatchString(k.OSDisk) {
+		bad("OS disk", k.OSDisk, "a disk name such as sda")
+	}
+	if !tzRe.MatchString(k.Timezone) {
+		bad("timezone", k.Timezone, "an IANA time zone name")
+	}
+	if !hashRe.MatchString(k.RootPasswordHash) {
+		bad("root password hash", "(hidden)", "a SHA-512 crypt hash from HashPassword")
+	}
+	for _, p := range k.FirewallPorts {
+		if !portRe.MatchString(p) {
+			bad("firewall port", p, "port:tcp or port:udp")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Render writes the kickstart. It is valid for RHEL6's anaconda (pykickstart
+// RHEL6 command set, %end after every section) and is read from the install
+// CD with ks=cdrom:/ks.cfg.
+func (k *Kickstart) Render() ([]byte, error) {
+	if err := k.check(); err != nil {
+		return nil, err
+	}
+	parts, err := Layout(k.MemoryMB, k.OSDiskGB)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+
+	w("# Kickstart for master target %s (CentOS 6.6 x86_64), written by mtprep.", k.Name)
+	w("# Boot with ks=cdrom:/ks.cfg. It touches only %s: the retention disk must survive.", k.OSDisk)
+	w("install")
+	w("cdrom")
+	w("text")
+	w("skipx")
+	w("lang en_US.UTF-8")
+	w("keyboard us")
+	w("network --device=%s --bootproto=static --ip=%s --netmask=%s --gateway=%s --nameserver=%s --hostname=%s --onboot=yes --noipv6",
+		k.Device, k.IP, k.Netmask, k.Gateway, strings.Join(k.DNS, ","), k.Hostname)
+	w("rootpw --iscrypted %s", k.RootPasswordHash)
+	w("authconfig --enableshadow --passalgo=sha512")
+	fw := "firewall --enabled --ssh"
+	for _, p := range k.FirewallPorts {
+		fw += " --port=" + p
+	}
+	w("%s", fw)
+	w("selinux --permissive")
+	w("timezone --utc %s", k.Timezone)
+	w("firstboot --disabled")
+	// crashkernel=auto reserves memory for kdump (kexec-tools, /var/crash).
+	w("bootloader --location=mbr --driveorder=%s --append=\"crashkernel=auto\"", k.OSDisk)
+	w("zerombr")
+	w("ignoredisk --only-use=%s", k.OSDisk)
+	w("clearpart --all --initlabel --drives=%s", k.OSDisk)
+	for _, p := range parts {
+		line := fmt.Sprintf("part %s", p.Mount)
+		if p.FSType != "swap" {
+			line += " --fstype=" + p.FSType
+		}
+		line += fmt.Sprintf(" --ondisk=%s --size=%d", k.OSDisk, p.SizeMB)
+		if p.Mount == "/" {
+			line += " --asprimary"
+		}
+		if p.Grow {
+			line += " --grow"
+		}
+		w("%s", line)
+	}
+	w("reboot")
+	w("")
+	w("%%packages --nobase")
+	w("@core")
+	w("%%end")
+	w("")
+	w("%%post --log=/root/mtprep-ks-post.log")
+	if err := k.writePostData(&b); err != nil {
+		return nil, err
+	}
+	b.WriteString(scripts.KickstartPost)
+	if !strings.HasSuffix(scripts.KickstartPost, "\n") {
+		b.WriteString("\n")
+	}
+	w("%%end")
+	return []byte(b.String()), nil
+}
+
+// heredocEnd ends every data block. The data is PEM or authorized_keys text
+// re-marshalled from parsed keys, which cannot contain this line.
+const heredocEnd = "MTPREP_EOF"
+
+func (k *Kickstart) writePostData(b *strings.Builder) error {
+	file := func(name, content string) {
+		fmt.Fprintf(b, "cat > /tmp/mtprep/%s <<'%s'\n%s%s\n", name, heredocEnd, content, heredocEnd)
+	}
+	b.WriteString("mkdir -p -m 0700 /tmp/mtprep\n")
+	if len(k.AuthorizedKeys) > 0 {
+		var keys strings.Builder
+		for _, pk := range k.AuthorizedKeys {
+			keys.Write(ssh.MarshalAuthorizedKey(pk))
+		}
+		file("authorized_keys", keys.String())
+	}
+	if k.HostKey != nil {
+		priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k.HostKey)})
+		pub, err := ssh.NewPublicKey(&k.HostKey.PublicKey)
+		if err != nil {
+			return fmt.Errorf("kickstart: host key: %w", err)
+		}
+		file("ssh_host_rsa_key", string(priv))
+		file("ssh_host_rsa_key.pub", string(ssh.MarshalAuthorizedKey(pub)))
+	}
+	return nil
+}
+
+// Structure is a kickstart's shape: the first word of every line outside
+// the heredoc data of %post. Two kickstarts with the same structure have the
+// same commands and sections, whatever their values; the fuzz tests compare
+// it to prove that no input adds either.
+func Structure(ks []byte) []string {
+	var out []string
+	inData := false
+	for _, line := range strings.Split(string(ks), "\n") {
+		if inData {
+			if line == heredocEnd {
+				inData = false
+			}
+			continue
+		}
+		if strings.HasSuffix(line, "<<'"+heredocEnd+"'") {
+			inData = true
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, f[0])
+	}
+	return out
+}

@@ -1,0 +1,4 @@
+// Package provision owns what an MT is (the spec file), how it is loaded and
+// validated, and the phases that build and check it: the runner, the vSphere
+// and SSH clients below it, fleet and audit.
+package provision

@@ -1,0 +1,96 @@
+package provision
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// RecordHostKey writes key as the only known host key of address:port in
+// the known_hosts file at path, replacing older lines for that address:
+// mtprep generated this key for an MT it is (re)building, so a previous
+// key for the same address is stale by construction. Other hosts' lines
+// are kept byte for byte. The file is replaced atomically.
+func RecordHostKey(path, address string, port int, key ssh.PublicKey) error {
+	host := address
+	if port != 22 {
+		host = net.JoinHostPort(address, strconv.Itoa(port))
+	}
+	norm := knownhosts.Normalize(host)
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("known_hosts %s: %w", path, err)
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(old))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if knownHostsLineFor(line, norm) {
+			continue
+		}
+		out.WriteString(line)
+		out.WriteByte('\n')
+	}
+	out.WriteString(knownhosts.Line([]string{norm}, key))
+	out.WriteByte('\n')
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("known_hosts %s: %w", path, err)
+	}
+	return writeFileAtomic(path, out.Bytes(), 0o600)
+}
+
+// knownHostsLineFor reports whether a plain (unhashed) known_hosts line
+// lists host among its comma-separated names. Hashed lines are left alone:
+// they cannot be matched without trying every salt, and a stale hashed line
+// only makes strict checking fail loudly, never silently trust.
+func knownHostsLineFor(line, host string) bool {
+	f := strings.Fields(line)
+	if len(f) < 2 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], "@") {
+		return false
+	}
+	for _, h := range strings.Split(f[0], ",") {
+		if h == host {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFileAtomic writes to a temporary file in the same directory and
+// renames it over path, so a crash never leaves a half-written file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

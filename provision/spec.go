@@ -1,0 +1,401 @@
+package provision
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Spec is one master target, as the user writes it in mt.yaml. The YAML keys
+// are a contract (issue 2): extend, never rename.
+type Spec struct {
+	Name         string       `yaml:"name" json:"name"`
+	OS           string       `yaml:"os" json:"os"`
+	VSphere      VSphere      `yaml:"vsphere" json:"vsphere"`
+	ISO          ISO          `yaml:"iso" json:"iso"`
+	VM           VM           `yaml:"vm" json:"vm"`
+	Network      Network      `yaml:"network" json:"network"`
+	Timezone     string       `yaml:"timezone" json:"timezone"`
+	RootPassword Secret       `yaml:"rootPassword" json:"rootPassword"`
+	SSH          SSH          `yaml:"ssh" json:"ssh"`
+	Packages     Packages     `yaml:"packages" json:"packages"`
+	Agent        Agent        `yaml:"agent" json:"agent"`
+	ConfigServer ConfigServer `yaml:"configServer" json:"configServer"`
+	Retention    Retention    `yaml:"retention" json:"retention"`
+
+	// File is the path the spec was loaded from; relative paths in the spec
+	// are resolved against its directory, and errors name it.
+	File string `yaml:"-" json:"-"`
+	// lines maps a dotted key to the line it was written on, for errors
+	// found after loading (a missing secret, say).
+	lines map[string]int
+}
+
+// VSphere is where the MT VM lives. Unset fields fall back to the govc
+// environment variables (see ApplyGovcEnv).
+type VSphere struct {
+	URL        string `yaml:"url" json:"url"`
+	Username   string `yaml:"username" json:"username,omitempty"`
+	Password   Secret `yaml:"password" json:"password,omitempty"`
+	Insecure   bool   `yaml:"insecure" json:"insecure"`
+	Thumbprint string `yaml:"thumbprint" json:"thumbprint,omitempty"`
+	Datacenter string `yaml:"datacenter" json:"datacenter"`
+	Host       string `yaml:"host" json:"host"`
+	Cluster    string `yaml:"cluster" json:"cluster"`
+	Datastore  string `yaml:"datastore" json:"datastore"`
+	Network    string `yaml:"network" json:"network"`
+	Folder     string `yaml:"folder" json:"folder"`
+	// ISOFolder is the datastore folder the install media is uploaded to.
+	ISOFolder string `yaml:"isoFolder" json:"isoFolder"`
+}
+
+// ISO names the user's CentOS 6.6 minimal ISO.
+type ISO struct {
+	Base string `yaml:"base" json:"base"`
+}
+
+// VM is the MT's virtual hardware.
+type VM struct {
+	CPUs            int `yaml:"cpus" json:"cpus"`
+	MemoryMB        int `yaml:"memoryMB" json:"memoryMB"`
+	OSDiskGB        int `yaml:"osDiskGB" json:"osDiskGB"`
+	RetentionDiskGB int `yaml:"retentionDiskGB" json:"retentionDiskGB"`
+}
+
+// Network is the MT's static address; it goes into the kickstart.
+type Network struct {
+	Hostname string   `yaml:"hostname" json:"hostname"`
+	IP       string   `yaml:"ip" json:"ip"` // address/prefix, e.g. 192.0.2.10/24
+	Gateway  string   `yaml:"gateway" json:"gateway"`
+	DNS      []string `yaml:"dns" json:"dns"`
+	Device   string   `yaml:"device" json:"device"`
+}
+
+// SSH is how mtprep reaches the MT after the install.
+type SSH struct {
+	User       string `yaml:"user" json:"user"`
+	Address    string `yaml:"address" json:"address"`
+	Port       int    `yaml:"port" json:"port"`
+	PrivateKey string `yaml:"privateKey" json:"privateKey"`
+	KnownHosts string `yaml:"knownHosts" json:"knownHosts"`
+	// HostKey is strict, accept-new, or a pinned SHA256:… fingerprint.
+	HostKey string `yaml:"hostKey" json:"hostKey"`
+}
+
+// Packages says where the MT's extra RPMs come from: an offline bundle
+// uploaded over SFTP, or CentOS 6.6's archived (vault) repositories.
+type Packages struct {
+	Source  string `yaml:"source" json:"source"`
+	Bundle  string `yaml:"bundle" json:"bundle,omitempty"`
+	BaseURL string `yaml:"baseURL" json:"baseURL,omitempty"`
+}
+
+// Agent is the Unified Agent tarball for RHEL6-64.
+type Agent struct {
+	Tarball string `yaml:"tarball" json:"tarball"`
+	SHA256  string `yaml:"sha256" json:"sha256,omitempty"`
+}
+
+// ConfigServer is the ASR configuration server the MT registers with.
+type ConfigServer struct {
+	IP         string `yaml:"ip" json:"ip"`
+	Port       int    `yaml:"port" json:"port"`
+	Passphrase Secret `yaml:"passphrase" json:"passphrase"`
+}
+
+// Retention is the retention volume on the MT.
+type Retention struct {
+	Mountpoint string `yaml:"mountpoint" json:"mountpoint"`
+	Filesystem string `yaml:"filesystem" json:"filesystem"`
+}
+
+// Defaults written into a spec for keys the user left out. They follow the
+// ASR guidance for a Linux MT (4 vCPU, 6 GB, 1 TB retention).
+const (
+	DefaultOS              = "centos-6.6"
+	DefaultCPUs            = 4
+	DefaultMemoryMB        = 6144
+	DefaultOSDiskGB        = 100
+	DefaultRetentionDiskGB = 1024
+	DefaultDevice          = "eth0"
+	DefaultTimezone        = "UTC"
+	DefaultVaultURL        = "http://vault.centos.org/6.6"
+	DefaultISOFolder       = "mtprep-iso"
+	DefaultRetentionMount  = "/mnt/retention"
+	DefaultRetentionFS     = "ext4"
+)
+
+// Load reads, defaults and validates a spec file. Every problem comes back
+// as an InputError (or InputErrors) naming the file and line.
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &InputError{File: path, Problem: fmt.Sprintf("cannot read the spec: %v", unwrapPathError(err)), Fix: "pass an existing YAML file with --spec"}
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for bytes already read; path is used in errors and to
+// resolve relative paths.
+func Parse(path string, data []byte) (*Spec, error) {
+	root, err := parseDoc(path, data)
+	if err != nil {
+		return nil, err
+	}
+	s, err := decodeSpec(path, root)
+	if err != nil {
+		return nil, err
+	}
+	s.File = path
+	s.lines = keyLines(root)
+	s.applyDefaults()
+	if errs := s.validate(); len(errs) > 0 {
+		return nil, errs
+	}
+	s.resolvePaths()
+	return s, nil
+}
+
+// parseDoc parses YAML into a node tree and rejects what no spec key may
+// hold, before the typed decode: control characters (a newline in a value
+// is how kickstart or shell text gets injected), anchors and aliases (a
+// "billion laughs" blow-up), and more than one document.
+func parseDoc(path string, data []byte) (*yaml.Node, error) {
+	if len(data) > 1<<20 {
+		return nil, &InputError{File: path, Problem: "the file is larger than 1 MiB", Fix: "a spec is a short YAML file; check --spec points at the right file"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &InputError{File: path, Problem: "the file is empty", Fix: "see examples/mt01.yaml for a complete spec"}
+		}
+		return nil, yamlError(path, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &InputError{File: path, Line: extra.Line, Problem: "more than one YAML document", Fix: "keep one MT per spec file; use an inventory for a fleet"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, yamlError(path, err)
+	}
+	var errs InputErrors
+	walk(&root, func(n *yaml.Node) {
+		if n.Anchor != "" || n.Kind == yaml.AliasNode {
+			errs = append(errs, &InputError{File: path, Line: n.Line, Problem: "YAML anchors and aliases are not supported", Fix: "write the value out"})
+		}
+		if n.Kind == yaml.ScalarNode {
+			if i := strings.IndexFunc(n.Value, isControl); i >= 0 {
+				errs = append(errs, &InputError{File: path, Line: n.Line, Problem: fmt.Sprintf("value %q contains a control character (%U)", clip(n.Value), []rune(n.Value[i:])[0]), Fix: "values are single-line text; remove the newline or control character"})
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, &InputError{File: path, Line: 1, Problem: "the spec is not a YAML mapping", Fix: "start with `name: mt01` and see examples/mt01.yaml"}
+	}
+	return &root, nil
+}
+
+// decodeSpec refuses unknown keys on the user's own node tree (so the line
+// numbers are theirs), then does the typed decode.
+func decodeSpec(path string, root *yaml.Node) (*Spec, error) {
+	if errs := unknownKeys(path, root.Content[0], reflect.TypeOf(Spec{}), ""); len(errs) > 0 {
+		return nil, errs
+	}
+	var s Spec
+	if err := root.Decode(&s); err != nil {
+		return nil, yamlError(path, err)
+	}
+	return &s, nil
+}
+
+func yamlError(path string, err error) error {
+	var ie *InputError
+	if errors.As(err, &ie) {
+		ie.File = path
+		return ie
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var errs InputErrors
+		for _, msg := range te.Errors {
+			line := 0
+			if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+				if i := strings.Index(msg, ": "); i >= 0 {
+					msg = msg[i+2:]
+				}
+			}
+			errs = append(errs, &InputError{File: path, Line: line, Problem: typeProblem(msg), Fix: "check the value's type against the spec reference in README.md"})
+		}
+		return errs
+	}
+	msg := err.Error()
+	line := 0
+	if _, e := fmt.Sscanf(strings.TrimPrefix(msg, "yaml: "), "line %d:", &line); e == nil {
+		if i := strings.Index(msg, ": "); i >= 0 {
+			if j := strings.Index(msg[i+2:], ": "); j >= 0 {
+				msg = msg[i+2+j+2:]
+			}
+		}
+	}
+	// yaml.v3 reports parser errors inside a flow collection at the
+	// 0-based line where the collection starts.
+	if line > 0 && strings.Contains(msg, "did not find expected") {
+		line++
+	}
+	return &InputError{File: path, Line: line, Problem: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: "), Fix: "check indentation and quoting on that line"}
+}
+
+// typeProblem turns yaml.v3's Go-flavoured type errors into the user's terms.
+func typeProblem(msg string) string {
+	r := strings.NewReplacer("!!str", "text", "!!int", "a number", "!!bool", "true/false", "!!seq", "a list", "!!map", "a mapping", "!!float", "a number")
+	msg = r.Replace(msg)
+	if i := strings.Index(msg, " into "); i >= 0 {
+		msg = msg[:i] + " where another type is expected"
+	}
+	return msg
+}
+
+func walk(n *yaml.Node, f func(*yaml.Node)) {
+	f(n)
+	for _, c := range n.Content {
+		walk(c, f)
+	}
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// keyLines records the line of every dotted key, for errors raised after
+// decoding.
+func keyLines(root *yaml.Node) map[string]int {
+	m := map[string]int{}
+	var rec func(prefix string, n *yaml.Node)
+	rec = func(prefix string, n *yaml.Node) {
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if prefix != "" {
+				k = prefix + "." + k
+			}
+			m[k] = n.Content[i].Line
+			rec(k, n.Content[i+1])
+		}
+	}
+	rec("", root.Content[0])
+	return m
+}
+
+// Line returns the line a dotted key was written on, or the line of its
+// nearest written parent, or 0.
+func (s *Spec) Line(key string) int {
+	for key != "" {
+		if l, ok := s.lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndex(key, ".")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+func (s *Spec) inputError(key, problem, fix string) *InputError {
+	return &InputError{File: s.File, Line: s.Line(key), Key: key, Problem: problem, Fix: fix}
+}
+
+func (s *Spec) applyDefaults() {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	defInt := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&s.OS, DefaultOS)
+	def(&s.VSphere.ISOFolder, DefaultISOFolder)
+	defInt(&s.VM.CPUs, DefaultCPUs)
+	defInt(&s.VM.MemoryMB, DefaultMemoryMB)
+	defInt(&s.VM.OSDiskGB, DefaultOSDiskGB)
+	defInt(&s.VM.RetentionDiskGB, DefaultRetentionDiskGB)
+	def(&s.Network.Device, DefaultDevice)
+	def(&s.Timezone, DefaultTimezone)
+	def(&s.SSH.User, "root")
+	defInt(&s.SSH.Port, 22)
+	def(&s.SSH.PrivateKey, "~/.ssh/id_rsa")
+	def(&s.SSH.KnownHosts, "~/.ssh/known_hosts")
+	def(&s.SSH.HostKey, "strict")
+	def(&s.Packages.Source, "bundle")
+	if s.Packages.Source == "vault" {
+		def(&s.Packages.BaseURL, DefaultVaultURL)
+	}
+	defInt(&s.ConfigServer.Port, 443)
+	def(&s.Retention.Mountpoint, DefaultRetentionMount)
+	def(&s.Retention.Filesystem, DefaultRetentionFS)
+	if s.SSH.Address == "" {
+		if ip, _, ok := strings.Cut(s.Network.IP, "/"); ok {
+			s.SSH.Address = ip
+		}
+	}
+}
+
+// resolvePaths makes file paths absolute: relative to the spec's directory,
+// and ~ to the user's home, so later phases do not depend on the cwd.
+func (s *Spec) resolvePaths() {
+	dir := filepath.Dir(s.File)
+	for _, p := range []*string{&s.ISO.Base, &s.SSH.PrivateKey, &s.SSH.KnownHosts, &s.Packages.Bundle, &s.Agent.Tarball, &s.RootPassword.File, &s.ConfigServer.Passphrase.File, &s.VSphere.Password.File} {
+		*p = ResolvePath(dir, *p)
+	}
+}
+
+// ResolvePath expands ~ and makes p absolute relative to dir. Empty stays
+// empty.
+func ResolvePath(dir, p string) string {
+	if p == "" {
+		return ""
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, strings.TrimPrefix(p[1:], "/"))
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
