@@ -1,0 +1,33 @@
+# mtprep: `make demo` runs the main job in the lab; `make test` runs the tests.
+GO       ?= go
+BIN      := bin/mtprep
+FUZZTIME ?= 15s
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build test vet fuzz demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mtprep
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+# Unit, golden, simulator, lab and qemu boot tests, then a short run of
+# every fuzzer. The lab and boot tests need root, Linux and the Debian
+# packages in .ci/apt-packages.d; with CI=true they fail rather than skip.
+test: vet
+	$(GO) test -count=1 -timeout 60m ./...
+	$(MAKE) fuzz
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./provision
+	$(GO) test -run='^$$' -fuzz='^FuzzKickstart$$' -fuzztime=$(FUZZTIME) ./centos
+	$(GO) test -run='^$$' -fuzz='^FuzzRewriteIsolinuxCfg$$' -fuzztime=$(FUZZTIME) ./images
+
+clean:
+	rm -rf bin build
+
+include $(wildcard mk/*.mk)

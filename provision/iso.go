@@ -1,0 +1,122 @@
+package provision
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/mtprep/mtprep/centos"
+	"github.com/mtprep/mtprep/images"
+	"github.com/mtprep/mtprep/internal/progress"
+)
+
+// ISOOptions are the choices of writing an MT's install ISO.
+type ISOOptions struct {
+	Base, Out        string
+	AllowUnknownBase bool
+	BootTimeout      time.Duration
+	Env              LookupEnv
+	Progress         progress.Func
+}
+
+// ISOResult describes a written ISO; it is also the sidecar file
+// <out>.json that the iso phase's Check reads.
+type ISOResult struct {
+	Name               string `json:"name"`
+	Out                string `json:"out"`
+	SHA256             string `json:"sha256"`
+	Size               int64  `json:"size"`
+	Base               string `json:"base"`
+	BaseSHA256         string `json:"baseSHA256"`
+	BaseVersion        string `json:"baseVersion"`
+	HostKeyFingerprint string `json:"hostKeyFingerprint"`
+	KnownHosts         string `json:"knownHosts"`
+	// Inputs is a digest of every spec value that shapes the ISO, so a
+	// later build knows whether the ISO on disk is still this spec's.
+	Inputs string `json:"inputs"`
+}
+
+// WriteISO renders the kickstart with a fresh MT host key, remasters the
+// base ISO with it, records the host key in ssh.knownHosts and writes the
+// sidecar. The host key's private half only ever exists in memory and in
+// the ISO.
+func (s *Spec) WriteISO(ctx context.Context, o ISOOptions) (*ISOResult, error) {
+	if o.Base == "" {
+		o.Base = s.ISO.Base
+	}
+	hostKey, err := centos.NewHostKey()
+	if err != nil {
+		return nil, err
+	}
+	ks, err := s.Kickstart(KickstartOptions{Env: o.Env, HostKey: hostKey})
+	if err != nil {
+		return nil, err
+	}
+	text, err := ks.Render()
+	if err != nil {
+		return nil, err
+	}
+	res, err := images.Remaster(ctx, images.RemasterOptions{
+		Base: o.Base, Out: o.Out, Kickstart: text,
+		AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ssh.NewPublicKey(&hostKey.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("iso: host key: %w", err)
+	}
+	// Only now that the ISO exists: a failed run must not replace the
+	// known key of a working MT.
+	if err := RecordHostKey(s.SSH.KnownHosts, s.SSH.Address, s.SSH.Port, pub); err != nil {
+		return nil, fmt.Errorf("iso: recording the MT host key: %w", err)
+	}
+	r := &ISOResult{
+		Name: s.Name, Out: res.Out, SHA256: res.SHA256, Size: res.Size,
+		Base: o.Base, BaseSHA256: res.Base.SHA256, BaseVersion: res.Base.Version,
+		HostKeyFingerprint: ssh.FingerprintSHA256(pub), KnownHosts: s.SSH.KnownHosts,
+		Inputs: s.isoInputs(o.Base),
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	if err := writeFileAtomic(res.Out+".json", append(b, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("iso: %w", err)
+	}
+	return r, nil
+}
+
+// isoInputs digests what shapes the ISO: the kickstart's spec values, the
+// SSH key mtprep logs in with, and the base's identity (path, size, mtime:
+// cheap, and a changed base changes one of them). The root password is in
+// it only as the secret's reference, never its value.
+func (s *Spec) isoInputs(base string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%s|%s|%s|%v|%s|%s|%s|%d|%d|%s|%s|%d|", s.Name, s.Network.Hostname, s.Network.IP, s.Network.Gateway, s.Network.DNS,
+		s.Network.Device, s.Timezone, s.RootPassword, s.VM.MemoryMB, s.VM.OSDiskGB, s.SSH.PrivateKey, s.SSH.KnownHosts, s.SSH.Port)
+	if pub, err := s.AuthorizedKey(); err == nil {
+		h.Write(pub.Marshal())
+	}
+	if fi, err := os.Stat(base); err == nil {
+		fmt.Fprintf(h, "%s|%d|%d", base, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ReadISOResult reads the sidecar of an ISO written by WriteISO.
+func ReadISOResult(iso string) (*ISOResult, error) {
+	b, err := os.ReadFile(iso + ".json")
+	if err != nil {
+		return nil, err
+	}
+	var r ISOResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s.json: %w", iso, err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,233 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mtprep/mtprep/internal/progress"
+)
+
+// Phase is one step of building an MT (DESIGN.md, "The procedure, as
+// phases"). Check is read-only and decides what is done; Apply changes
+// things; Verify reads back what Apply set and fails when it did not stick.
+// A phase whose Check says Done is not applied, so a second build changes
+// nothing.
+type Phase interface {
+	Name() string
+	Check(ctx context.Context, t *Target) (Check, error)
+	Apply(ctx context.Context, t *Target) error
+	Verify(ctx context.Context, t *Target) error
+}
+
+// Check is what a phase found.
+type Check struct {
+	Done bool
+	// Changes lists, in the user's terms, what Apply would do
+	// ("create VM mt01: 4 vCPU, 6144 MB, ...").
+	Changes []string
+	// Observed is the current state, for plan output ("disk.EnableUUID=TRUE").
+	Observed string
+}
+
+// BuildOptions are the choices of a build or plan run.
+type BuildOptions struct {
+	// AllowPowerOff lets enable-uuid power the VM off when the guest does
+	// not shut down through VMware Tools.
+	AllowPowerOff bool
+	// Fix lets the vm phase reconcile what is safe on an existing VM that
+	// differs from the spec.
+	Fix bool
+	// InstallTimeout bounds the wait for the unattended install.
+	InstallTimeout time.Duration
+	// AllowOS lets host preparation run on an OS other than CentOS 6.6.
+	AllowOS bool
+	// WorkDir holds local artefacts (the MT's ISO, its handoff manifest).
+	WorkDir string
+}
+
+// Target is one MT during a run: its spec, the clients the phases share
+// (one vSphere session, one SSH connection) and the facts phases record
+// for later ones.
+type Target struct {
+	Spec     *Spec
+	Options  BuildOptions
+	Log      *slog.Logger
+	Progress progress.Func
+	Env      LookupEnv
+
+	// Facts recorded by phases for later phases and the handoff manifest.
+	Facts Facts
+
+	// closers release the shared clients at the end of the run.
+	closers []func() error
+}
+
+// Facts are what phases learn and later phases need.
+type Facts struct {
+	ISOLocal     string            `json:"isoLocal,omitempty"`
+	ISODatastore string            `json:"isoDatastorePath,omitempty"` // "[LocalDS_0] mtprep-iso/<sha>.iso"
+	VMMoRef      string            `json:"vmMoRef,omitempty"`
+	ESXiHost     string            `json:"esxiHost,omitempty"`
+	DiskUUIDs    map[string]string `json:"diskUUIDs,omitempty"` // role ("os", "retention") -> vSphere UUID
+	PhaseNotes   map[string]string `json:"phases,omitempty"`    // phase -> what it did
+}
+
+// OnClose registers a release function run by Close, last in first out.
+func (t *Target) OnClose(f func() error) { t.closers = append(t.closers, f) }
+
+// Close releases what the phases opened.
+func (t *Target) Close() error {
+	var errs []error
+	for i := len(t.closers) - 1; i >= 0; i-- {
+		errs = append(errs, t.closers[i]())
+	}
+	t.closers = nil
+	return errors.Join(errs...)
+}
+
+// Note records what a phase did, for the handoff manifest.
+func (t *Target) Note(phase, what string) {
+	if t.Facts.PhaseNotes == nil {
+		t.Facts.PhaseNotes = map[string]string{}
+	}
+	t.Facts.PhaseNotes[phase] = what
+}
+
+// Status of a phase in a run.
+type Status string
+
+const (
+	StatusDone        Status = "done"         // already true; nothing changed
+	StatusChanged     Status = "changed"      // applied and verified
+	StatusWouldChange Status = "would-change" // plan: Apply would run
+	StatusFailed      Status = "failed"
+	StatusSkipped     Status = "skipped" // not reached after a failure
+)
+
+// Result is one phase's outcome, for the summary and --format json.
+type Result struct {
+	Phase    string        `json:"phase"`
+	Status   Status        `json:"status"`
+	Changes  []string      `json:"changes,omitempty"`
+	Observed string        `json:"observed,omitempty"`
+	Duration time.Duration `json:"durationNs"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// PhaseError names the phase and the MT an error belongs to.
+type PhaseError struct {
+	Phase, MT string
+	Err       error
+}
+
+func (e *PhaseError) Error() string { return fmt.Sprintf("%s: phase %s: %v", e.MT, e.Phase, e.Err) }
+func (e *PhaseError) Unwrap() error { return e.Err }
+
+// Select returns the phases named in names (comma-separated, as given to
+// --phases), in the registry's order; empty means all. Unknown names are
+// an error listing the known ones.
+func Select(all []Phase, names string) ([]Phase, error) {
+	if strings.TrimSpace(names) == "" {
+		return all, nil
+	}
+	known := make([]string, len(all))
+	for i, p := range all {
+		known[i] = p.Name()
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(names, ",") {
+		n = strings.TrimSpace(n)
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("unknown phase %q: phases are %s", n, strings.Join(known, ","))
+		}
+		want[n] = true
+	}
+	var out []Phase
+	for _, p := range all {
+		if want[p.Name()] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Plan runs every phase's Check and nothing else.
+func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
+	var out []Result
+	for _, p := range phases {
+		start := time.Now()
+		c, err := p.Check(ctx, t)
+		r := Result{Phase: p.Name(), Changes: c.Changes, Observed: c.Observed, Duration: time.Since(start)}
+		switch {
+		case err != nil:
+			r.Status, r.Error = StatusFailed, err.Error()
+			out = append(out, r)
+			return out, &PhaseError{Phase: p.Name(), MT: t.Spec.Name, Err: err}
+		case c.Done:
+			r.Status = StatusDone
+		default:
+			r.Status = StatusWouldChange
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Build runs check → apply → verify for each phase in order and stops at
+// the first failure; the phases after it are reported as skipped.
+func Build(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
+	var out []Result
+	for i, p := range phases {
+		r, err := runPhase(ctx, t, p)
+		out = append(out, r)
+		if err != nil {
+			for _, q := range phases[i+1:] {
+				out = append(out, Result{Phase: q.Name(), Status: StatusSkipped})
+			}
+			return out, &PhaseError{Phase: p.Name(), MT: t.Spec.Name, Err: err}
+		}
+	}
+	return out, nil
+}
+
+func runPhase(ctx context.Context, t *Target, p Phase) (Result, error) {
+	start := time.Now()
+	log := t.Log.With("mt", t.Spec.Name, "phase", p.Name())
+	r := Result{Phase: p.Name()}
+	fail := func(err error) (Result, error) {
+		r.Status, r.Error, r.Duration = StatusFailed, err.Error(), time.Since(start)
+		log.Error("phase failed", "err", err)
+		return r, err
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	c, err := p.Check(ctx, t)
+	if err != nil {
+		return fail(fmt.Errorf("check: %w", err))
+	}
+	r.Observed = c.Observed
+	if c.Done {
+		r.Status, r.Duration = StatusDone, time.Since(start)
+		log.Info("already done, no change", "observed", c.Observed)
+		return r, nil
+	}
+	r.Changes = c.Changes
+	for _, ch := range c.Changes {
+		log.Info("applying", "change", ch)
+	}
+	if err := p.Apply(ctx, t); err != nil {
+		return fail(err)
+	}
+	if err := p.Verify(ctx, t); err != nil {
+		return fail(fmt.Errorf("verify: %w", err))
+	}
+	r.Status, r.Duration = StatusChanged, time.Since(start)
+	log.Info("changed and verified", "took", r.Duration.Round(time.Millisecond))
+	return r, nil
+}

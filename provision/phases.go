@@ -1,0 +1,9 @@
+package provision
+
+// Phases is every phase of `mtprep build`, in order (DESIGN.md). Each lives
+// in its own phase_<name>.go file.
+func Phases() []Phase {
+	return []Phase{
+		isoPhase{},
+	}
+}
