@@ -81,6 +81,7 @@ UsePAM no
 StrictModes no
 AuthorizedKeysFile %s.pub
 PidFile %s/sshd.pid
+Subsystem sftp internal-sftp
 `, d.port, hostKey, d.userKey, d.dir)
 	cfgPath := filepath.Join(d.dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -252,4 +253,61 @@ func FuzzQuote(f *testing.F) {
 			t.Fatalf("quoted %q came back as %q", s, out)
 		}
 	})
+}
+
+func TestSFTPUploadResume(t *testing.T) {
+	d := startSSHD(t)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := RecordHostKey(kh, "127.0.0.1", d.port, d.pub(t)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	local := filepath.Join(t.TempDir(), "bundle.tar")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 3<<20) // 48 MiB
+	for i := range data {
+		data[i] ^= byte(i * 7)
+	}
+	if err := os.WriteFile(local, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	remote := filepath.Join(t.TempDir(), "up", "bundle.tar")
+
+	// Kill the connection a third of the way in.
+	conn, err := DialSSH(ctx, d.config(kh, "strict"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	_, err = conn.Upload(ctx, local, remote, func(_ string, done, total int64) {
+		if !killed && done > total/3 {
+			killed = true
+			conn.client.Close()
+		}
+	})
+	if err == nil {
+		t.Fatal("upload survived a killed connection")
+	}
+	if _, err := os.Stat(remote); err == nil {
+		t.Fatal("a partial upload is at the final name")
+	}
+	conn, err = DialSSH(ctx, d.config(kh, "strict"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res, err := conn.Upload(ctx, local, remote, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Resumed == 0 || res.Resumed+res.Sent != int64(len(data)) {
+		t.Errorf("did not resume: %+v", res)
+	}
+	if got, _ := os.ReadFile(remote); !bytes.Equal(got, data) {
+		t.Fatal("uploaded file differs")
+	}
+	// Same content again: nothing is sent.
+	res, err = conn.Upload(ctx, local, remote, nil)
+	if err != nil || !res.Skipped || res.Sent != 0 {
+		t.Errorf("second upload: %+v %v", res, err)
+	}
 }
