@@ -112,7 +112,7 @@ Site Recovery. One spec file describes one MT; see README.md.`,
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.versionCmd(), a.kickstartCmd(), a.isoCmd())
+	root.AddCommand(a.versionCmd(), a.kickstartCmd(), a.isoCmd(), a.bundleCmd())
 	return root
 }
 

@@ -1,0 +1,220 @@
+package packages
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// SumsFile is the bundle's manifest, in sha256sum's format, so the MT can
+// check it with its own `sha256sum -c`.
+const SumsFile = "SHA256SUMS"
+
+// rpmFileRe is name-version-release.arch.rpm, with no path.
+var rpmFileRe = regexp.MustCompile(`^([A-Za-z0-9._+-]+)-([A-Za-z0-9._+~]+)-([A-Za-z0-9._+~]+)\.(x86_64|noarch|i686)\.rpm$`)
+
+// RPMFile is one RPM in a bundle, named as rpm names its files.
+type RPMFile struct {
+	File, Name, Version, Release, Arch, SHA256 string
+}
+
+// ParseRPMFileName splits name-version-release.arch.rpm.
+func ParseRPMFileName(file string) (RPMFile, error) {
+	m := rpmFileRe.FindStringSubmatch(file)
+	if m == nil {
+		return RPMFile{}, fmt.Errorf("%q is not an RPM file name (name-version-release.arch.rpm)", file)
+	}
+	return RPMFile{File: file, Name: m[1], Version: m[2], Release: m[3], Arch: m[4]}, nil
+}
+
+// WriteBundle packs every .rpm in dir into an uncompressed tar at out
+// (RPMs are compressed already) with SHA256SUMS first, and checks that the
+// RPMs cover the Required manifest. The tar is written to a temporary file
+// and renamed, so a failed run leaves nothing.
+func WriteBundle(ctx context.Context, dir, out string) ([]RPMFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	var rpms []RPMFile
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".rpm") {
+			continue
+		}
+		r, err := ParseRPMFileName(e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("bundle: %s: %w", dir, err)
+		}
+		if r.SHA256, err = hashFile(ctx, filepath.Join(dir, e.Name())); err != nil {
+			return nil, fmt.Errorf("bundle: %w", err)
+		}
+		rpms = append(rpms, r)
+	}
+	if err := Covers(rpms); err != nil {
+		return nil, fmt.Errorf("bundle: %s: %w", dir, err)
+	}
+	sort.Slice(rpms, func(i, j int) bool { return rpms[i].File < rpms[j].File })
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	tw := tar.NewWriter(w)
+	var sums strings.Builder
+	for _, r := range rpms {
+		fmt.Fprintf(&sums, "%s  %s\n", r.SHA256, r.File)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: SumsFile, Mode: 0o644, Size: int64(sums.Len()), Format: tar.FormatUSTAR}); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if _, err := io.WriteString(tw, sums.String()); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	for _, r := range rpms {
+		if err := addFile(ctx, tw, filepath.Join(dir, r.File), r.File); err != nil {
+			return nil, fmt.Errorf("bundle: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	return rpms, nil
+}
+
+func addFile(ctx context.Context, tw *tar.Writer, path, name string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: fi.Size(), Format: tar.FormatUSTAR}); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, f)
+	return err
+}
+
+func hashFile(ctx context.Context, path string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Covers checks that rpms hold every Required package at its minimum.
+func Covers(rpms []RPMFile) error {
+	have := Installed{}
+	for _, r := range rpms {
+		have[r.Name] = r.Version + "-" + r.Release
+	}
+	miss := Missing(Required(), have)
+	if len(miss) == 0 {
+		return nil
+	}
+	var names []string
+	for n, why := range miss {
+		names = append(names, n+" ("+why+")")
+	}
+	sort.Strings(names)
+	return fmt.Errorf("the RPMs do not cover the manifest: %s", strings.Join(names, ", "))
+}
+
+// ReadBundle reads a bundle's manifest and checks the tar: SHA256SUMS
+// first, only RPM files with plain names, each listed once with the hash
+// its bytes have, and the manifest covered. It streams; nothing is
+// extracted.
+func ReadBundle(ctx context.Context, path string) ([]RPMFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != SumsFile {
+		return nil, fmt.Errorf("bundle %s: the first entry must be %s", path, SumsFile)
+	}
+	sums, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	want := map[string]string{}
+	for i, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok || len(sum) != 64 {
+			return nil, fmt.Errorf("bundle %s: %s line %d is not `<sha256>  <file>`", path, SumsFile, i+1)
+		}
+		want[name] = sum
+	}
+	var rpms []RPMFile
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", path, err)
+		}
+		r, err := ParseRPMFileName(hdr.Name)
+		if err != nil || hdr.Typeflag != tar.TypeReg {
+			return nil, fmt.Errorf("bundle %s: unexpected entry %q", path, hdr.Name)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, tr); err != nil {
+			return nil, fmt.Errorf("bundle %s: %w", path, err)
+		}
+		r.SHA256 = hex.EncodeToString(h.Sum(nil))
+		if want[r.File] != r.SHA256 {
+			return nil, fmt.Errorf("bundle %s: %s has sha256 %s, %s says %q", path, r.File, r.SHA256, SumsFile, want[r.File])
+		}
+		delete(want, r.File)
+		rpms = append(rpms, r)
+	}
+	if len(want) > 0 {
+		return nil, fmt.Errorf("bundle %s: %d files listed in %s are missing", path, len(want), SumsFile)
+	}
+	if err := Covers(rpms); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	return rpms, nil
+}
