@@ -65,6 +65,7 @@ type Target struct {
 
 	// closers release the shared clients at the end of the run.
 	closers []func() error
+	ssh     *SSHConn
 }
 
 // Facts are what phases learn and later phases need.

@@ -92,9 +92,15 @@ type SSH struct {
 // Packages says where the MT's extra RPMs come from: an offline bundle
 // uploaded over SFTP, or CentOS 6.6's archived (vault) repositories.
 type Packages struct {
-	Source  string `yaml:"source" json:"source"`
-	Bundle  string `yaml:"bundle" json:"bundle,omitempty"`
-	BaseURL string `yaml:"baseURL" json:"baseURL,omitempty"`
+	Source string `yaml:"source" json:"source"`
+	Bundle string `yaml:"bundle" json:"bundle,omitempty"`
+	// Repos are the yum baseurls of source: vault (default: CentOS 6.6's
+	// os and updates on vault.centos.org, and ELRepo's el6 tree for the
+	// ReiserFS packages).
+	Repos []string `yaml:"repos" json:"repos,omitempty"`
+	// GPGCheck verifies package signatures (default true); false only for
+	// an unsigned local mirror such as the lab's.
+	GPGCheck *bool `yaml:"gpgCheck" json:"gpgCheck,omitempty"`
 }
 
 // Agent is the Unified Agent tarball for RHEL6-64.
@@ -126,11 +132,21 @@ const (
 	DefaultRetentionDiskGB = 1024
 	DefaultDevice          = "eth0"
 	DefaultTimezone        = "UTC"
-	DefaultVaultURL        = "http://vault.centos.org/6.6"
 	DefaultISOFolder       = "mtprep-iso"
 	DefaultRetentionMount  = "/mnt/retention"
 	DefaultRetentionFS     = "ext4"
 )
+
+// DefaultVaultRepos are CentOS 6.6's archived repositories (mirror.centos.org
+// no longer serves CentOS 6) and ELRepo's el6 tree, where the seed's ReiserFS
+// RPMs come from.
+func DefaultVaultRepos() []string {
+	return []string{
+		"http://vault.centos.org/6.6/os/x86_64/",
+		"http://vault.centos.org/6.6/updates/x86_64/",
+		"http://elrepo.org/linux/elrepo/el6/x86_64/",
+	}
+}
 
 // Load reads, defaults and validates a spec file. Every problem comes back
 // as an InputError (or InputErrors) naming the file and line.
@@ -358,8 +374,12 @@ func (s *Spec) applyDefaults() {
 	def(&s.SSH.KnownHosts, "~/.ssh/known_hosts")
 	def(&s.SSH.HostKey, "strict")
 	def(&s.Packages.Source, "bundle")
-	if s.Packages.Source == "vault" {
-		def(&s.Packages.BaseURL, DefaultVaultURL)
+	if s.Packages.Source == "vault" && len(s.Packages.Repos) == 0 {
+		s.Packages.Repos = DefaultVaultRepos()
+	}
+	if s.Packages.GPGCheck == nil {
+		t := true
+		s.Packages.GPGCheck = &t
 	}
 	defInt(&s.ConfigServer.Port, 443)
 	def(&s.Retention.Mountpoint, DefaultRetentionMount)

@@ -30,6 +30,9 @@ var (
 	isoFolderRe = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
 	envNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	numericRe   = regexp.MustCompile(`^[0-9]+$`)
+	// repoURLRe is an http(s) URL with nothing a yum .repo file or a shell
+	// would read specially.
+	repoURLRe = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%/+-]*)?$`)
 )
 
 // validate checks every field and returns all problems at once.
@@ -141,8 +144,10 @@ func (s *Spec) validate() InputErrors {
 			bad("packages.bundle", "missing for source: bundle", "add `bundle: ./mt-bundle.tar` (build one with mtprep bundle)")
 		}
 	case "vault":
-		if u := s.Packages.BaseURL; !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || strings.ContainsAny(u, " '\"$`\\") {
-			bad("packages.baseURL", fmt.Sprintf("%q is not an http(s) URL", u), "use http://vault.centos.org/6.6 or your mirror of it")
+		for _, u := range s.Packages.Repos {
+			if !repoURLRe.MatchString(u) {
+				bad("packages.repos", fmt.Sprintf("%q is not an http(s) URL", u), "use http://vault.centos.org/6.6/os/x86_64/ or your mirror of it")
+			}
 		}
 	default:
 		bad("packages.source", fmt.Sprintf("%q is not a package source", s.Packages.Source), "use bundle (offline tarball) or vault (CentOS 6.6 archive); mirror.centos.org no longer serves CentOS 6")

@@ -13,3 +13,23 @@ import _ "embed"
 //
 //go:embed ks-post.sh
 var KickstartPost string
+
+// PackagesState reports installed packages and multipathd's state.
+//
+//go:embed packages-state.sh
+var PackagesState string
+
+// PackagesBundle installs from an uploaded offline bundle.
+//
+//go:embed packages-bundle.sh
+var PackagesBundle string
+
+// PackagesVault installs with yum from CentOS 6.6's vault or a mirror.
+//
+//go:embed packages-vault.sh
+var PackagesVault string
+
+// MultipathEnable enables and starts multipathd.
+//
+//go:embed multipath-enable.sh
+var MultipathEnable string

@@ -1,0 +1,71 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	version "github.com/hashicorp/go-version"
+)
+
+// SSH returns the target's one SSH connection, dialling it on first use;
+// every guest phase shares it (one connection per host).
+func (t *Target) SSH(ctx context.Context) (*SSHConn, error) {
+	if t.ssh != nil {
+		return t.ssh, nil
+	}
+	c, err := DialSSH(ctx, t.Spec.SSHConfig(t.Env, t.Log))
+	if err != nil {
+		return nil, err
+	}
+	t.ssh = c
+	t.OnClose(func() error { t.ssh = nil; return c.Close() })
+	return c, nil
+}
+
+// OSInfo is the MT's OS as its release file says.
+type OSInfo struct {
+	ID, Version, Release string // "centos", "6.6", the file's line
+}
+
+var releaseRe = regexp.MustCompile(`^(CentOS|Red Hat Enterprise Linux Server|Red Hat Enterprise Linux)( Linux)? release ([0-9]+(\.[0-9]+)*)`)
+
+// ParseRelease reads /etc/centos-release or /etc/redhat-release; CentOS 6
+// has no /etc/os-release.
+func ParseRelease(line string) (OSInfo, error) {
+	line = strings.TrimSpace(line)
+	m := releaseRe.FindStringSubmatch(line)
+	if m == nil {
+		return OSInfo{Release: line}, fmt.Errorf("unrecognised release %q", line)
+	}
+	id := "rhel"
+	if m[1] == "CentOS" {
+		id = "centos"
+	}
+	return OSInfo{ID: id, Version: m[3], Release: line}, nil
+}
+
+// CheckOS refuses anything but CentOS 6.6 unless allowed: ASR's Linux MT
+// procedure supports only CentOS 6.6 minimal.
+func (t *Target) CheckOS(ctx context.Context) (OSInfo, error) {
+	c, err := t.SSH(ctx)
+	if err != nil {
+		return OSInfo{}, err
+	}
+	out, err := c.Script(ctx, "cat /etc/centos-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || { [ -f /etc/os-release ] && . /etc/os-release && echo \"$PRETTY_NAME\"; }\n", nil)
+	if err != nil {
+		return OSInfo{}, fmt.Errorf("reading the OS release: %w", err)
+	}
+	info, perr := ParseRelease(string(out))
+	want := version.Must(version.NewVersion("6.6"))
+	ok := perr == nil && info.ID == "centos"
+	if ok {
+		v, err := version.NewVersion(info.Version)
+		ok = err == nil && v.Equal(want)
+	}
+	if !ok && !t.Options.AllowOS {
+		return info, fmt.Errorf("the MT runs %q, not CentOS 6.6: ASR's Linux master target needs CentOS 6.6 minimal (--allow-os to go on anyway)", info.Release)
+	}
+	return info, nil
+}

@@ -1,0 +1,14 @@
+# mtprep: report the MT's packages and multipathd state; changes nothing.
+# Args: package names. Output lines: "rpm NAME VERSION-RELEASE" for each
+# installed one, then "multipath conf|enabled|running yes|no".
+# CentOS 6: bash 4.1, SysV service and chkconfig.
+set -u
+for p in "$@"; do
+    if v=$(rpm -q --qf '%{VERSION}-%{RELEASE}\n' "$p" 2>/dev/null); then
+        echo "rpm $p $(echo "$v" | tail -n 1)"
+    fi
+done
+if [ -f /etc/multipath.conf ]; then echo "multipath conf yes"; else echo "multipath conf no"; fi
+if chkconfig --list multipathd 2>/dev/null | grep -q '3:on'; then echo "multipath enabled yes"; else echo "multipath enabled no"; fi
+if service multipathd status >/dev/null 2>&1; then echo "multipath running yes"; else echo "multipath running no"; fi
+exit 0
