@@ -117,3 +117,5 @@ func appendKnownHost(path, host string, key ssh.PublicKey) error {
 	}
 	return nil
 }
+
+func fingerprint(k ssh.PublicKey) string { return ssh.FingerprintSHA256(k) }

@@ -46,6 +46,14 @@ type BuildOptions struct {
 	InstallTimeout time.Duration
 	// AllowOS lets host preparation run on an OS other than CentOS 6.6.
 	AllowOS bool
+	// AppliedResolution settles an ApplyCustomChanges.sh run that started
+	// and never recorded its end: AppliedMarkDone or AppliedRunAgain.
+	AppliedResolution string
+	// RebootTimeout bounds the wait for SSH after a reboot.
+	RebootTimeout time.Duration
+	// FormatWWID is the one way to let the retention phase format a disk
+	// that holds data: it must name that disk's WWID.
+	FormatWWID string
 	// WorkDir holds local artefacts (the MT's ISO, its handoff manifest).
 	WorkDir string
 }

@@ -5,5 +5,10 @@ package provision
 func Phases() []Phase {
 	return []Phase{
 		isoPhase{},
+		// vSphere phases (upload, vm, enable-uuid, install) go here.
+		packagesPhase{},
+		agentPhase{},
+		retentionPhase{},
+		handoffPhase{},
 	}
 }

@@ -234,7 +234,10 @@ func (s *SSHConn) Script(ctx context.Context, script string, stdin io.Reader, ar
 	if s.cfg.User != "root" {
 		line = "sudo -n -- " + line
 	}
-	in := io.Reader(strings.NewReader(script))
+	// Braces make bash parse the whole script before running any of it, so
+	// a `read` in the script gets the stdin data that follows, not the
+	// script's own next line.
+	in := io.Reader(strings.NewReader("{\n" + script + "\n}\n"))
 	if stdin != nil {
 		in = io.MultiReader(in, stdin)
 	}

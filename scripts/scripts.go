@@ -33,3 +33,40 @@ var PackagesVault string
 //
 //go:embed multipath-enable.sh
 var MultipathEnable string
+
+// AgentState reports the agent preparation markers.
+//
+//go:embed agent-state.sh
+var AgentState string
+
+// AgentApply unpacks the agent and runs ApplyCustomChanges.sh once.
+//
+//go:embed agent-apply.sh
+var AgentApply string
+
+// RetentionState reports the retention disk's contents and uses.
+//
+//go:embed retention-state.sh
+var RetentionState string
+
+// RetentionApply formats (when told), writes fstab and mounts.
+//
+//go:embed retention-apply.sh
+var RetentionApply string
+
+// HandoffState reports /etc/hosts, the configuration server's reachability
+// and the agent's install and registration.
+//
+//go:embed handoff-state.sh
+var HandoffState string
+
+// HostsApply maps the hostname to every NIC address in /etc/hosts.
+//
+//go:embed hosts-apply.sh
+var HostsApply string
+
+// AgentInstall installs and registers the master target role; the
+// passphrase comes on stdin.
+//
+//go:embed agent-install.sh
+var AgentInstall string

@@ -1,0 +1,200 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mtprep/mtprep/scripts"
+)
+
+// handoffPhase maps the hostname in /etc/hosts, installs the master target
+// role and registers it with the configuration server, and writes the
+// handoff manifest that describes the finished MT.
+type handoffPhase struct{}
+
+func (handoffPhase) Name() string { return "handoff" }
+
+type handoffState struct {
+	nics, hosts  []string
+	csReachable  bool
+	vxVersion    string
+	registeredCS string
+}
+
+func readHandoff(ctx context.Context, t *Target) (handoffState, error) {
+	c, err := t.SSH(ctx)
+	if err != nil {
+		return handoffState{}, err
+	}
+	s := t.Spec
+	out, err := c.Script(ctx, scripts.HandoffState, nil, s.Network.Hostname, s.ConfigServer.IP, strconv.Itoa(s.ConfigServer.Port))
+	if err != nil {
+		return handoffState{}, err
+	}
+	var st handoffState
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch k {
+		case "nic":
+			st.nics = append(st.nics, v)
+		case "hosts":
+			st.hosts = append(st.hosts, v)
+		case "cs":
+			st.csReachable = v == "reachable"
+		case "vx_version":
+			st.vxVersion = strings.TrimSpace(v)
+		case "registered":
+			st.registeredCS = v
+		}
+	}
+	slices.Sort(st.nics)
+	slices.Sort(st.hosts)
+	return st, nil
+}
+
+func (st handoffState) hostsOK() bool { return len(st.nics) > 0 && slices.Equal(st.nics, st.hosts) }
+
+func (st handoffState) agentOK(t *Target) bool {
+	return st.vxVersion != "" && st.registeredCS == t.Spec.ConfigServer.IP
+}
+
+func (handoffPhase) Check(ctx context.Context, t *Target) (Check, error) {
+	if t.Spec.ConfigServer.IP == "" {
+		return Check{}, t.Spec.inputError("configServer.ip", "missing", "add the configuration server's IP address")
+	}
+	st, err := readHandoff(ctx, t)
+	if err != nil {
+		return Check{}, err
+	}
+	var ch []string
+	if !st.hostsOK() {
+		ch = append(ch, fmt.Sprintf("/etc/hosts: map %s to %s (now: %v)", t.Spec.Network.Hostname, strings.Join(st.nics, ", "), st.hosts))
+	}
+	if !st.agentOK(t) {
+		ch = append(ch, fmt.Sprintf("install the master target role and register it with %s:%d", t.Spec.ConfigServer.IP, t.Spec.ConfigServer.Port))
+	}
+	manifest := handoffPath(t)
+	if _, err := os.Stat(manifest); err != nil {
+		ch = append(ch, "write "+manifest)
+	}
+	if len(ch) == 0 {
+		return Check{Done: true, Observed: fmt.Sprintf("agent %s registered with %s; %s", st.vxVersion, st.registeredCS, manifest)}, nil
+	}
+	return Check{Changes: ch}, nil
+}
+
+func handoffPath(t *Target) string {
+	return filepath.Join(t.Options.WorkDir, t.Spec.Name+".handoff.json")
+}
+
+func (handoffPhase) Apply(ctx context.Context, t *Target) error {
+	st, err := readHandoff(ctx, t)
+	if err != nil {
+		return err
+	}
+	c, err := t.SSH(ctx)
+	if err != nil {
+		return err
+	}
+	s := t.Spec
+	if !st.hostsOK() {
+		if len(st.nics) == 0 {
+			return fmt.Errorf("the MT reports no IPv4 address on any NIC")
+		}
+		if _, err := c.Script(ctx, scripts.HostsApply, nil, append([]string{s.Network.Hostname}, st.nics...)...); err != nil {
+			return fmt.Errorf("/etc/hosts: %w", err)
+		}
+	}
+	if !st.agentOK(t) {
+		// Check first: an install that cannot reach the CS fails late and
+		// leaves a half-registered agent.
+		if !st.csReachable {
+			return fmt.Errorf("the configuration server %s:%d does not answer from the MT: check the route and firewall (ASR: telnet %s 443)", s.ConfigServer.IP, s.ConfigServer.Port, s.ConfigServer.IP)
+		}
+		info, err := s.InspectAgent(ctx)
+		if err != nil {
+			return err
+		}
+		pass, err := s.RevealSecret("configServer.passphrase", s.ConfigServer.Passphrase, t.Env)
+		if err != nil {
+			return err
+		}
+		form := "old"
+		if NewInstallForm(info.Version) {
+			form = "new"
+		}
+		t.Log.Info("installing the master target role", "agent_version", info.Version, "form", form, "cs", s.ConfigServer.IP)
+		if _, err := c.Script(ctx, scripts.AgentInstall, strings.NewReader(pass+"\n"), form, agentUnpackDir, s.ConfigServer.IP, strconv.Itoa(s.ConfigServer.Port)); err != nil {
+			return fmt.Errorf("agent install: %w", err)
+		}
+		t.Note("handoff", fmt.Sprintf("installed agent %s (%s form), registered with %s", info.Version, form, s.ConfigServer.IP))
+	}
+	st, err = readHandoff(ctx, t)
+	if err != nil {
+		return err
+	}
+	return writeHandoff(t, st)
+}
+
+// Handoff is the manifest describing a finished MT, <name>.handoff.json.
+type Handoff struct {
+	Name          string            `json:"name"`
+	Hostname      string            `json:"hostname"`
+	Address       string            `json:"address"`
+	ESXiHost      string            `json:"esxiHost,omitempty"`
+	Datastore     string            `json:"datastore"`
+	VM            string            `json:"vmMoRef,omitempty"`
+	Retention     HandoffRetention  `json:"retention"`
+	DiskUUIDs     map[string]string `json:"diskUUIDs,omitempty"`
+	AgentVersion  string            `json:"agentVersion"`
+	ConfigServer  string            `json:"configServer"`
+	Phases        map[string]string `json:"phases,omitempty"`
+	WrittenAt     time.Time         `json:"writtenAt"`
+	HostKeySHA256 string            `json:"hostKeySHA256,omitempty"`
+}
+
+// HandoffRetention is the retention volume in the manifest.
+type HandoffRetention struct {
+	Path string `json:"path"`
+	WWID string `json:"wwid,omitempty"`
+}
+
+func writeHandoff(t *Target, st handoffState) error {
+	s := t.Spec
+	wwid, _ := t.retentionWWID()
+	h := Handoff{
+		Name: s.Name, Hostname: s.Network.Hostname, Address: s.SSH.Address, ESXiHost: t.Facts.ESXiHost,
+		Datastore: s.VSphere.Datastore, VM: t.Facts.VMMoRef, Retention: HandoffRetention{Path: s.Retention.Mountpoint, WWID: wwid},
+		DiskUUIDs: t.Facts.DiskUUIDs, AgentVersion: st.vxVersion, ConfigServer: fmt.Sprintf("%s:%d", s.ConfigServer.IP, s.ConfigServer.Port),
+		Phases: t.Facts.PhaseNotes, WrittenAt: time.Now().UTC(),
+	}
+	if t.ssh != nil && t.ssh.HostKey() != nil {
+		h.HostKeySHA256 = fingerprint(t.ssh.HostKey())
+	}
+	b, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(t.Options.WorkDir, 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(handoffPath(t), append(b, '\n'), 0o644)
+}
+
+func (handoffPhase) Verify(ctx context.Context, t *Target) error {
+	c, err := handoffPhase{}.Check(ctx, t)
+	if err != nil {
+		return err
+	}
+	if !c.Done {
+		return fmt.Errorf("still to do: %s", strings.Join(c.Changes, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+# mtprep: report what the handoff phase checks; changes nothing.
+# Args: HOSTNAME CS_IP CS_PORT. Output lines "key value".
+# CentOS 6: bash 4.1 (/dev/tcp), coreutils 8.4 (timeout), iproute.
+set -u
+host=$1 csip=$2 csport=$3
+ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print "nic " a[1] }'
+awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) print "hosts " $1 }' /etc/hosts
+if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$csip" "$csport" 2>/dev/null; then
+    echo "cs reachable"
+else
+    echo "cs unreachable"
+fi
+if [ -f /usr/local/.vx_version ]; then
+    echo "vx_version $(tr '\n' ' ' < /usr/local/.vx_version)"
+fi
+if [ -f /root/.mtprep/registered ]; then
+    echo "registered $(head -n 1 /root/.mtprep/registered)"
+fi
+exit 0
