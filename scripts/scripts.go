@@ -70,3 +70,8 @@ var HostsApply string
 //
 //go:embed agent-install.sh
 var AgentInstall string
+
+// AuditProbe is the audit's one read-only probe per host.
+//
+//go:embed audit-probe.sh
+var AuditProbe string
