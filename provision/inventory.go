@@ -158,4 +158,3 @@ func duplicates(path string, specs []*Spec) InputErrors {
 	}
 	return errs
 }
-
