@@ -8,7 +8,12 @@ for p in "$@"; do
         echo "rpm $p $(echo "$v" | tail -n 1)"
     fi
 done
-if [ -f /etc/multipath.conf ]; then echo "multipath conf yes"; else echo "multipath conf no"; fi
+# Configured means a multipath.conf that names maps by WWID.
+if [ -f /etc/multipath.conf ] && ! grep -Eq '^[[:space:]]*user_friendly_names[[:space:]]+yes' /etc/multipath.conf; then
+    echo "multipath conf yes"
+else
+    echo "multipath conf no"
+fi
 if chkconfig --list multipathd 2>/dev/null | grep -q '3:on'; then echo "multipath enabled yes"; else echo "multipath enabled no"; fi
 if service multipathd status >/dev/null 2>&1; then echo "multipath running yes"; else echo "multipath running no"; fi
 exit 0
