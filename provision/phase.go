@@ -42,8 +42,13 @@ type BuildOptions struct {
 	// Fix lets the vm phase reconcile what is safe on an existing VM that
 	// differs from the spec.
 	Fix bool
-	// InstallTimeout bounds the wait for the unattended install.
+	// InstallTimeout bounds the wait for the unattended install
+	// (DefaultInstallTimeout when zero).
 	InstallTimeout time.Duration
+	// ShutdownTimeout bounds the wait for a guest shutdown through VMware
+	// Tools before enable-uuid powers the VM off (DefaultShutdownTimeout
+	// when zero).
+	ShutdownTimeout time.Duration
 	// AllowOS lets host preparation run on an OS other than CentOS 6.6.
 	AllowOS bool
 	// AppliedResolution settles an ApplyCustomChanges.sh run that started
@@ -74,6 +79,11 @@ type Target struct {
 	// closers release the shared clients at the end of the run.
 	closers []func() error
 	ssh     *SSHConn
+	vs      *vsphereSession
+	iso     *localISO // the local ISO's hash, computed once per run
+	// checked is what a phase's Check read, for its Apply right after
+	// (runPhase calls them back to back): saves reading it again.
+	checked map[string]any
 }
 
 // Facts are what phases learn and later phases need.
@@ -97,6 +107,21 @@ func (t *Target) Close() error {
 	}
 	t.closers = nil
 	return errors.Join(errs...)
+}
+
+// keep records what phase's Check read, for its Apply.
+func (t *Target) keep(phase string, v any) {
+	if t.checked == nil {
+		t.checked = map[string]any{}
+	}
+	t.checked[phase] = v
+}
+
+// take returns what phase's Check kept, once.
+func (t *Target) take(phase string) any {
+	v := t.checked[phase]
+	delete(t.checked, phase)
+	return v
 }
 
 // Note records what a phase did, for the handoff manifest.
@@ -165,14 +190,23 @@ func Select(all []Phase, names string) ([]Phase, error) {
 	return out, nil
 }
 
-// Plan runs every phase's Check and nothing else.
+// Plan runs every phase's Check and nothing else. Once a phase would
+// change something, a later phase whose Check fails (the guest phases of a
+// VM not installed yet cannot reach it) is listed as would-change with the
+// reason rather than ending the plan; bad input still does.
 func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 	var out []Result
+	pending := false
 	for _, p := range phases {
 		start := time.Now()
 		c, err := p.Check(ctx, t)
 		r := Result{Phase: p.Name(), Changes: c.Changes, Observed: c.Observed, Duration: time.Since(start)}
+		var ie *InputError
+		var ies InputErrors
 		switch {
+		case err != nil && pending && ctx.Err() == nil && !errors.As(err, &ie) && !errors.As(err, &ies):
+			r.Status = StatusWouldChange
+			r.Observed = "not checked until the phases above have run: " + err.Error()
 		case err != nil:
 			r.Status, r.Error = StatusFailed, err.Error()
 			out = append(out, r)
@@ -181,6 +215,7 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 			r.Status = StatusDone
 		default:
 			r.Status = StatusWouldChange
+			pending = true
 		}
 		out = append(out, r)
 	}

@@ -5,7 +5,10 @@ package provision
 func Phases() []Phase {
 	return []Phase{
 		isoPhase{},
-		// vSphere phases (upload, vm, enable-uuid, install) go here.
+		uploadPhase{},
+		vmPhase{},
+		enableUUIDPhase{},
+		installPhase{},
 		packagesPhase{},
 		agentPhase{},
 		retentionPhase{},

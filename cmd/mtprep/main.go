@@ -113,6 +113,7 @@ Site Recovery. One spec file describes one MT; see README.md.`,
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.versionCmd(), a.kickstartCmd(), a.isoCmd(), a.bundleCmd())
+	root.AddCommand(a.buildCmd(), a.planCmd(), a.auditCmd(), a.fleetCmd())
 	return root
 }
 

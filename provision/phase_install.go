@@ -1,0 +1,302 @@
+package provision
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// installPhase powers the VM on, so it boots the kickstart installer from
+// the ISO, waits until the install has finished and SSH answers at the
+// spec's address, then ejects the ISO. Done means: powered on, no ISO in
+// the CD-ROM, SSH answering. SSH here is a TCP dial and the server's
+// version line; the host-key-checked connection is the guest phases'.
+type installPhase struct{}
+
+func (installPhase) Name() string { return "install" }
+
+// DefaultInstallTimeout bounds the wait for SSH after power-on: a CentOS
+// 6.6 minimal install takes minutes, more on slow storage.
+const DefaultInstallTimeout = 60 * time.Minute
+
+// installedMarker is set in the VM's ExtraConfig when the ISO is ejected
+// after an install, so later builds know the empty CD-ROM is expected. A
+// guestinfo key: vSphere takes those while the VM runs.
+const installedMarker = "guestinfo.mtprep.installedFrom"
+
+func installTimeout(t *Target) time.Duration {
+	if t.Options.InstallTimeout > 0 {
+		return t.Options.InstallTimeout
+	}
+	return DefaultInstallTimeout
+}
+
+func (t *Target) sshAddr() string {
+	return net.JoinHostPort(t.Spec.SSH.Address, strconv.Itoa(t.Spec.SSH.Port))
+}
+
+// heldISOs are the ISOs in the VM's CD-ROMs.
+func heldISOs(st *vmState) []string {
+	var out []string
+	for _, c := range st.devices.SelectByType((*types.VirtualCdrom)(nil)) {
+		if iso := cdromISO(c.(*types.VirtualCdrom)); iso != "" {
+			out = append(out, iso)
+		}
+	}
+	return out
+}
+
+// ProbeSSH dials addr and reads the server's version line ("SSH-2.0-…").
+// RFC 4253 lets a server send other lines first; a few are skipped.
+func ProbeSSH(ctx context.Context, addr string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	r := bufio.NewReaderSize(conn, 512)
+	for range 5 {
+		line, err := r.ReadString('\n')
+		if strings.HasPrefix(line, "SSH-") {
+			return strings.TrimRight(line, "\r\n"), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s answered without an SSH version line: %w", addr, err)
+		}
+	}
+	return "", fmt.Errorf("%s does not speak SSH", addr)
+}
+
+type installState struct {
+	st     *vmState
+	on     bool
+	isos   []string
+	banner string
+	sshErr error
+}
+
+func (t *Target) readInstall(ctx context.Context) (*installState, error) {
+	st, err := t.vmFor(ctx)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	is := &installState{st: st, on: st.powerState() == types.VirtualMachinePowerStatePoweredOn, isos: heldISOs(st)}
+	if is.on {
+		is.banner, is.sshErr = ProbeSSH(ctx, t.sshAddr(), 5*time.Second)
+	} else {
+		is.sshErr = fmt.Errorf("the VM is %s", st.powerState())
+	}
+	return is, nil
+}
+
+func (is *installState) done() bool { return is.on && len(is.isos) == 0 && is.sshErr == nil }
+
+func (is *installState) observed(addr string) string {
+	cd := "CD-ROM empty"
+	if len(is.isos) > 0 {
+		cd = "CD-ROM holds " + strings.Join(is.isos, ", ")
+	}
+	ssh := fmt.Sprintf("SSH at %s answers (%s)", addr, is.banner)
+	if is.sshErr != nil {
+		ssh = fmt.Sprintf("SSH at %s not answering", addr)
+	}
+	return fmt.Sprintf("%s, %s, %s", is.st.powerState(), cd, ssh)
+}
+
+func (installPhase) Check(ctx context.Context, t *Target) (Check, error) {
+	addr := t.sshAddr()
+	wait := fmt.Sprintf("wait up to %s for the unattended install to finish and SSH to answer at %s", installTimeout(t), addr)
+	is, err := t.readInstall(ctx)
+	if err != nil {
+		return Check{}, err
+	}
+	t.keep("install", is)
+	if is == nil {
+		return Check{Changes: []string{fmt.Sprintf("power on VM %s: it boots the kickstart installer from the ISO", t.Spec.Name), wait, "eject the ISO"}, Observed: "no VM yet"}, nil
+	}
+	if is.done() {
+		return Check{Done: true, Observed: is.observed(addr)}, nil
+	}
+	var ch []string
+	if !is.on {
+		if len(is.isos) > 0 {
+			ch = append(ch, fmt.Sprintf("power on VM %s: it boots the kickstart installer from %s", t.Spec.Name, is.isos[0]))
+		} else {
+			ch = append(ch, fmt.Sprintf("power on VM %s", t.Spec.Name))
+		}
+	}
+	if is.sshErr != nil {
+		ch = append(ch, wait)
+	}
+	if len(is.isos) > 0 {
+		ch = append(ch, "eject "+strings.Join(is.isos, ", "))
+	}
+	return Check{Changes: ch, Observed: is.observed(addr)}, nil
+}
+
+func (installPhase) Apply(ctx context.Context, t *Target) error {
+	s, err := t.vsphere(ctx)
+	if err != nil {
+		return err
+	}
+	is, ok := t.take("install").(*installState)
+	if !ok || is == nil {
+		if is, err = t.readInstall(ctx); err != nil {
+			return err
+		}
+	}
+	if is == nil {
+		return fmt.Errorf("VM %s not found: run the vm phase first", t.Spec.Name)
+	}
+	vm := object.NewVirtualMachine(s.c, is.st.ref)
+	name := "VM " + t.Spec.Name
+	if !is.on {
+		if len(is.isos) == 0 && is.st.extra(installedMarker) == "" {
+			return fmt.Errorf("%s has no ISO in its CD-ROM and was not installed by mtprep: powering it on would install nothing; run the vm phase (with --fix to insert the ISO)", name)
+		}
+		if _, err := s.task(ctx, "power on", name, func() (*object.Task, error) { return vm.PowerOn(ctx) }, nil); err != nil {
+			return err
+		}
+		t.Log.Info("powered on; the kickstart install runs unattended", "vm", t.Spec.Name)
+	}
+	if is.sshErr != nil {
+		if err := t.waitForSSH(ctx, s, is.st.ref); err != nil {
+			return err
+		}
+	}
+	if len(is.isos) == 0 {
+		t.Note("install", "powered on; SSH answers at "+t.sshAddr())
+		return nil
+	}
+	return t.ejectISO(ctx, s, is)
+}
+
+// waitForSSH polls SSH every few seconds until it answers, logging
+// progress every 30 s. It gives up early when the VM powers off (a failed
+// kickstart, or someone at the console).
+func (t *Target) waitForSSH(ctx context.Context, s *vsphereSession, ref types.ManagedObjectReference) error {
+	addr, timeout := t.sshAddr(), installTimeout(t)
+	start := time.Now()
+	deadline := start.Add(timeout)
+	lastLog, lastPower := start, start
+	// Probe every 3 s; short timeouts (tests) probe more often.
+	every := min(3*time.Second, max(100*time.Millisecond, timeout/20))
+	for {
+		banner, err := ProbeSSH(ctx, addr, 5*time.Second)
+		if err == nil {
+			t.Log.Info("SSH answers", "addr", addr, "banner", banner, "after", time.Since(start).Round(time.Second))
+			return nil
+		}
+		now := time.Now()
+		if now.After(deadline) {
+			return fmt.Errorf("SSH did not answer at %s within %s (last: %v): the install may have failed or still be running; look at the VM's console, or raise --install-timeout", addr, timeout, err)
+		}
+		if now.Sub(lastPower) >= 30*time.Second {
+			lastPower = now
+			var m mo.VirtualMachine
+			if err := s.retrieveOne(ctx, ref, []string{"runtime.powerState"}, &m); err != nil {
+				return &VSphereError{Op: "read", Object: "VM " + t.Spec.Name, Err: err}
+			}
+			if m.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+				return fmt.Errorf("VM %s is %s while waiting for the install: the kickstart may have failed; look at the VM's console", t.Spec.Name, m.Runtime.PowerState)
+			}
+		}
+		if now.Sub(lastLog) >= 30*time.Second {
+			lastLog = now
+			t.Log.Info("waiting for the install to finish and SSH to answer", "addr", addr,
+				"elapsed", now.Sub(start).Round(time.Second), "remaining", deadline.Sub(now).Round(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+// ejectISO empties every CD-ROM holding an ISO (a disconnected client
+// device, as "eject" in the vSphere client) and records the install in
+// one reconfigure. If the guest locked the tray, vSphere asks whether to
+// override the lock; the wait answers yes.
+func (t *Target) ejectISO(ctx context.Context, s *vsphereSession, is *installState) error {
+	var spec types.VirtualMachineConfigSpec
+	for _, c := range is.st.devices.SelectByType((*types.VirtualCdrom)(nil)) {
+		cd := *c.(*types.VirtualCdrom)
+		if cdromISO(&cd) == "" {
+			continue
+		}
+		cd.Backing = &types.VirtualCdromRemotePassthroughBackingInfo{
+			VirtualDeviceRemoteDeviceBackingInfo: types.VirtualDeviceRemoteDeviceBackingInfo{DeviceName: "", UseAutoDetect: types.NewBool(false)},
+		}
+		cd.Connectable = &types.VirtualDeviceConnectInfo{Connected: false, StartConnected: false, AllowGuestControl: true}
+		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: &cd})
+	}
+	spec.ExtraConfig = []types.BaseOptionValue{&types.OptionValue{Key: installedMarker, Value: is.isos[0]}}
+	vm := object.NewVirtualMachine(s.c, is.st.ref)
+	answer := func(ctx context.Context) error {
+		var m mo.VirtualMachine
+		if err := s.retrieveOne(ctx, is.st.ref, []string{"runtime.question"}, &m); err != nil || m.Runtime.Question == nil {
+			return nil
+		}
+		if choice, ok := cdromLockAnswer(m.Runtime.Question); ok {
+			t.Log.Info("the guest locked the CD-ROM; overriding the lock", "vm", t.Spec.Name)
+			if err := vm.Answer(ctx, m.Runtime.Question.Id, choice); err != nil {
+				return &VSphereError{Op: "answer the CD-ROM question of", Object: "VM " + t.Spec.Name, Err: err}
+			}
+		}
+		return nil
+	}
+	if _, err := s.task(ctx, "eject the ISO of", "VM "+t.Spec.Name, func() (*object.Task, error) { return vm.Reconfigure(ctx, spec) }, answer); err != nil {
+		return err
+	}
+	t.Note("install", fmt.Sprintf("installed from %s; SSH answers at %s; ISO ejected", is.isos[0], t.sshAddr()))
+	return nil
+}
+
+// cdromLockAnswer picks "Yes" for vSphere's "the guest OS has locked the
+// CD-ROM door… disconnect anyway?" question, and nothing for any other.
+func cdromLockAnswer(q *types.VirtualMachineQuestionInfo) (string, bool) {
+	locked := strings.Contains(strings.ToLower(q.Text), "locked the cd-rom")
+	for _, m := range q.Message {
+		if strings.Contains(m.Id, "cdromdisconnect.locked") {
+			locked = true
+		}
+	}
+	if !locked {
+		return "", false
+	}
+	for _, c := range q.Choice.ChoiceInfo {
+		if d := c.GetElementDescription(); d != nil && strings.EqualFold(d.Label, "yes") {
+			return d.Key, true
+		}
+	}
+	return "", false
+}
+
+func (installPhase) Verify(ctx context.Context, t *Target) error {
+	is, err := t.readInstall(ctx)
+	if err != nil {
+		return err
+	}
+	if is == nil {
+		return fmt.Errorf("VM %s not found", t.Spec.Name)
+	}
+	if !is.done() {
+		return fmt.Errorf("VM %s: %s", t.Spec.Name, is.observed(t.sshAddr()))
+	}
+	return nil
+}
