@@ -1,0 +1,81 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtprep/mtprep/internal/testiso"
+)
+
+// TestBootKickstartISO is the end-to-end check of the issue: build a
+// CentOS-6.6-shaped base (Debian's ISOLINUX and kernel, a busybox
+// initramfs), remaster it with a kickstart no other run has, boot the
+// result in qemu with no key pressed, and require that the kernel got
+// ks=cdrom:/ks.cfg and read exactly this kickstart from the CD.
+//
+// Without qemu, ISOLINUX or a kernel it skips, except with CI=true, where
+// it fails: .ci/apt-packages.d/iso.txt installs them.
+//
+//	go test ./images -run TestBootKickstartISO -v
+func TestBootKickstartISO(t *testing.T) {
+	ci := os.Getenv("CI") == "true"
+	unavailable := func(err error) {
+		t.Helper()
+		if ci {
+			t.Fatalf("boot test cannot run with CI=true: %v", err)
+		}
+		t.Skipf("boot test skipped: %v (install the packages in .ci/apt-packages.d/iso.txt)", err)
+	}
+	if testing.Short() && !ci {
+		t.Skip("boot test skipped with -short (about 15 s in qemu)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+
+	base, err := testiso.Build(ctx, dir, testiso.Options{})
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := fmt.Sprintf("%d-%016x", time.Now().UnixNano(), rand.Uint64())
+	ks := "# mtprep boot test " + nonce + "\n" +
+		"install\ncdrom\nlang en_US.UTF-8\nkeyboard us\n" +
+		"rootpw --iscrypted $6$salt$" + nonce + "\n" +
+		"%packages --nobase\n@core\n%end\n"
+	out := filepath.Join(dir, "mt-boot-test.iso")
+	if _, err := Remaster(ctx, RemasterOptions{Base: base, Out: out, Kickstart: []byte(ks)}); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	serial, err := testiso.Boot(ctx, out, 180*time.Second)
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	t.Logf("booted in %s", time.Since(start).Round(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("%v\nserial output:\n%s", err, serial)
+	}
+	r := testiso.ParseSerial(serial)
+	switch {
+	case r.Error != "":
+		t.Fatalf("the guest reported: %s\nserial output:\n%s", r.Error, serial)
+	case !strings.Contains(" "+r.Cmdline+" ", " "+KickstartArg+" "):
+		t.Fatalf("kernel command line %q lacks %s\nserial output:\n%s", r.Cmdline, KickstartArg, serial)
+	case !r.HasKS:
+		t.Fatalf("no kickstart printed\nserial output:\n%s", serial)
+	case r.Kickstart != ks:
+		t.Fatalf("the guest read\n%q\nwant\n%q", r.Kickstart, ks)
+	}
+	t.Logf("kernel command line: %s", r.Cmdline)
+}

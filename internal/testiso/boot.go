@@ -1,0 +1,150 @@
+package testiso
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Markers /init prints on the serial port.
+const (
+	CmdlineMarker     = "MTPREP-CMDLINE: "
+	KickstartBegin    = "MTPREP-KS-BEGIN"
+	KickstartEnd      = "MTPREP-KS-END"
+	NoKickstartMarker = "MTPREP-NO-KS"
+	ErrorMarker       = "MTPREP-ERROR: "
+)
+
+// QEMU is the emulator Boot runs (Debian package qemu-system-x86).
+const QEMU = "qemu-system-x86_64"
+
+// ErrBootTimeout is returned when the kickstart end marker did not show up
+// in time.
+var ErrBootTimeout = errors.New("boot timed out")
+
+// Boot boots iso in qemu (TCG, no key pressed) and returns the serial
+// output up to the kickstart end marker, /init's error markers, qemu's exit,
+// or timeout. qemu is killed when ctx ends.
+func Boot(ctx context.Context, iso string, timeout time.Duration) (string, error) {
+	return BootStream(ctx, iso, timeout, nil)
+}
+
+// BootStream is Boot, also copying the serial output to live as it comes.
+func BootStream(ctx context.Context, iso string, timeout time.Duration, live io.Writer) (string, error) {
+	if _, err := exec.LookPath(QEMU); err != nil {
+		return "", fmt.Errorf("testiso: %s: %w (install qemu-system-x86)", QEMU, ErrMissingHost)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// -nographic: serial and qemu's monitor share stdio; -monitor none
+	// keeps the monitor out so the output is the guest's only.
+	cmd := exec.CommandContext(ctx, QEMU,
+		"-nographic", "-no-reboot", "-m", "512",
+		"-cdrom", iso, "-boot", "d",
+		"-serial", "stdio", "-monitor", "none")
+	cmd.Stdin = nil // no key is ever pressed
+	out := &serialBuffer{live: live, stop: cancel}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	err := cmd.Run()
+	serial := out.String()
+	switch {
+	case out.finished():
+		return serial, nil
+	case ctx.Err() == context.DeadlineExceeded:
+		return serial, fmt.Errorf("testiso: boot %s: no %s after %s: %w", iso, KickstartEnd, time.Since(start).Round(time.Second), ErrBootTimeout)
+	case ctx.Err() != nil:
+		return serial, fmt.Errorf("testiso: boot %s: %w", iso, ctx.Err())
+	case err != nil:
+		return serial, fmt.Errorf("testiso: boot %s: %s: %w", iso, QEMU, err)
+	default:
+		return serial, fmt.Errorf("testiso: boot %s: qemu exited without %s", iso, KickstartEnd)
+	}
+}
+
+// serialBuffer collects qemu's output and stops qemu once /init is done:
+// after the end marker the guest only powers off, which is not worth
+// waiting for.
+type serialBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	live io.Writer
+	stop func()
+	done bool
+}
+
+func (s *serialBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	if s.live != nil {
+		_, _ = s.live.Write(p)
+	}
+	if !s.done {
+		b := s.buf.Bytes()
+		if bytes.Contains(b, []byte(KickstartEnd)) || bytes.Contains(b, []byte(NoKickstartMarker)) ||
+			bytes.Contains(b, []byte(ErrorMarker)) {
+			s.done = true
+			// Let the rest of the line arrive, then stop qemu.
+			time.AfterFunc(500*time.Millisecond, s.stop)
+		}
+	}
+	return len(p), nil
+}
+
+func (s *serialBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func (s *serialBuffer) finished() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+// Serial is what /init reported.
+type Serial struct {
+	Cmdline   string // the kernel command line
+	Kickstart string // the kickstart text, "\n" line ends
+	HasKS     bool   // the markers were found
+	Error     string // an /init error or "no ks=" report, if any
+}
+
+// ParseSerial extracts /init's report from a serial log (which has "\r\n"
+// line ends and kernel messages around it).
+func ParseSerial(serial string) Serial {
+	s := strings.ReplaceAll(serial, "\r\n", "\n")
+	var r Serial
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, CmdlineMarker); i >= 0 && r.Cmdline == "" {
+			r.Cmdline = strings.TrimSpace(line[i+len(CmdlineMarker):])
+		}
+		if i := strings.Index(line, ErrorMarker); i >= 0 && r.Error == "" {
+			r.Error = strings.TrimSpace(line[i+len(ErrorMarker):])
+		}
+		if strings.Contains(line, NoKickstartMarker) && r.Error == "" {
+			r.Error = "the kernel command line has no ks=cdrom:"
+		}
+	}
+	begin := strings.Index(s, KickstartBegin+"\n")
+	if begin < 0 {
+		return r
+	}
+	body := s[begin+len(KickstartBegin)+1:]
+	end := strings.Index(body, KickstartEnd)
+	if end < 0 {
+		return r
+	}
+	r.Kickstart, r.HasKS = body[:end], true
+	return r
+}
