@@ -4,9 +4,17 @@ BIN      := bin/mtprep
 FUZZTIME ?= 15s
 export PATH := $(PATH):/usr/local/go/bin
 
+# build/ holds lab roots (an overlay of the host's /, with whatever Go files
+# the host has) and test ISOs; a go.mod there keeps it out of ./... so
+# `go vet ./...` and `go test ./...` never wander into it.
+$(shell mkdir -p build && test -f build/go.mod || printf 'module mtprep.invalid/build\n' > build/go.mod)
+
 .PHONY: all build test vet fuzz demo clean
 
 all: build
+
+# The main job in the lab, then the ISO boot demo (mk/demo.mk).
+demo: demo-lab demo-iso
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mtprep

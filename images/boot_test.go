@@ -74,8 +74,77 @@ func TestBootKickstartISO(t *testing.T) {
 		t.Fatalf("kernel command line %q lacks %s\nserial output:\n%s", r.Cmdline, KickstartArg, serial)
 	case !r.HasKS:
 		t.Fatalf("no kickstart printed\nserial output:\n%s", serial)
+	case r.Source != "sr0":
+		t.Fatalf("kickstart read from %q, want sr0\nserial output:\n%s", r.Source, serial)
 	case r.Kickstart != ks:
 		t.Fatalf("the guest read\n%q\nwant\n%q", r.Kickstart, ks)
 	}
 	t.Logf("kernel command line: %s", r.Cmdline)
+}
+
+// TestBootSharedMediaWithSeed is the same check for a fleet's media:
+// shared install media (no kickstart inside, booting with
+// ks=hd:sr1:/ks.cfg) in the first CD-ROM and this MT's seed ISO in the
+// second, as the vm phase attaches them. The guest must get the shared
+// boot argument and read exactly this MT's kickstart from sr1, the seed.
+//
+//	go test ./images -run TestBootSharedMediaWithSeed -v
+func TestBootSharedMediaWithSeed(t *testing.T) {
+	ci := os.Getenv("CI") == "true"
+	unavailable := func(err error) {
+		t.Helper()
+		if ci {
+			t.Fatalf("boot test cannot run with CI=true: %v", err)
+		}
+		t.Skipf("boot test skipped: %v (install the packages in .ci/apt-packages.d/iso.txt)", err)
+	}
+	if testing.Short() && !ci {
+		t.Skip("boot test skipped with -short (about 15 s in qemu)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	base, err := testiso.Build(ctx, dir, testiso.Options{})
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	media := filepath.Join(dir, "shared.iso")
+	if _, err := Remaster(ctx, RemasterOptions{Base: base, Out: media, KickstartArg: SharedKickstartArg, Reproducible: true}); err != nil {
+		t.Fatal(err)
+	}
+	nonce := fmt.Sprintf("%d-%016x", time.Now().UnixNano(), rand.Uint64())
+	ks := "# mtprep seed boot test " + nonce + "\ninstall\ncdrom\nnetwork --hostname mt07.example.com\n%packages --nobase\n@core\n%end\n"
+	seed := filepath.Join(dir, "seed.iso")
+	if _, err := WriteSeed(ctx, SeedOptions{Out: seed, Kickstart: []byte(ks)}); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	serial, err := testiso.BootDrives(ctx, []string{media, seed}, 180*time.Second, nil)
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	t.Logf("booted in %s", time.Since(start).Round(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("%v\nserial output:\n%s", err, serial)
+	}
+	r := testiso.ParseSerial(serial)
+	switch {
+	case r.Error != "":
+		t.Fatalf("the guest reported: %s\nserial output:\n%s", r.Error, serial)
+	case !strings.Contains(" "+r.Cmdline+" ", " "+SharedKickstartArg+" "):
+		t.Fatalf("kernel command line %q lacks %s\nserial output:\n%s", r.Cmdline, SharedKickstartArg, serial)
+	case strings.Contains(r.Cmdline, KickstartArg):
+		t.Fatalf("kernel command line %q also has %s", r.Cmdline, KickstartArg)
+	case r.Source != "sr1":
+		t.Fatalf("kickstart read from %q, want sr1 (the seed)\nserial output:\n%s", r.Source, serial)
+	case !r.HasKS:
+		t.Fatalf("no kickstart printed\nserial output:\n%s", serial)
+	case r.Kickstart != ks:
+		t.Fatalf("the guest read\n%q\nwant\n%q", r.Kickstart, ks)
+	}
+	t.Logf("kernel command line: %s; kickstart from %s", r.Cmdline, r.Source)
 }

@@ -15,6 +15,20 @@ const (
 	KickstartLabel     = "ks"
 	KickstartMenuLabel = "Install MT with ^kickstart"
 	KickstartArg       = "ks=cdrom:/ks.cfg"
+	// SharedKickstartArg is the boot argument of shared install media
+	// (RemasterShared): the media carries no kickstart; each MT's travels
+	// on a seed ISO in the VM's second CD-ROM, which the RHEL 6 kernel
+	// names sr1 (the media, IDE 0:0, is sr0; the seed, IDE 0:1, sr1).
+	//
+	// An assumption about anaconda 13 (RHEL/CentOS 6), from its loader's
+	// source (loader/hdinstall.c kickstartFromHD, loader/kickstart.c
+	// getKickstartFromBlockDevice): "ks=hd:<device>:/<path>" mounts
+	// /dev/<device> trying ext2, vfat and iso9660 and reads <path>. It has
+	// not been booted on real CentOS 6.6 media here (the boot test uses a
+	// busybox stand-in for the loader). The same loader's "ks=cdrom:"
+	// tries every CD-ROM in turn, so it would also find the seed: a
+	// fallback if a VM ever numbers its CD-ROMs differently.
+	SharedKickstartArg = "ks=hd:sr1:/ks.cfg"
 	// DefaultTimeout is how long the menu waits before booting the
 	// kickstart entry when RemasterOptions.Timeout is zero.
 	DefaultTimeout = 5 * time.Second
@@ -55,6 +69,15 @@ type cfgEntry struct {
 // <module>" so the menu still shows. An existing "ks" label (a remastered
 // base) is replaced, so the rewrite is idempotent.
 func RewriteIsolinuxCfg(cfg []byte, timeout time.Duration) ([]byte, error) {
+	return RewriteIsolinuxCfgArg(cfg, timeout, KickstartArg)
+}
+
+// RewriteIsolinuxCfgArg is RewriteIsolinuxCfg with another kickstart
+// argument than ks=cdrom:/ks.cfg (SharedKickstartArg for shared media).
+func RewriteIsolinuxCfgArg(cfg []byte, timeout time.Duration, ksArg string) ([]byte, error) {
+	if !strings.HasPrefix(ksArg, "ks=") || strings.ContainsAny(ksArg, " \t\r\n") {
+		return nil, fmt.Errorf("iso: kickstart argument %q is not one ks=... word", ksArg)
+	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -73,7 +96,7 @@ func RewriteIsolinuxCfg(cfg []byte, timeout time.Duration) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	block := kickstartBlock(lines, src, eol)
+	block := kickstartBlock(lines, src, eol, ksArg)
 
 	var (
 		out          bytes.Buffer
@@ -246,7 +269,7 @@ func sourceEntry(lines []cfgLine, entries []cfgEntry) (*cfgEntry, error) {
 }
 
 // kickstartBlock renders the new label block, indented like the source.
-func kickstartBlock(lines []cfgLine, src *cfgEntry, eol string) string {
+func kickstartBlock(lines []cfgLine, src *cfgEntry, eol, ksArg string) string {
 	k := lines[src.kernel]
 	indent := k.raw[:len(k.raw)-len(strings.TrimLeft(k.raw, " \t"))]
 	if indent == "" {
@@ -272,7 +295,7 @@ func kickstartBlock(lines []cfgLine, src *cfgEntry, eol string) string {
 			args = append(args, a)
 		}
 	}
-	args = append(args, KickstartArg)
+	args = append(args, ksArg)
 	w("append " + strings.Join(args, " "))
 	return b.String()
 }

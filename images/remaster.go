@@ -28,8 +28,19 @@ const (
 
 // RemasterOptions configures Remaster.
 type RemasterOptions struct {
-	Base, Out        string
-	Kickstart        []byte        // contents of ks.cfg, written at /ks.cfg
+	Base, Out string
+	// Kickstart is written at /ks.cfg. Shared install media (one ISO for
+	// every MT, each MT's kickstart on its own seed ISO) have none: leave
+	// it nil and set KickstartArg to where the kickstart is found.
+	Kickstart []byte
+	// KickstartArg is the kickstart entry's boot argument; KickstartArg
+	// (ks=cdrom:/ks.cfg) when empty.
+	KickstartArg string
+	// Reproducible fixes every timestamp and owner in the image (see
+	// normalizeImage), so the same base and options always give the same
+	// bytes, and so the same sha256: what shared media need to be
+	// uploaded once and found again by every later run.
+	Reproducible     bool
 	AllowUnknownBase bool          // remaster a base that is not CentOS 6.6 x86_64
 	Timeout          time.Duration // isolinux timeout for the kickstart entry; DefaultTimeout if zero
 	// Progress, if set, is called with a stage (Stage*) and its progress.
@@ -48,7 +59,10 @@ type Result struct {
 
 // Remaster writes o.Out: the base ISO plus /ks.cfg, with an isolinux
 // entry "ks" that boots the base's default kernel with ks=cdrom:/ks.cfg and
-// is the default after o.Timeout (see RewriteIsolinuxCfg).
+// is the default after o.Timeout (see RewriteIsolinuxCfg). For shared
+// install media, o.Kickstart is nil, o.KickstartArg is
+// SharedKickstartArg and o.Reproducible is set: no MT's data is in the
+// image, and its bytes depend only on the base and the options.
 //
 // The base must be CentOS 6.6 x86_64 unless o.AllowUnknownBase; errors
 // about the base wrap ErrUnknownBase. The base is read once for its sha256
@@ -153,6 +167,15 @@ func Remaster(ctx context.Context, o RemasterOptions) (res *Result, err error) {
 	if err := finalize(ctx, tmp, ws, info); err != nil {
 		return nil, err
 	}
+	if o.Reproducible {
+		end, err := volumeSize(tmp)
+		if err != nil {
+			return nil, fmt.Errorf("iso: read back %s: %w", tmp.Name(), err)
+		}
+		if err := normalizeImage(tmp, end, ReproducibleEpoch()); err != nil {
+			return nil, err
+		}
+	}
 	progress(StageLayout, 1, 1)
 	log.Debug("layout written", "tmp", tmp.Name(), "elapsed", time.Since(start))
 
@@ -196,7 +219,7 @@ func (o *RemasterOptions) validate() error {
 		return errors.New("iso: no base ISO given")
 	case o.Out == "":
 		return errors.New("iso: no output path given")
-	case len(o.Kickstart) == 0:
+	case len(o.Kickstart) == 0 && (o.KickstartArg == "" || o.KickstartArg == KickstartArg):
 		return errors.New("iso: the kickstart is empty")
 	case o.Timeout < 0 || o.Timeout > maxTimeout:
 		return fmt.Errorf("iso: isolinux timeout %s is outside 0..%s", o.Timeout, maxTimeout)
@@ -237,7 +260,11 @@ func prepare(img *isoImage, info *BaseInfo, o RemasterOptions) (*treePlan, error
 	if err != nil {
 		return nil, fmt.Errorf("iso: base %s: %s: %w: %w", img.path, isolinuxCfgPath, err, ErrUnknownBase)
 	}
-	newCfg, err := RewriteIsolinuxCfg(cfg, o.Timeout)
+	arg := o.KickstartArg
+	if arg == "" {
+		arg = KickstartArg
+	}
+	newCfg, err := RewriteIsolinuxCfgArg(cfg, o.Timeout, arg)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in base %s): %w", err, img.path, ErrUnknownBase)
 	}
@@ -246,9 +273,22 @@ func prepare(img *isoImage, info *BaseInfo, o RemasterOptions) (*treePlan, error
 		return nil, fmt.Errorf("iso: base %s: %w: %w", img.path, err, ErrUnknownBase)
 	}
 	now := time.Now()
-	contents := map[string]fileBytes{
-		isolinuxCfgPath: {data: newCfg, modTime: now},
-		kickstartPath:   {data: o.Kickstart, modTime: now},
+	if o.Reproducible {
+		now = ReproducibleEpoch()
+	}
+	contents := map[string]fileBytes{isolinuxCfgPath: {data: newCfg, modTime: now}}
+	if len(o.Kickstart) > 0 {
+		contents[kickstartPath] = fileBytes{data: o.Kickstart, modTime: now}
+	} else {
+		// Media without a kickstart must not pass on a remastered base's
+		// old one: it would be some other MT's.
+		kept := make([]isoEntry, 0, len(entries))
+		for _, e := range entries {
+			if e.path != kickstartPath {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
 	}
 	boot := []string{isolinuxBinPath}
 	if info.HasEFI {

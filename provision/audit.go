@@ -21,7 +21,7 @@ const (
 
 // Finding is one check on one MT: a stable id (documented in
 // docs/AUDIT.md), the result, a one-line reason with what was observed,
-// and the fix.
+// and the fix (set whenever the result is not PASS).
 type Finding struct {
 	Host   string `json:"host"`
 	ID     string `json:"id"`
@@ -30,27 +30,134 @@ type Finding struct {
 	Fix    string `json:"fix,omitempty"`
 }
 
+// AuditCheck is one check of the audit's catalogue.
+type AuditCheck struct {
+	ID    string
+	Title string
+}
+
+// The check ids. They are a contract (scripts and CI filter on them):
+// add, never rename. docs/AUDIT.md documents each; a test keeps the two
+// in step.
+const (
+	CheckVSphereReachable   = "vsphere.reachable"
+	CheckVM                 = "vsphere.vm"
+	CheckEnableUUID         = "vsphere.enableuuid"
+	CheckSnapshots          = "vsphere.snapshots"
+	CheckController         = "vsphere.controller"
+	CheckDisks              = "vsphere.disks"
+	CheckTools              = "vsphere.tools"
+	CheckLicense            = "vsphere.license"
+	CheckDatastore          = "vsphere.datastore"
+	CheckProtectedDatastore = "vsphere.protected-datastores"
+	CheckUUIDUnique         = "vsphere.uuid-unique"
+	CheckPrivileges         = "vsphere.privileges"
+
+	CheckReachable     = "guest.reachable"
+	CheckOS            = "guest.os"
+	CheckPackages      = "guest.packages"
+	CheckMultipathd    = "guest.multipathd"
+	CheckACC           = "guest.applycustomchanges"
+	CheckRetMounted    = "guest.retention.mounted"
+	CheckRetFstab      = "guest.retention.fstab"
+	CheckRetFilesystem = "guest.retention.filesystem"
+	CheckRetFree       = "guest.retention.free"
+	CheckRetWWID       = "guest.retention.wwid"
+	CheckHosts         = "guest.hosts"
+	CheckConfigServer  = "guest.configserver"
+	CheckAgent         = "guest.agent"
+)
+
+const (
+	// maxMTDisks is ASR's limit of disks on one master target.
+	maxMTDisks = 60
+	// retentionFreeWarnPc: below this share free, the retention volume
+	// WARNs. An early warning of our choosing, not an ASR limit.
+	retentionFreeWarnPc = 10
+)
+
+// AuditChecks is every check, in report order: vSphere first, then the
+// guest.
+func AuditChecks() []AuditCheck {
+	return append(vsphereChecks(), guestChecks()...)
+}
+
+func vsphereChecks() []AuditCheck {
+	return []AuditCheck{
+		{CheckVSphereReachable, "vCenter (or ESXi) answers and accepts the login"},
+		{CheckVM, "a VM with the MT's name exists"},
+		{CheckEnableUUID, "disk.EnableUUID is TRUE and flags.diskUuidEnabled is true"},
+		{CheckSnapshots, "the MT has no snapshots"},
+		{CheckController, "the SCSI controller is LSI Logic, not Paravirtual"},
+		{CheckDisks, "the MT has at most 60 disks"},
+		{CheckTools, "VMware Tools are running"},
+		{CheckLicense, "the MT's ESXi host is not the free edition"},
+		{CheckDatastore, "the MT's host has a VMFS or vSAN datastore"},
+		{CheckProtectedDatastore, "the MT's host sees the datastores of the VMs to fail back"},
+		{CheckUUIDUnique, "no other VM shares the MT's BIOS UUID"},
+		{CheckPrivileges, "the vCenter account has the privileges reprotect needs"},
+	}
+}
+
+func guestChecks() []AuditCheck {
+	return []AuditCheck{
+		{CheckReachable, "SSH reaches the MT and the probe runs"},
+		{CheckOS, "CentOS 6.6 (a newer Ubuntu-based MT release is recognised)"},
+		{CheckPackages, "the required packages at their minimum versions"},
+		{CheckMultipathd, "multipathd is running and enabled at boot"},
+		{CheckACC, "ApplyCustomChanges.sh ran exactly once, and the MT rebooted since"},
+		{CheckRetMounted, "a volume is mounted at the retention mount point"},
+		{CheckRetFstab, "/etc/fstab mounts it there at boot"},
+		{CheckRetFilesystem, "the retention file system is ext4 (never FAT)"},
+		{CheckRetFree, "the retention volume has free space"},
+		{CheckRetWWID, "the retention volume is a disk of the MT VM, by WWID, and not its OS disk"},
+		{CheckHosts, "the host name resolves via /etc/hosts to the NIC addresses"},
+		{CheckConfigServer, "the configuration server answers on its port from the MT"},
+		{CheckAgent, "the agent is installed, and no newer than the configuration server"},
+	}
+}
+
+func checkIDs(cs []AuditCheck) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// guestAuditIDs are the guest checks after guest.reachable, in report
+// order; UnreachableFindings marks each UNKNOWN when the MT cannot be
+// reached.
+func guestAuditIDs() []string { return checkIDs(guestChecks())[1:] }
+
 // Probe is the audit probe's output, parsed.
 type Probe struct {
-	OS          string
-	RPMs        packages.Installed
-	Multipathd  bool
-	ACCStarted  string
-	ACCDone     string
-	ACCReboot   string
-	RetMounts   [][2]string // device, fstype
-	RetFstab    [][2]string
-	RetSizeKB   int64
-	RetFreeKB   int64
+	OS                string
+	RPMs              packages.Installed
+	Multipathd        bool
+	MultipathdEnabled bool
+	ACCStarted        string
+	ACCDone           string
+	ACCReboot         string
+	RetMounts         [][2]string // device, fstype
+	RetFstab          [][2]string
+	RetSizeKB         int64
+	RetFreeKB         int64
+	// RetWWID is the WWID of the mounted retention device, found by its
+	// device number among /dev/mapper and /dev/disk/by-id.
+	RetWWID     string
 	NICs, Hosts []string
 	CSReachable bool
-	VxVersion   string
+	// VxFile: /usr/local/.vx_version exists; VxVersion is the version in
+	// it.
+	VxFile    bool
+	VxVersion string
 }
 
 // ParseProbe reads audit-probe.sh's output.
 func ParseProbe(out string) Probe {
 	p := Probe{RPMs: packages.Installed{}}
-	var rpmLines []string
+	var rpmLines, vxLines []string
 	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
 		f := strings.Fields(v)
@@ -61,6 +168,8 @@ func ParseProbe(out string) Probe {
 			rpmLines = append(rpmLines, v)
 		case "multipathd":
 			p.Multipathd = v == "running"
+		case "multipathd_boot":
+			p.MultipathdEnabled = v == "on"
 		case "acc_started":
 			p.ACCStarted = v
 		case "acc_done":
@@ -80,49 +189,49 @@ func ParseProbe(out string) Probe {
 				p.RetSizeKB, _ = strconv.ParseInt(f[0], 10, 64)
 				p.RetFreeKB, _ = strconv.ParseInt(f[1], 10, 64)
 			}
+		case "ret_wwid":
+			p.RetWWID = strings.ToLower(v)
 		case "nic":
 			p.NICs = append(p.NICs, v)
 		case "hosts":
 			p.Hosts = append(p.Hosts, v)
 		case "cs":
 			p.CSReachable = v == "reachable"
-		case "vx_version":
-			p.VxVersion = parseVxVersion(strings.ReplaceAll(v, " ", "\n"))
-			if p.VxVersion == "" {
-				p.VxVersion = strings.TrimSpace(v)
-			}
+		case "vx_file":
+			p.VxFile = true
+		case "vx_line":
+			vxLines = append(vxLines, v)
 		}
 	}
+	p.VxVersion = parseVxVersion(strings.Join(vxLines, "\n"))
 	p.RPMs = packages.ParseRPMQuery(strings.Join(rpmLines, "\n"))
 	slices.Sort(p.NICs)
 	slices.Sort(p.Hosts)
 	return p
 }
 
-// guestAuditIDs are the guest checks, in report order; UnreachableFindings
-// marks each UNKNOWN when the MT cannot be reached.
-func guestAuditIDs() []string {
-	return []string{"guest.os", "guest.packages", "guest.multipathd", "guest.applycustomchanges", "guest.retention.mounted",
-		"guest.retention.fstab", "guest.retention.filesystem", "guest.retention.free", "guest.retention.wwid", "guest.hosts",
-		"guest.configserver", "guest.agent"}
-}
-
 // UnreachableFindings is the guest part of the report for an MT that SSH
-// cannot reach: FAIL for reachability, UNKNOWN for the rest.
+// cannot reach (or whose probe did not finish): FAIL for reachability,
+// UNKNOWN for the rest.
 func UnreachableFindings(host string, err error) []Finding {
-	out := []Finding{{Host: host, ID: "guest.reachable", Result: Fail, Reason: err.Error(), Fix: "check that the MT is powered on, its address and ssh.hostKey / known_hosts"}}
+	out := []Finding{{Host: host, ID: CheckReachable, Result: Fail, Reason: oneLine(err.Error()), Fix: "check that the MT is powered on, ssh.address and ssh.port, the key, and ssh.hostKey / known_hosts"}}
 	for _, id := range guestAuditIDs() {
-		out = append(out, Finding{Host: host, ID: id, Result: Unknown, Reason: "the MT could not be reached over SSH"})
+		out = append(out, Finding{Host: host, ID: id, Result: Unknown, Reason: "the MT could not be probed over SSH", Fix: "fix " + CheckReachable + " first"})
 	}
 	return out
 }
 
+// VMDiskInfo is one virtual disk of the MT VM as vSphere reports it.
+type VMDiskInfo struct {
+	Label string
+	UUID  string
+}
+
 // AuditContext is what the guest checks compare the probe with.
 type AuditContext struct {
-	// RetentionUUID is the vSphere UUID of the retention disk, when known.
-	RetentionUUID string
-	// CSAgentVersion is the configuration server's version, when known.
-	CSAgentVersion string
+	// VMDisks are the MT VM's disks in SCSI order (bus, unit), so the
+	// first is the OS disk; nil when vSphere was not read.
+	VMDisks []VMDiskInfo
 }
 
 // GuestFindings turns a probe into checks. Pure: tested with probe text.
@@ -130,117 +239,168 @@ func GuestFindings(s *Spec, p Probe, ac AuditContext) []Finding {
 	host := s.Name
 	var out []Finding
 	add := func(id, result, reason, fix string) {
-		out = append(out, Finding{Host: host, ID: id, Result: result, Reason: reason, Fix: fix})
+		out = append(out, Finding{Host: host, ID: id, Result: result, Reason: oneLine(reason), Fix: fix})
 	}
+	ubuntu := strings.HasPrefix(p.OS, "Ubuntu")
 
-	// OS.
 	switch info, err := ParseRelease(p.OS); {
 	case err == nil && info.ID == "centos" && info.Version == "6.6":
-		add("guest.os", Pass, p.OS, "")
-	case strings.HasPrefix(p.OS, "Ubuntu"):
-		add("guest.os", Warn, p.OS+": a newer Ubuntu-based MT release; this audit's package checks are CentOS 6.6's", "")
+		add(CheckOS, Pass, p.OS, "")
+	case ubuntu:
+		add(CheckOS, Warn, p.OS+": a newer Ubuntu-based MT release; the package checks are CentOS 6.6's and are skipped", "none needed if ASR supplied this MT image; otherwise rebuild on CentOS 6.6 with mtprep build")
 	default:
-		add("guest.os", Fail, fmt.Sprintf("%q is not CentOS 6.6", p.OS), "ASR's Linux master target procedure needs CentOS 6.6 minimal; rebuild with mtprep build")
+		add(CheckOS, Fail, fmt.Sprintf("%q is not CentOS 6.6", p.OS), "ASR's Linux master target procedure needs CentOS 6.6 minimal; rebuild with mtprep build")
 	}
 
-	// Packages.
-	if strings.HasPrefix(p.OS, "Ubuntu") {
-		add("guest.packages", Unknown, "not checked on Ubuntu", "")
+	if ubuntu {
+		add(CheckPackages, Unknown, "not checked on the Ubuntu-based MT", "check the MT release's own requirements")
 	} else if miss := packages.Missing(packages.Required(), p.RPMs); len(miss) == 0 {
-		add("guest.packages", Pass, fmt.Sprintf("%d packages at their minimum versions", len(packages.Required())), "")
+		add(CheckPackages, Pass, fmt.Sprintf("%d packages at their minimum versions", len(packages.Required())), "")
 	} else {
 		var names []string
 		for n, why := range miss {
 			names = append(names, n+": "+why)
 		}
 		slices.Sort(names)
-		add("guest.packages", Fail, strings.Join(names, "; "), "mtprep build --phases packages")
+		add(CheckPackages, Fail, strings.Join(names, "; "), "mtprep build --phases packages")
 	}
 
-	if p.Multipathd {
-		add("guest.multipathd", Pass, "multipathd is running", "")
-	} else {
-		add("guest.multipathd", Fail, "multipathd is not running", "service multipathd start; chkconfig multipathd on (or mtprep build --phases packages)")
+	switch {
+	case p.Multipathd && p.MultipathdEnabled:
+		add(CheckMultipathd, Pass, "multipathd is running and on at boot", "")
+	case p.Multipathd:
+		add(CheckMultipathd, Warn, "multipathd is running but not on at boot: it stops after a reboot", "chkconfig multipathd on")
+	default:
+		add(CheckMultipathd, Fail, "multipathd is not running", "service multipathd start; chkconfig multipathd on (or mtprep build --phases packages)")
 	}
 
 	switch {
 	case p.ACCDone != "" && p.ACCReboot == "":
-		add("guest.applycustomchanges", Pass, "ran once at "+p.ACCDone+", rebooted since", "")
+		add(CheckACC, Pass, "ran once at "+p.ACCDone+", rebooted since", "")
 	case p.ACCDone != "":
-		add("guest.applycustomchanges", Fail, "ran at "+p.ACCDone+" but the MT was not rebooted since", "reboot the MT")
+		add(CheckACC, Fail, "ran at "+p.ACCDone+" but the MT was not rebooted since", "reboot the MT")
 	case p.ACCStarted != "":
-		add("guest.applycustomchanges", Fail, "started at "+p.ACCStarted+" and never recorded completion", "check the MT, then mtprep build --phases agent --apply-custom-changes=mark-done or =run-again")
+		add(CheckACC, Fail, "started at "+p.ACCStarted+" and never recorded completion", "check the MT, then mtprep build --phases agent --apply-custom-changes=mark-done or =run-again")
 	default:
-		add("guest.applycustomchanges", Warn, "no mtprep record of ApplyCustomChanges.sh (an MT mtprep did not prepare?)", "confirm it ran exactly once, or run mtprep build --phases agent")
+		add(CheckACC, Warn, "no mtprep record of ApplyCustomChanges.sh in /root/.mtprep (an MT mtprep did not prepare?)", "confirm it ran exactly once and the MT rebooted since, or run mtprep build --phases agent")
 	}
 
-	mnt := s.Retention.Mountpoint
-	var dev, fstype string
-	if len(p.RetMounts) > 0 {
-		dev, fstype = p.RetMounts[len(p.RetMounts)-1][0], p.RetMounts[len(p.RetMounts)-1][1]
-		add("guest.retention.mounted", Pass, fmt.Sprintf("%s mounted at %s", dev, mnt), "")
-	} else {
-		add("guest.retention.mounted", Fail, "nothing is mounted at "+mnt, "mount "+mnt+" (or mtprep build --phases retention)")
-	}
-	if len(p.RetFstab) > 0 {
-		add("guest.retention.fstab", Pass, fmt.Sprintf("/etc/fstab mounts %s at %s", p.RetFstab[0][0], mnt), "")
-	} else {
-		add("guest.retention.fstab", Fail, "no /etc/fstab line for "+mnt+": it will not come back after a reboot", "mtprep build --phases retention")
-	}
-	switch {
-	case dev == "":
-		add("guest.retention.filesystem", Unknown, "not mounted", "")
-	case fstype == "vfat" || fstype == "msdos":
-		add("guest.retention.filesystem", Fail, fstype+": ASR does not accept FAT/FAT32 retention volumes", "move the retention volume to ext4")
-	case fstype == "ext4":
-		add("guest.retention.filesystem", Pass, "ext4", "")
-	default:
-		add("guest.retention.filesystem", Warn, fstype+", not ext4", "ext4 is what the MT procedure uses")
-	}
-	switch {
-	case dev == "" || p.RetSizeKB == 0:
-		add("guest.retention.free", Unknown, "not mounted", "")
-	case p.RetFreeKB*10 < p.RetSizeKB:
-		add("guest.retention.free", Warn, fmt.Sprintf("%d MB free of %d MB (under 10%%)", p.RetFreeKB>>10, p.RetSizeKB>>10), "grow the retention disk or shorten retention")
-	default:
-		add("guest.retention.free", Pass, fmt.Sprintf("%d MB free of %d MB", p.RetFreeKB>>10, p.RetSizeKB>>10), "")
-	}
-	want := WWIDFromDiskUUID(ac.RetentionUUID)
-	switch {
-	case dev == "":
-		add("guest.retention.wwid", Unknown, "not mounted", "")
-	case want == "":
-		add("guest.retention.wwid", Unknown, "the retention disk's vSphere UUID is not known", "")
-	case strings.HasSuffix(dev, "/"+want) || strings.HasSuffix(dev, "-"+want):
-		add("guest.retention.wwid", Pass, fmt.Sprintf("%s is vSphere disk %s", dev, ac.RetentionUUID), "")
-	default:
-		add("guest.retention.wwid", Fail, fmt.Sprintf("%s is mounted, but the retention disk is %s (WWID %s)", dev, ac.RetentionUUID, want), "mount the disk by its WWID: /dev/mapper/"+want)
-	}
+	out = append(out, retentionFindings(s, p, ac)...)
 
 	switch {
 	case len(p.NICs) == 0:
-		add("guest.hosts", Fail, "no IPv4 address on any NIC", "")
+		add(CheckHosts, Fail, "no IPv4 address on any NIC", "configure the MT's network (network.ip)")
 	case slices.Equal(p.NICs, p.Hosts):
-		add("guest.hosts", Pass, fmt.Sprintf("%s resolves to %s in /etc/hosts", s.Network.Hostname, strings.Join(p.NICs, ", ")), "")
+		add(CheckHosts, Pass, fmt.Sprintf("%s resolves to %s in /etc/hosts", s.Network.Hostname, strings.Join(p.NICs, ", ")), "")
 	default:
-		add("guest.hosts", Fail, fmt.Sprintf("/etc/hosts maps %s to %v, NICs have %v", s.Network.Hostname, p.Hosts, p.NICs), "mtprep build --phases handoff")
+		add(CheckHosts, Fail, fmt.Sprintf("/etc/hosts maps %s to %v, the NICs have %v", s.Network.Hostname, p.Hosts, p.NICs), "mtprep build --phases handoff (maps the host name to every NIC address)")
 	}
 
-	if p.CSReachable {
-		add("guest.configserver", Pass, fmt.Sprintf("%s:%d answers", s.ConfigServer.IP, s.ConfigServer.Port), "")
+	cs := fmt.Sprintf("%s:%d", s.ConfigServer.IP, s.ConfigServer.Port)
+	switch {
+	case s.ConfigServer.IP == "":
+		add(CheckConfigServer, Unknown, "configServer.ip is not in the spec", "add configServer.ip")
+	case p.CSReachable:
+		add(CheckConfigServer, Pass, cs+" answers from the MT", "")
+	default:
+		add(CheckConfigServer, Fail, cs+" does not answer from the MT", "check the configuration server is up, and routing and firewalls between it and the MT (ASR: telnet <CS IP> 443)")
+	}
+
+	csv := s.ConfigServer.Version
+	switch {
+	case !p.VxFile:
+		add(CheckAgent, Fail, "no agent installed (/usr/local/.vx_version missing)", "mtprep build --phases agent,handoff")
+	case p.VxVersion == "":
+		add(CheckAgent, Fail, "/usr/local/.vx_version holds no version (a broken install?)", "reinstall the agent: mtprep build --phases handoff")
+	case csv != "" && newer(p.VxVersion, csv):
+		add(CheckAgent, Fail, fmt.Sprintf("agent %s is newer than the configuration server's %s", p.VxVersion, csv), "upgrade the configuration server first, or install the agent version that matches it")
+	case csv != "":
+		add(CheckAgent, Pass, fmt.Sprintf("agent %s, configuration server %s", p.VxVersion, csv), "")
+	default:
+		add(CheckAgent, Pass, "agent "+p.VxVersion+" (configuration server version not given, not compared)", "")
+	}
+	return out
+}
+
+// retentionFindings are the five retention checks. The volume is judged
+// by what is mounted at the spec's mount point; when nothing is, the
+// checks that need it are UNKNOWN, so one fault shows as one FAIL.
+func retentionFindings(s *Spec, p Probe, ac AuditContext) []Finding {
+	var out []Finding
+	add := func(id, result, reason, fix string) {
+		out = append(out, Finding{Host: s.Name, ID: id, Result: result, Reason: oneLine(reason), Fix: fix})
+	}
+	mnt := s.Retention.Mountpoint
+	const notMounted = "nothing is mounted at the retention mount point"
+	fixMounted := "fix " + CheckRetMounted + " first"
+	var dev, fstype string
+	if len(p.RetMounts) > 0 {
+		dev, fstype = p.RetMounts[len(p.RetMounts)-1][0], p.RetMounts[len(p.RetMounts)-1][1]
+		add(CheckRetMounted, Pass, fmt.Sprintf("%s (%s) mounted at %s", dev, fstype, mnt), "")
 	} else {
-		add("guest.configserver", Fail, fmt.Sprintf("%s:%d does not answer from the MT", s.ConfigServer.IP, s.ConfigServer.Port), "check routing and firewalls between the MT and the configuration server (port 443)")
+		add(CheckRetMounted, Fail, "nothing is mounted at "+mnt, "mount "+mnt+" (or mtprep build --phases retention)")
 	}
 
 	switch {
-	case p.VxVersion == "":
-		add("guest.agent", Fail, "no agent installed (/usr/local/.vx_version missing)", "mtprep build --phases agent,handoff")
-	case ac.CSAgentVersion != "" && newer(p.VxVersion, ac.CSAgentVersion):
-		add("guest.agent", Fail, fmt.Sprintf("agent %s is newer than the configuration server's %s", p.VxVersion, ac.CSAgentVersion), "upgrade the configuration server first, or install the matching agent")
+	case len(p.RetFstab) == 0:
+		add(CheckRetFstab, Fail, "no /etc/fstab line for "+mnt+": it is not mounted after a reboot", "mtprep build --phases retention (writes the line by WWID)")
+	case len(p.RetFstab) > 1:
+		add(CheckRetFstab, Fail, fmt.Sprintf("%d /etc/fstab lines for %s", len(p.RetFstab), mnt), "keep one line, naming the disk by /dev/mapper/<wwid>")
+	case dev != "" && strings.HasPrefix(p.RetFstab[0][0], "/dev/") && p.RetFstab[0][0] != dev:
+		add(CheckRetFstab, Fail, fmt.Sprintf("/etc/fstab mounts %s at %s, but %s is mounted there", p.RetFstab[0][0], mnt, dev), "correct the /etc/fstab line to the mounted device, by /dev/mapper/<wwid>")
+	case strings.HasPrefix(p.RetFstab[0][0], "/dev/sd"):
+		add(CheckRetFstab, Warn, fmt.Sprintf("/etc/fstab mounts %s by kernel name, which can change at boot", p.RetFstab[0][0]), "name the disk by /dev/mapper/<wwid> in /etc/fstab")
 	default:
-		add("guest.agent", Pass, "agent "+p.VxVersion, "")
+		add(CheckRetFstab, Pass, fmt.Sprintf("/etc/fstab mounts %s (%s) at %s", p.RetFstab[0][0], p.RetFstab[0][1], mnt), "")
+	}
+
+	switch {
+	case dev == "":
+		add(CheckRetFilesystem, Unknown, notMounted, fixMounted)
+	case fstype == "vfat" || fstype == "msdos":
+		add(CheckRetFilesystem, Fail, fstype+": ASR does not accept FAT/FAT32 retention volumes", "move the retention volume to ext4 (mtprep build --phases retention on a new disk)")
+	case fstype == "ext4":
+		add(CheckRetFilesystem, Pass, "ext4", "")
+	default:
+		add(CheckRetFilesystem, Warn, fstype+", not ext4", "ext4 is what ASR's MT procedure uses")
+	}
+
+	switch {
+	case dev == "" || p.RetSizeKB == 0:
+		add(CheckRetFree, Unknown, notMounted, fixMounted)
+	case p.RetFreeKB*100 < p.RetSizeKB*retentionFreeWarnPc:
+		add(CheckRetFree, Warn, fmt.Sprintf("%d MB free of %d MB (under %d%%)", p.RetFreeKB>>10, p.RetSizeKB>>10, retentionFreeWarnPc), "grow the retention disk or shorten the retention window")
+	default:
+		add(CheckRetFree, Pass, fmt.Sprintf("%d MB free of %d MB", p.RetFreeKB>>10, p.RetSizeKB>>10), "")
+	}
+
+	switch i := diskIndexByWWID(ac.VMDisks, p.RetWWID); {
+	case dev == "":
+		add(CheckRetWWID, Unknown, notMounted, fixMounted)
+	case len(ac.VMDisks) == 0:
+		add(CheckRetWWID, Unknown, "the MT VM's disks are not known from vSphere", "fix the vsphere.* checks, or run without --no-vsphere")
+	case p.RetWWID == "":
+		add(CheckRetWWID, Fail, dev+" has no /dev/mapper or /dev/disk/by-id WWID name on the MT", "set disk.EnableUUID=TRUE and run multipathd, then mount the disk by /dev/mapper/<wwid>")
+	case i == 0:
+		add(CheckRetWWID, Fail, fmt.Sprintf("%s (WWID %s) is the MT's OS disk (%s)", dev, p.RetWWID, ac.VMDisks[0].Label), "put the retention volume on its own disk")
+	case i < 0:
+		add(CheckRetWWID, Fail, fmt.Sprintf("%s has WWID %s, which is none of the MT VM's %d disks", dev, p.RetWWID, len(ac.VMDisks)), "mount one of the MT's own disks, by /dev/mapper/<wwid>")
+	default:
+		add(CheckRetWWID, Pass, fmt.Sprintf("%s is %s, vSphere UUID %s", p.RetWWID, ac.VMDisks[i].Label, ac.VMDisks[i].UUID), "")
 	}
 	return out
+}
+
+func diskIndexByWWID(disks []VMDiskInfo, wwid string) int {
+	if wwid == "" {
+		return -1
+	}
+	for i, d := range disks {
+		if WWIDFromDiskUUID(d.UUID) == wwid {
+			return i
+		}
+	}
+	return -1
 }
 
 func newer(a, b string) bool {

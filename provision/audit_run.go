@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -12,112 +13,195 @@ import (
 	"github.com/mtprep/mtprep/scripts"
 )
 
+// Default bounds of an audit run.
+const (
+	DefaultAuditConcurrency    = 8
+	DefaultAuditHostTimeout    = 2 * time.Minute
+	DefaultAuditVSphereTimeout = 5 * time.Minute
+)
+
 // AuditOptions are the choices of one audit run.
 type AuditOptions struct {
+	// Concurrency bounds the MTs probed over SSH at once.
 	Concurrency int
 	// HostTimeout bounds one MT's guest probe (connect + script), so a
-	// slow host never holds up the report.
+	// slow or black-holed MT costs at most this, whatever the others do.
 	HostTimeout time.Duration
-	Env         LookupEnv
-	Log         *slog.Logger
+	// VSphereTimeout bounds one vCenter's part (login, retrieval,
+	// queries), which runs alongside the guest probes.
+	VSphereTimeout time.Duration
+	Env            LookupEnv
+	Log            *slog.Logger
 	// SkipVSphere audits only the guests (no vCenter reachable).
 	SkipVSphere bool
 }
 
-// AuditStats are the run's cost, for the benchmark and --format json.
+// AuditStats are the run's cost, for the benchmark and the debug log.
 type AuditStats struct {
 	VSphereRoundTrips int64
 	SSHSessions       int
 }
 
 // Audit checks every MT read-only: the vSphere facts for all of them with
-// one retrieval per vCenter, then one probe script per MT over one SSH
-// session, in parallel up to Concurrency. It changes nothing. A host that
-// cannot be reached gives FAIL for reachability and UNKNOWN for its guest
-// checks; the report is complete either way.
+// one retrieval per vCenter, and at the same time one probe script per MT
+// over one SSH session, in parallel up to Concurrency. It changes nothing.
+// Each vCenter and each MT has its own deadline, so one slow host only
+// delays its own findings. A host that cannot be reached gives FAIL for
+// reachability and UNKNOWN for its other checks; every MT gets every
+// check either way. The error is only the context's, when the run was
+// cancelled (the findings are then partial).
 func Audit(ctx context.Context, specs []*Spec, o AuditOptions) ([]Finding, AuditStats, error) {
 	if o.Concurrency < 1 {
-		o.Concurrency = 8
+		o.Concurrency = DefaultAuditConcurrency
 	}
-	if o.HostTimeout == 0 {
-		o.HostTimeout = 2 * time.Minute
+	if o.HostTimeout <= 0 {
+		o.HostTimeout = DefaultAuditHostTimeout
+	}
+	if o.VSphereTimeout <= 0 {
+		o.VSphereTimeout = DefaultAuditVSphereTimeout
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	var stats AuditStats
-	byHost := map[string][]Finding{}
-	retention := map[string]string{}
+	var (
+		mu       sync.Mutex
+		stats    AuditStats
+		vsByHost = map[string][]Finding{}
+		disks    = map[string][]VMDiskInfo{}
+		probes   = make([]probeResult, len(specs))
+		wg       sync.WaitGroup
+	)
+
 	if !o.SkipVSphere {
-		groups := map[string][]*Spec{}
-		var order []string
-		for _, s := range specs {
-			k := s.VSphere.URL + "|" + s.VSphere.Username
-			if _, ok := groups[k]; !ok {
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], s)
-		}
-		for _, k := range order {
-			g := groups[k]
-			va, err := AuditVSphere(ctx, g, o.Env)
-			if err != nil {
-				for _, s := range g {
-					byHost[s.Name] = append(byHost[s.Name], Finding{Host: s.Name, ID: "vsphere.reachable", Result: Fail, Reason: err.Error(), Fix: "check vsphere.url, the credentials and the certificate settings"})
+		for _, g := range vcenterGroups(specs) {
+			wg.Go(func() {
+				start := time.Now()
+				vctx, cancel := context.WithTimeout(ctx, o.VSphereTimeout)
+				defer cancel()
+				va, err := AuditVSphere(vctx, g, o.Env)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if vctx.Err() != nil && ctx.Err() == nil {
+						err = fmt.Errorf("no answer within %s: %w", o.VSphereTimeout, err)
+					}
+					o.Log.Warn("vSphere part of the audit failed", "url", redactURL(g[0].VSphere.URL), "err", err)
+					for _, s := range g {
+						vsByHost[s.Name] = vsphereUnreachable(s.Name, err)
+					}
+					return
 				}
-				continue
-			}
-			stats.VSphereRoundTrips += va.RoundTrips
-			for _, f := range va.Findings {
-				byHost[f.Host] = append(byHost[f.Host], f)
-			}
-			for n, u := range va.RetentionUUID {
-				retention[n] = u
-			}
+				o.Log.Debug("vSphere audited", "url", redactURL(g[0].VSphere.URL), "mts", len(g), "round_trips", va.RoundTrips, "calls", va.Calls, "took", time.Since(start).Round(time.Millisecond))
+				stats.VSphereRoundTrips += va.RoundTrips
+				for _, f := range va.Findings {
+					vsByHost[f.Host] = append(vsByHost[f.Host], f)
+				}
+				for n, d := range va.VMDisks {
+					disks[n] = d
+				}
+			})
 		}
 	}
 
-	var mu sync.Mutex
 	sem := make(chan struct{}, o.Concurrency)
-	var wg sync.WaitGroup
-	for _, s := range specs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
+	for i, s := range specs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			probes[i] = probeResult{err: ctx.Err()}
+			continue
+		}
+		wg.Go(func() {
 			defer func() { <-sem }()
-			fs, ok := probeGuest(ctx, s, o, AuditContext{RetentionUUID: retention[s.Name]})
-			mu.Lock()
-			byHost[s.Name] = append(byHost[s.Name], fs...)
-			if ok {
+			probes[i] = probeGuest(ctx, s, o)
+			if probes[i].session {
+				mu.Lock()
 				stats.SSHSessions++
+				mu.Unlock()
 			}
-			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
+
+	// Assemble in the specs' order: the vSphere checks, then the guest's,
+	// which compare the retention volume with the VM's disks.
 	var out []Finding
-	for _, s := range specs {
-		out = append(out, byHost[s.Name]...)
+	for i, s := range specs {
+		out = append(out, vsByHost[s.Name]...)
+		if p := probes[i]; p.err != nil {
+			out = append(out, UnreachableFindings(s.Name, p.err)...)
+		} else {
+			out = append(out, p.reach)
+			out = append(out, GuestFindings(s, p.probe, AuditContext{VMDisks: disks[s.Name]})...)
+		}
 	}
-	return out, stats, nil
+	return out, stats, ctx.Err()
 }
 
-func probeGuest(ctx context.Context, s *Spec, o AuditOptions, ac AuditContext) ([]Finding, bool) {
-	ctx, cancel := context.WithTimeout(ctx, o.HostTimeout)
+// vcenterGroups splits specs by vCenter and account, keeping their order:
+// one login and one retrieval serve every MT of a group.
+func vcenterGroups(specs []*Spec) [][]*Spec {
+	idx := map[string]int{}
+	var out [][]*Spec
+	for _, s := range specs {
+		k := s.VSphere.URL + "\x00" + s.VSphere.Username + "\x00" + s.Audit.VCenterAccount
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], s)
+	}
+	return out
+}
+
+// vsphereUnreachable is the vSphere part of the report when vCenter could
+// not be read: FAIL for reachability, UNKNOWN for the rest.
+func vsphereUnreachable(host string, err error) []Finding {
+	out := []Finding{{Host: host, ID: CheckVSphereReachable, Result: Fail, Reason: oneLine(err.Error()), Fix: "check vsphere.url, the credentials, the certificate settings and that vCenter answers"}}
+	for _, id := range checkIDs(vsphereChecks())[1:] {
+		out = append(out, Finding{Host: host, ID: id, Result: Unknown, Reason: "vSphere could not be read", Fix: "fix " + CheckVSphereReachable + " first"})
+	}
+	return out
+}
+
+type probeResult struct {
+	probe   Probe
+	reach   Finding
+	err     error
+	session bool // an SSH session was opened
+}
+
+func probeGuest(ctx context.Context, s *Spec, o AuditOptions) probeResult {
+	start := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, o.HostTimeout)
 	defer cancel()
+	timedOut := func(err error) error {
+		if pctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("no answer within %s (--host-timeout): %w", o.HostTimeout, err)
+		}
+		return err
+	}
 	cfg := s.SSHConfig(o.Env, o.Log)
 	cfg.DialTimeout = min(o.HostTimeout, 20*time.Second)
-	c, err := DialSSH(ctx, cfg)
+	c, err := DialSSH(pctx, cfg)
 	if err != nil {
-		return UnreachableFindings(s.Name, err), false
+		o.Log.Warn("MT not reachable", "mt", s.Name, "err", err)
+		return probeResult{err: timedOut(err)}
 	}
 	defer c.Close()
 	args := append([]string{s.Network.Hostname, s.Retention.Mountpoint, s.ConfigServer.IP, strconv.Itoa(s.ConfigServer.Port)}, packages.Names(packages.Required())...)
-	out, err := c.Script(ctx, scripts.AuditProbe, nil, args...)
+	out, err := c.Script(pctx, scripts.AuditProbe, nil, args...)
 	if err != nil {
-		return UnreachableFindings(s.Name, fmt.Errorf("probe: %w", err)), true
+		var ce *CommandError
+		if errors.As(err, &ce) {
+			err = fmt.Errorf("the probe failed on the MT: %w", err)
+		}
+		o.Log.Warn("probe failed", "mt", s.Name, "err", err)
+		return probeResult{err: timedOut(err), session: true}
 	}
-	reach := Finding{Host: s.Name, ID: "guest.reachable", Result: Pass, Reason: fmt.Sprintf("SSH %s@%s (host key %s)", s.SSH.User, s.SSH.Address, fingerprint(c.HostKey()))}
-	return append([]Finding{reach}, GuestFindings(s, ParseProbe(string(out)), ac)...), true
+	o.Log.Debug("MT probed", "mt", s.Name, "took", time.Since(start).Round(time.Millisecond))
+	reach := Finding{Host: s.Name, ID: CheckReachable, Result: Pass, Reason: fmt.Sprintf("SSH %s@%s:%d (host key %s)", s.SSH.User, s.SSH.Address, s.SSH.Port, fingerprint(c.HostKey()))}
+	return probeResult{probe: ParseProbe(string(out)), reach: reach, session: true}
 }

@@ -2,12 +2,27 @@ package provision
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/simulator/esx"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 const goodProbe = `os CentOS release 6.6 (Final)
@@ -21,43 +36,120 @@ rpm kmod-reiserfs 0.0-1.el6.elrepo
 rpm reiserfs-utils 3.6.21-1.el6.elrepo
 rpm device-mapper-multipath 0.4.9-80.el6
 multipathd running
+multipathd_boot on
 acc_started 2026-11-23T10:00:00Z
 acc_done 2026-11-23T10:00:05Z
 ret_mount /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e ext4
 ret_fstab /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e ext4
 ret_df 1048576 1000000
+ret_wwid 36000c2989daa4b1e8d391f0e1b2c3d4e
 nic 192.0.2.10
 hosts 192.0.2.10
 cs reachable
-vx_version 9.3.0.0
+vx_file present
+vx_line # Unified Agent version 2016
+vx_line VERSION=9.3.0.0
+vx_line INSTALLATION_DIR=/usr/local/ASR
 `
 
-const retUUID = "6000C298-9daa-4b1e-8d39-1f0e1b2c3d4e"
+const (
+	osUUID  = "6000C291-aaaa-4b1e-8d39-1f0e1b2c3d4e"
+	retUUID = "6000C298-9daa-4b1e-8d39-1f0e1b2c3d4e"
+)
+
+var goodDisks = []VMDiskInfo{{Label: "Hard disk 1", UUID: osUUID}, {Label: "Hard disk 2", UUID: retUUID}}
+
+func failIDs(fs []Finding) string {
+	var out []string
+	for _, f := range fs {
+		if f.Result == Fail {
+			out = append(out, f.ID)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// checkFindingShape: every finding has a catalogued id, a known result, a
+// one-line reason, and a fix unless it passed.
+func checkFindingShape(t *testing.T, fs []Finding) {
+	t.Helper()
+	ids := checkIDs(AuditChecks())
+	for _, f := range fs {
+		if !slices.Contains(ids, f.ID) {
+			t.Errorf("%s: id not in AuditChecks", f.ID)
+		}
+		if !slices.Contains([]string{Pass, Warn, Fail, Unknown}, f.Result) {
+			t.Errorf("%s: result %q", f.ID, f.Result)
+		}
+		if f.Reason == "" || strings.ContainsAny(f.Reason, "\n\r") {
+			t.Errorf("%s: reason %q is not one line", f.ID, f.Reason)
+		}
+		if f.Result != Pass && f.Fix == "" {
+			t.Errorf("%s is %s with no fix", f.ID, f.Result)
+		}
+	}
+}
 
 func TestGuestFindings(t *testing.T) {
 	s, err := Parse("mt01.yaml", []byte(validSpec))
 	if err != nil {
 		t.Fatal(err)
 	}
+	withCS := func(v string) func(*Spec) { return func(s *Spec) { s.ConfigServer.Version = v } }
+	replace := func(old, new string) func(string) string {
+		return func(p string) string {
+			if !strings.Contains(p, old) {
+				t.Fatalf("probe has no %q", old)
+			}
+			return strings.Replace(p, old, new, 1)
+		}
+	}
 	cases := []struct {
-		name    string
-		edit    func(string) string
-		ac      AuditContext
-		failIDs string // the exact set of FAIL ids, comma-separated
+		name  string
+		edit  func(string) string
+		spec  func(*Spec)
+		disks []VMDiskInfo
+		fails string // the exact set of FAIL ids, comma-separated
+		warns string
 	}{
-		{"all pass", nil, AuditContext{RetentionUUID: retUUID}, ""},
-		{"package removed", func(p string) string { return strings.Replace(p, "rpm wget 1.12-5.el6\n", "", 1) }, AuditContext{RetentionUUID: retUUID}, "guest.packages"},
-		{"package too old", func(p string) string { return strings.Replace(p, "xfsprogs 3.1.1-16.el6", "xfsprogs 3.1.1-14.el6", 1) }, AuditContext{RetentionUUID: retUUID}, "guest.packages"},
-		{"multipathd stopped", func(p string) string { return strings.Replace(p, "multipathd running", "multipathd stopped", 1) }, AuditContext{RetentionUUID: retUUID}, "guest.multipathd"},
-		{"retention unmounted", func(p string) string {
-			return strings.Replace(strings.Replace(p, "ret_mount /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e ext4\n", "", 1), "ret_df 1048576 1000000\n", "", 1)
-		}, AuditContext{RetentionUUID: retUUID}, "guest.retention.mounted"},
-		{"cs unreachable", func(p string) string { return strings.Replace(p, "cs reachable", "cs unreachable", 1) }, AuditContext{RetentionUUID: retUUID}, "guest.configserver"},
-		{"wrong disk mounted", nil, AuditContext{RetentionUUID: "6000C291-1111-2222-3333-444455556666"}, "guest.retention.wwid"},
-		{"agent newer than cs", nil, AuditContext{RetentionUUID: retUUID, CSAgentVersion: "9.1.0.0"}, "guest.agent"},
-		{"fat retention", func(p string) string { return strings.Replace(p, "3d4e ext4\nret_fstab", "3d4e vfat\nret_fstab", 1) }, AuditContext{RetentionUUID: retUUID}, "guest.retention.filesystem"},
-		{"wrong os", func(p string) string { return strings.Replace(p, "6.6", "6.10", 1) }, AuditContext{RetentionUUID: retUUID}, "guest.os"},
-		{"hosts missing", func(p string) string { return strings.Replace(p, "hosts 192.0.2.10\n", "", 1) }, AuditContext{RetentionUUID: retUUID}, "guest.hosts"},
+		{name: "all pass", disks: goodDisks},
+		{name: "package removed", edit: replace("rpm wget 1.12-5.el6\n", ""), disks: goodDisks, fails: "guest.packages"},
+		{name: "package too old", edit: replace("xfsprogs 3.1.1-16.el6", "xfsprogs 3.1.1-14.el6"), disks: goodDisks, fails: "guest.packages"},
+		{name: "multipathd stopped", edit: replace("multipathd running", "multipathd stopped"), disks: goodDisks, fails: "guest.multipathd"},
+		{name: "multipathd not at boot", edit: replace("multipathd_boot on", "multipathd_boot off"), disks: goodDisks, warns: "guest.multipathd"},
+		{name: "retention unmounted", edit: func(p string) string {
+			p = replace("ret_mount /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e ext4\n", "")(p)
+			p = replace("ret_wwid 36000c2989daa4b1e8d391f0e1b2c3d4e\n", "")(p)
+			return replace("ret_df 1048576 1000000\n", "")(p)
+		}, disks: goodDisks, fails: "guest.retention.mounted"},
+		{name: "no fstab line", edit: replace("ret_fstab /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e ext4\n", ""), disks: goodDisks, fails: "guest.retention.fstab"},
+		{name: "fstab names another device", edit: replace("ret_fstab /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e", "ret_fstab /dev/mapper/36000c2911111111111111111111111111"), disks: goodDisks, fails: "guest.retention.fstab"},
+		{name: "fstab by kernel name", edit: func(p string) string {
+			p = replace("ret_fstab /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e", "ret_fstab /dev/sdb")(p)
+			return replace("ret_mount /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e", "ret_mount /dev/sdb")(p)
+		}, disks: goodDisks, warns: "guest.retention.fstab"},
+		{name: "fstab by UUID", edit: replace("ret_fstab /dev/mapper/36000c2989daa4b1e8d391f0e1b2c3d4e", "ret_fstab UUID=0b3a"), disks: goodDisks},
+		{name: "retention almost full", edit: replace("ret_df 1048576 1000000", "ret_df 1048576 1000"), disks: goodDisks, warns: "guest.retention.free"},
+		{name: "cs unreachable", edit: replace("cs reachable", "cs unreachable"), disks: goodDisks, fails: "guest.configserver"},
+		{name: "retention on a disk of another VM", disks: []VMDiskInfo{{UUID: osUUID}, {UUID: "6000C291-1111-2222-3333-444455556666"}}, fails: "guest.retention.wwid"},
+		{name: "retention on the OS disk", disks: []VMDiskInfo{{Label: "Hard disk 1", UUID: retUUID}, {UUID: osUUID}}, fails: "guest.retention.wwid"},
+		{name: "retention without a WWID name", edit: replace("ret_wwid 36000c2989daa4b1e8d391f0e1b2c3d4e\n", ""), disks: goodDisks, fails: "guest.retention.wwid"},
+		{name: "vSphere disks unknown", disks: nil},
+		{name: "agent newer than cs", spec: withCS("9.1.0.0"), disks: goodDisks, fails: "guest.agent"},
+		{name: "agent same as cs", spec: withCS("9.3.0.0"), disks: goodDisks},
+		{name: "agent older than cs", spec: withCS("9.10"), disks: goodDisks},
+		{name: "no agent", edit: func(p string) string { return p[:strings.Index(p, "vx_file")] }, disks: goodDisks, fails: "guest.agent"},
+		{name: "agent version unreadable", edit: replace("vx_line VERSION=9.3.0.0\n", ""), disks: goodDisks, fails: "guest.agent"},
+		{name: "old bare version file", edit: replace("vx_line VERSION=9.3.0.0\n", "vx_line 8.4.0.0\n"), spec: withCS("9.3.0.0"), disks: goodDisks},
+		{name: "fat retention", edit: replace("3d4e ext4\nret_fstab", "3d4e vfat\nret_fstab"), disks: goodDisks, fails: "guest.retention.filesystem"},
+		{name: "wrong os", edit: replace("6.6", "6.10"), disks: goodDisks, fails: "guest.os"},
+		{name: "ubuntu mt", edit: replace("os CentOS release 6.6 (Final)", "os Ubuntu 16.04.2 LTS"), disks: goodDisks, warns: "guest.os"},
+		{name: "hosts missing", edit: replace("hosts 192.0.2.10\n", ""), disks: goodDisks, fails: "guest.hosts"},
+		{name: "acc never rebooted", edit: replace("acc_done 2026-11-23T10:00:05Z\n", "acc_done 2026-11-23T10:00:05Z\nacc_reboot-pending 2026-11-23T10:00:05Z\n"), disks: goodDisks, fails: "guest.applycustomchanges"},
+		{name: "acc interrupted", edit: replace("acc_done 2026-11-23T10:00:05Z\n", ""), disks: goodDisks, fails: "guest.applycustomchanges"},
+		{name: "acc not by mtprep", edit: func(p string) string {
+			return replace("acc_started 2026-11-23T10:00:00Z\n", "")(replace("acc_done 2026-11-23T10:00:05Z\n", "")(p))
+		}, disks: goodDisks, warns: "guest.applycustomchanges"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -65,29 +157,492 @@ func TestGuestFindings(t *testing.T) {
 			if c.edit != nil {
 				probe = c.edit(probe)
 			}
-			fs := GuestFindings(s, ParseProbe(probe), c.ac)
-			var fails []string
+			sp := *s
+			if c.spec != nil {
+				c.spec(&sp)
+			}
+			fs := GuestFindings(&sp, ParseProbe(probe), AuditContext{VMDisks: c.disks})
+			checkFindingShape(t, fs)
+			if got := failIDs(fs); got != c.fails {
+				t.Errorf("FAIL ids %q, want %q\n%v", got, c.fails, fs)
+			}
+			var warns []string
 			for _, f := range fs {
-				if f.Result == Fail {
-					fails = append(fails, f.ID)
-					if f.Fix == "" {
-						t.Errorf("%s fails with no fix", f.ID)
-					}
+				if f.Result == Warn {
+					warns = append(warns, f.ID)
 				}
 			}
-			if got := strings.Join(fails, ","); got != c.failIDs {
-				t.Errorf("FAIL ids %q, want %q", got, c.failIDs)
+			if got := strings.Join(warns, ","); got != c.warns && !(c.warns == "" && strings.HasPrefix(c.name, "ubuntu")) {
+				t.Errorf("WARN ids %q, want %q", got, c.warns)
 			}
-			if len(fs) != len(guestAuditIDs()) {
-				t.Errorf("%d findings, want %d", len(fs), len(guestAuditIDs()))
+			var ids []string
+			for _, f := range fs {
+				ids = append(ids, f.ID)
+			}
+			if !slices.Equal(ids, guestAuditIDs()) {
+				t.Errorf("ids %v, want %v", ids, guestAuditIDs())
 			}
 		})
 	}
 }
 
+func TestParseProbeVxVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"vx_file present\nvx_line 9.3.0.0\n":                            "9.3.0.0",
+		"vx_file present\nvx_line # 2016\nvx_line VERSION=9.3.0.0\n":    "9.3.0.0",
+		"vx_file present\nvx_line VERSION=\"9.3.0.0\"\nvx_line BUILD=1": "9.3.0.0",
+	} {
+		if got := ParseProbe(in).VxVersion; got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// goodFacts is a vSphere inventory where mt01 passes every check.
+func goodFacts(t *testing.T) (*Spec, *vsphereFacts) {
+	t.Helper()
+	s, err := Parse("mt01.yaml", []byte(validSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Audit.ProtectedDatastores = []string{"ds-vmfs"}
+	host := types.ManagedObjectReference{Type: "HostSystem", Value: "host-1"}
+	ds1 := types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}
+	ds2 := types.ManagedObjectReference{Type: "Datastore", Value: "datastore-2"}
+	folder := types.ManagedObjectReference{Type: "Folder", Value: "group-v1"}
+	pool := types.ManagedObjectReference{Type: "ResourcePool", Value: "resgroup-1"}
+	netw := types.ManagedObjectReference{Type: "Network", Value: "network-1"}
+	disk := func(key, unit int32, uuid string) types.BaseVirtualDevice {
+		u := unit
+		return &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: key, ControllerKey: 1000, UnitNumber: &u,
+			Backing: &types.VirtualDiskFlatVer2BackingInfo{Uuid: uuid}}}
+	}
+	vm := mo.VirtualMachine{
+		Config: &types.VirtualMachineConfigInfo{
+			Uuid:        "4210aaaa-0000-0000-0000-000000000001",
+			ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: "disk.EnableUUID", Value: "TRUE"}},
+			Flags:       types.VirtualMachineFlagInfo{DiskUuidEnabled: types.NewBool(true)},
+			Hardware: types.VirtualHardware{Device: []types.BaseVirtualDevice{
+				// The retention disk listed first: the OS disk is found by
+				// SCSI position, not list order.
+				disk(2001, 1, retUUID), disk(2000, 0, osUUID),
+				&types.VirtualLsiLogicController{VirtualSCSIController: types.VirtualSCSIController{VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: 1000}}}},
+			}},
+		},
+		Guest:        &types.GuestInfo{ToolsRunningStatus: "guestToolsRunning"},
+		Runtime:      types.VirtualMachineRuntimeInfo{Host: &host, PowerState: "poweredOn"},
+		Datastore:    []types.ManagedObjectReference{ds1},
+		Network:      []types.ManagedObjectReference{netw},
+		ResourcePool: &pool,
+	}
+	vm.Self = types.ManagedObjectReference{Type: "VirtualMachine", Value: "vm-1"}
+	vm.Name = "mt01"
+	vm.Parent = &folder
+	f := newVSphereFacts()
+	f.apiType = "VirtualCenter"
+	f.vms["mt01"] = []mo.VirtualMachine{vm}
+	f.uuids[vm.Config.Uuid] = []string{"mt01"}
+	h := mo.HostSystem{Datastore: []types.ManagedObjectReference{ds1, ds2}}
+	h.Self, h.Name = host, "esx1"
+	f.hosts[host] = h
+	for ref, spec := range map[types.ManagedObjectReference][2]string{ds1: {"ds-vmfs", "VMFS"}, ds2: {"ds-nfs", "NFS"}} {
+		d := mo.Datastore{Summary: types.DatastoreSummary{Type: spec[1], Accessible: true}}
+		d.Self, d.Name = ref, spec[0]
+		f.dss[ref] = d
+	}
+	f.licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "vSphere 8 Enterprise Plus", EditionKey: "esx.enterprisePlus.cpuPackage"}
+	f.privUser = "VSPHERE.LOCAL\\asr"
+	f.privs = map[types.ManagedObjectReference]map[string]bool{}
+	for _, ref := range []types.ManagedObjectReference{vm.Self, folder, pool, netw, ds1, ds2} {
+		f.privs[ref] = map[string]bool{}
+		for _, p := range ReprotectPrivileges() {
+			f.privs[ref][p] = true
+		}
+	}
+	return s, f
+}
+
+func TestVSphereFindings(t *testing.T) {
+	vmOf := func(f *vsphereFacts) *mo.VirtualMachine { return &f.vms["mt01"][0] }
+	cases := []struct {
+		name  string
+		edit  func(*Spec, *vsphereFacts)
+		fails string
+		warns string
+		unk   string
+	}{
+		{name: "all pass"},
+		{name: "EnableUUID unset", edit: func(_ *Spec, f *vsphereFacts) { vmOf(f).Config.ExtraConfig = nil }, fails: "vsphere.enableuuid"},
+		{name: "diskUuidEnabled false", edit: func(_ *Spec, f *vsphereFacts) { vmOf(f).Config.Flags.DiskUuidEnabled = types.NewBool(false) }, fails: "vsphere.enableuuid"},
+		{name: "snapshot", edit: func(_ *Spec, f *vsphereFacts) {
+			vmOf(f).Snapshot = &types.VirtualMachineSnapshotInfo{RootSnapshotList: []types.VirtualMachineSnapshotTree{{Name: "before", ChildSnapshotList: []types.VirtualMachineSnapshotTree{{Name: "after"}}}}}
+		}, fails: "vsphere.snapshots"},
+		{name: "paravirtual", edit: func(_ *Spec, f *vsphereFacts) {
+			d := vmOf(f).Config.Hardware.Device
+			d[2] = &types.ParaVirtualSCSIController{VirtualSCSIController: types.VirtualSCSIController{VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: 1000}}}}
+		}, fails: "vsphere.controller"},
+		{name: "61 disks", edit: func(_ *Spec, f *vsphereFacts) {
+			for i := range int32(59) {
+				u := i + 2
+				vmOf(f).Config.Hardware.Device = append(vmOf(f).Config.Hardware.Device, &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: 3000 + i, ControllerKey: 1000, UnitNumber: &u, Backing: &types.VirtualDiskFlatVer2BackingInfo{Uuid: fmt.Sprintf("6000C290-0000-0000-0000-%012d", i)}}})
+			}
+		}, fails: "vsphere.disks"},
+		{name: "tools not running", edit: func(_ *Spec, f *vsphereFacts) { vmOf(f).Guest.ToolsRunningStatus = "guestToolsNotRunning" }, fails: "vsphere.tools"},
+		{name: "free ESXi", edit: func(_ *Spec, f *vsphereFacts) {
+			f.licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "VMware vSphere 8 Hypervisor", EditionKey: "esxBasic"}
+		}, fails: "vsphere.license"},
+		{name: "license unknown", edit: func(_ *Spec, f *vsphereFacts) { delete(f.licenses, "host-1") }, unk: "vsphere.license"},
+		{name: "NFS only", edit: func(s *Spec, f *vsphereFacts) {
+			h := f.hosts[*vmOf(f).Runtime.Host]
+			h.Datastore = h.Datastore[1:]
+			f.hosts[h.Self] = h
+			s.Audit.ProtectedDatastores = []string{"ds-nfs"}
+		}, fails: "vsphere.datastore"},
+		{name: "VMFS datastore inaccessible", edit: func(s *Spec, f *vsphereFacts) {
+			ref := types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}
+			d := f.dss[ref]
+			d.Summary.Accessible = false
+			f.dss[ref] = d
+			s.Audit.ProtectedDatastores = []string{"ds-nfs"}
+		}, fails: "vsphere.datastore"},
+		{name: "protected datastore not seen", edit: func(s *Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = []string{"ds-vmfs", "ds-far"} }, fails: "vsphere.protected-datastores"},
+		{name: "protected VM's datastore seen", edit: func(s *Spec, f *vsphereFacts) {
+			s.Audit.ProtectedDatastores = nil
+			s.Audit.ProtectedVMs = []string{"app01"}
+			v := mo.VirtualMachine{Datastore: []types.ManagedObjectReference{{Type: "Datastore", Value: "datastore-2"}}}
+			v.Name = "app01"
+			f.vms["app01"] = []mo.VirtualMachine{v}
+		}},
+		{name: "protected VM unknown", edit: func(s *Spec, _ *vsphereFacts) {
+			s.Audit.ProtectedDatastores = nil
+			s.Audit.ProtectedVMs = []string{"gone"}
+		}, unk: "vsphere.protected-datastores"},
+		{name: "nothing named", edit: func(s *Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = nil }, unk: "vsphere.protected-datastores"},
+		{name: "cloned uuid", edit: func(_ *Spec, f *vsphereFacts) {
+			u := vmOf(f).Config.Uuid
+			f.uuids[u] = append(f.uuids[u], "app-template-clone")
+		}, fails: "vsphere.uuid-unique"},
+		{name: "read-only account", edit: func(_ *Spec, f *vsphereFacts) {
+			f.privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["Datastore.AllocateSpace"] = false
+			f.privs[vmOf(f).Self]["VirtualMachine.Config.AddExistingDisk"] = false
+			// Not checked there: a VM privilege on a datastore.
+			f.privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["VirtualMachine.Interact.PowerOn"] = false
+		}, fails: "vsphere.privileges"},
+		{name: "privileges not queried", edit: func(_ *Spec, f *vsphereFacts) { f.privs, f.privErr = nil, "NoPermission" }, unk: "vsphere.privileges"},
+		{name: "no VM", edit: func(_ *Spec, f *vsphereFacts) { delete(f.vms, "mt01") }, fails: "vsphere.vm",
+			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.uuid-unique,vsphere.privileges"},
+		{name: "two VMs named mt01", edit: func(_ *Spec, f *vsphereFacts) { f.vms["mt01"] = append(f.vms["mt01"], f.vms["mt01"][0]) }, fails: "vsphere.vm",
+			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.uuid-unique,vsphere.privileges"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, f := goodFacts(t)
+			if c.edit != nil {
+				c.edit(s, f)
+			}
+			fs, disks := vsphereFindings(s, f)
+			checkFindingShape(t, fs)
+			by := map[string][]string{}
+			var ids []string
+			for _, f := range fs {
+				by[f.Result] = append(by[f.Result], f.ID)
+				ids = append(ids, f.ID)
+			}
+			if !slices.Equal(ids, checkIDs(vsphereChecks())) {
+				t.Errorf("ids %v", ids)
+			}
+			for res, want := range map[string]string{Fail: c.fails, Warn: c.warns, Unknown: c.unk} {
+				if got := strings.Join(by[res], ","); got != want {
+					t.Errorf("%s ids %q, want %q\n%v", res, got, want, fs)
+				}
+			}
+			if c.fails == "" && (len(disks) < 2 || disks[0].UUID != osUUID || disks[1].UUID != retUUID) {
+				t.Errorf("disks not in SCSI order: %v", disks)
+			}
+		})
+	}
+}
+
+// TestAuditChecksDocumented: every id is in docs/AUDIT.md, and the doc
+// names no id the code does not have.
+func TestAuditChecksDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/AUDIT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := checkIDs(AuditChecks())
+	for _, id := range ids {
+		if !bytes.Contains(doc, []byte("`"+id+"`")) {
+			t.Errorf("docs/AUDIT.md does not document %s", id)
+		}
+	}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		id := strings.Trim(strings.SplitN(line, "|", 3)[1], " `")
+		if strings.HasPrefix(id, "vsphere.") || strings.HasPrefix(id, "guest.") {
+			if !slices.Contains(ids, id) {
+				t.Errorf("docs/AUDIT.md documents %s, which the code does not have", id)
+			}
+		}
+	}
+}
+
+// newAuditSim is newSim with the simulator's model edited first.
+func newAuditSim(t *testing.T, edit func(*simulator.Model)) *sim {
+	t.Helper()
+	m := simulator.VPX()
+	edit(m)
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	m.Service.TLS = new(tls.Config)
+	m.Service.Listen = &url.URL{User: url.UserPassword("user", testVCPassword)}
+	srv := m.Service.NewServer()
+	t.Cleanup(func() { srv.Close(); m.Remove() })
+	return &sim{model: m, srv: srv}
+}
+
+// TestAuditVSphereSimulator runs the vSphere half against govmomi's
+// simulator: the retrieval decodes, the checks pass on a VM made like an
+// MT, and the round trips do not grow with the inventory.
+func TestAuditVSphereSimulator(t *testing.T) {
+	ctx := context.Background()
+	roundTrips := map[int]int64{}
+	for _, vms := range []int{2, 40} {
+		sim := newAuditSim(t, func(m *simulator.Model) {
+			m.Machine = vms / 2 // per resource pool: the standalone host's and the cluster's
+			m.ClusterHost = 1
+			m.Host = 1
+		})
+		m := sim.model
+		tg := simTarget(t, sim, "", 0, nil)
+		s := tg.Spec
+		var names []string
+		for _, o := range m.Map().All("VirtualMachine") {
+			names = append(names, o.(*simulator.VirtualMachine).Name)
+		}
+		slices.Sort(names)
+		s.Name = names[0]
+		fs := func() []Finding {
+			va, err := AuditVSphere(ctx, []*Spec{s}, tg.Env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roundTrips[len(names)] = va.RoundTrips
+			t.Logf("%d VMs: %d round trips %v", len(names), va.RoundTrips, va.Calls)
+			return va.Findings
+		}()
+		checkFindingShape(t, fs)
+		got := map[string]string{}
+		for _, f := range fs {
+			got[f.ID] = f.Result
+		}
+		// vcsim's own VMs: no disk.EnableUUID, tools not running; the
+		// rest holds on the simulator's inventory.
+		want := map[string]string{
+			CheckVSphereReachable: Pass, CheckVM: Pass, CheckEnableUUID: Fail, CheckSnapshots: Pass, CheckDisks: Pass,
+			CheckLicense: Pass, CheckUUIDUnique: Pass, CheckPrivileges: Pass, CheckProtectedDatastore: Unknown,
+		}
+		for id, res := range want {
+			if got[id] != res {
+				t.Errorf("%d VMs: %s = %s, want %s (%v)", len(names), id, got[id], res, fs)
+			}
+		}
+	}
+	if roundTrips[2] == 0 || roundTrips[2] != roundTrips[40] {
+		t.Errorf("round trips grow with the inventory: %v", roundTrips)
+	}
+}
+
+// TestAuditVSphereOnAnMT builds an MT-shaped VM in the simulator and
+// breaks it the ways the lab test does, through vSphere's own API.
+func TestAuditVSphereOnAnMT(t *testing.T) {
+	ctx := context.Background()
+	s := newSim(t)
+	tg := simTarget(t, s, "", 0, nil)
+	if rs, err := Build(ctx, tg, vspherePhases(t, "upload,vm,enable-uuid")); err != nil {
+		t.Fatalf("%v (%s)", err, statuses(rs))
+	}
+	tg.Spec.Audit.ProtectedDatastores = []string{"LocalDS_0"}
+	f := find.NewFinder(s.c, true)
+	dc, err := f.Datacenter(ctx, "DC0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetDatacenter(dc)
+	vm, err := f.VirtualMachine(ctx, "mt01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := func() map[string]Finding {
+		t.Helper()
+		va, err := AuditVSphere(ctx, []*Spec{tg.Spec}, tg.Env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFindingShape(t, va.Findings)
+		out := map[string]Finding{}
+		for _, f := range va.Findings {
+			out[f.ID] = f
+		}
+		if d := va.VMDisks["mt01"]; len(d) != 2 || d[0].UUID != tg.Facts.DiskUUIDs["os"] || d[1].UUID != tg.Facts.DiskUUIDs["retention"] {
+			t.Errorf("disks %v, facts %v", d, tg.Facts.DiskUUIDs)
+		}
+		return out
+	}
+	fails := func(m map[string]Finding) string {
+		var out []string
+		for _, id := range checkIDs(vsphereChecks()) {
+			if m[id].Result == Fail {
+				out = append(out, id)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	// The simulator does not run VMware Tools in a VM it did not boot.
+	setTools := func(state string) {
+		sctx := s.model.Service.Context
+		obj := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
+		sctx.Map.AtomicUpdate(sctx, obj, []types.PropertyChange{{Name: "guest.toolsRunningStatus", Val: state}})
+	}
+	setTools(string(types.VirtualMachineToolsRunningStatusGuestToolsRunning))
+	// vcsim's local datastores say OTHER; the lab's says VMFS, like ESXi's.
+	sctx := s.model.Service.Context
+	for _, o := range sctx.Map.All("Datastore") {
+		ds := o.(*simulator.Datastore)
+		sctx.Map.AtomicUpdate(sctx, ds, []types.PropertyChange{{Name: "summary.type", Val: "VMFS"}})
+	}
+	if got := fails(audit()); got != "" {
+		t.Fatalf("fresh MT fails %s", got)
+	}
+	task := func(tk *object.Task, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tk.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	task(vm.CreateSnapshot(ctx, "oops", "", false, false))
+	if got := fails(audit()); got != CheckSnapshots {
+		t.Errorf("with a snapshot: FAIL %s", got)
+	}
+	task(vm.RemoveAllSnapshot(ctx, nil))
+	task(vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: "disk.EnableUUID", Value: ""}}}))
+	m := audit()
+	if got := fails(m); got != CheckEnableUUID {
+		t.Errorf("EnableUUID removed: FAIL %s", got)
+	}
+	t.Logf("%s", m[CheckEnableUUID].Reason)
+	task(vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: "disk.EnableUUID", Value: "TRUE"}}}))
+	setTools(string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning))
+	if got := fails(audit()); got != CheckTools {
+		t.Errorf("tools stopped: FAIL %s", got)
+	}
+}
+
+// TestAuditRunner: one MT answers, one is black-holed (accepts TCP and
+// says nothing), one refuses, and vCenter is black-holed; the report has
+// every check of every MT, and what hangs fails on its own deadline.
+func TestAuditRunner(t *testing.T) {
+	d := startSSHD(t)
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", d.port, bytes.TrimSpace(mustRead(t, d.hostPub)))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	refused, _ := net.Listen("tcp", "127.0.0.1:0")
+	refusedPort := refused.Addr().(*net.TCPAddr).Port
+	refused.Close()
+
+	var specs []*Spec
+	for i, port := range []int{d.port, hole.Addr().(*net.TCPAddr).Port, refusedPort} {
+		s, err := Parse("mt.yaml", []byte(validSpec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Name = fmt.Sprintf("mt%02d", i+1)
+		s.SSH.Address, s.SSH.Port, s.SSH.PrivateKey, s.SSH.KnownHosts = "127.0.0.1", port, d.userKey, known
+		// A closed port answers at once; the probe's own 5 s connect
+		// timeout must not race the host timeout. The host timeout leaves
+		// the real probe room on a loaded machine (-race, parallel jobs).
+		s.ConfigServer.IP, s.ConfigServer.Port = "127.0.0.1", refusedPort
+		// vCenter is black-holed too: its part fails on its own deadline.
+		s.VSphere.URL = fmt.Sprintf("https://%s/sdk", hole.Addr())
+		s.VSphere.Username, s.VSphere.Password = "user", Secret{Env: "VC_PASSWORD"}
+		specs = append(specs, s)
+	}
+	env := func(string) (string, bool) { return "pw", true }
+	fs, stats, err := Audit(context.Background(), specs, AuditOptions{HostTimeout: 8 * time.Second, VSphereTimeout: 2 * time.Second, Concurrency: 3, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFindingShape(t, fs)
+	byHost := map[string][]Finding{}
+	for _, f := range fs {
+		byHost[f.Host] = append(byHost[f.Host], f)
+	}
+	for _, s := range specs {
+		fs := byHost[s.Name]
+		if len(fs) != len(AuditChecks()) {
+			t.Fatalf("%s: %d findings, want %d", s.Name, len(fs), len(AuditChecks()))
+		}
+		if r := fs[0]; r.ID != CheckVSphereReachable || r.Result != Fail || !strings.Contains(r.Reason, "no answer within 2s") {
+			t.Errorf("%s: %+v", s.Name, r)
+		}
+		for _, f := range fs[1:len(vsphereChecks())] {
+			if f.Result != Unknown {
+				t.Errorf("%s %s: %s", s.Name, f.ID, f.Result)
+			}
+		}
+		byHost[s.Name] = fs[len(vsphereChecks()):]
+	}
+	if r := byHost["mt01"][0]; r.Result != Pass {
+		t.Errorf("mt01 reachable: %+v", r)
+	}
+	if r := byHost["mt02"][0]; r.Result != Fail || !strings.Contains(r.Reason, "no answer within 8s") {
+		t.Errorf("mt02 (black hole): %+v", r)
+	}
+	if r := byHost["mt03"][0]; r.Result != Fail || !strings.Contains(r.Reason, "refused") {
+		t.Errorf("mt03 (refused): %+v", r)
+	}
+	for _, h := range []string{"mt02", "mt03"} {
+		for _, f := range byHost[h][1:] {
+			if f.Result != Unknown {
+				t.Errorf("%s %s: %s", h, f.ID, f.Result)
+			}
+		}
+	}
+	if stats.SSHSessions != 1 {
+		t.Errorf("%d SSH sessions", stats.SSHSessions)
+	}
+}
+
 func TestReportsGolden(t *testing.T) {
 	s, _ := Parse("mt01.yaml", []byte(validSpec))
-	fs := GuestFindings(s, ParseProbe(strings.Replace(goodProbe, "cs reachable", "cs unreachable", 1)), AuditContext{})
+	fs := GuestFindings(s, ParseProbe(strings.Replace(goodProbe, "cs reachable", "cs unreachable", 1)), AuditContext{VMDisks: goodDisks})
 	fs = append(fs, UnreachableFindings("mt02", errors.New("dial tcp 192.0.2.11:22: connect: no route to host"))[:3]...)
 	for _, c := range []struct {
 		file  string
@@ -103,7 +658,9 @@ func TestReportsGolden(t *testing.T) {
 		}
 		path := filepath.Join("testdata", c.file)
 		if os.Getenv("UPDATE_GOLDEN") != "" {
-			os.WriteFile(path, b.Bytes(), 0o644)
+			if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		want, err := os.ReadFile(path)
 		if err != nil {
@@ -114,12 +671,128 @@ func TestReportsGolden(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	WriteJUnit(&b, fs)
+	if err := WriteJUnit(&b, fs); err != nil {
+		t.Fatal(err)
+	}
 	var v any
 	if err := xml.Unmarshal(b.Bytes(), &v); err != nil {
 		t.Errorf("JUnit output is not XML: %v", err)
 	}
+	b.Reset()
+	if err := WriteJSON(&b, fs); err != nil {
+		t.Fatal(err)
+	}
+	var r AuditReport
+	if err := json.Unmarshal(b.Bytes(), &r); err != nil || r.Schema != AuditSchema || len(r.Findings) != len(fs) {
+		t.Errorf("JSON round trip: %v %+v", err, r)
+	}
 	if !Failed(fs) {
 		t.Error("Failed() missed a FAIL")
+	}
+	var col bytes.Buffer
+	if err := WriteTable(&col, fs, true); err != nil || !strings.Contains(col.String(), "\x1b[31mFAIL") {
+		t.Errorf("colour table: %v", err)
+	}
+	if strings.Contains(b.String(), "\x1b") {
+		t.Error("escape codes in JSON")
+	}
+}
+
+// TestAuditSpecKeys: the audit's spec keys are optional, and checked when
+// given.
+func TestAuditSpecKeys(t *testing.T) {
+	cases := []struct {
+		name, add, problem string
+	}{
+		{"all given", "audit: {protectedDatastores: [DS01, \"DS 02\"], protectedVMs: [app01], vcenterAccount: 'VSPHERE.LOCAL\\asr'}\n", ""},
+		{"upn account", "audit: {vcenterAccount: asr@vsphere.local}\n", ""},
+		{"datastore path", "audit: {protectedDatastores: [/DC0/datastore/DS01]}\n", "audit.protectedDatastores"},
+		{"datastore twice", "audit: {protectedDatastores: [DS01, DS01]}\n", "audit.protectedDatastores"},
+		{"bad account", "audit: {vcenterAccount: 'asr; rm -rf'}\n", "audit.vcenterAccount"},
+		{"unknown key", "audit: {protectedDatastore: [DS01]}\n", "audit.protectedDatastore"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("mt01.yaml", []byte(validSpec+c.add))
+			switch {
+			case c.problem == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case c.problem != "" && (err == nil || !strings.Contains(err.Error(), c.problem)):
+				t.Errorf("error %v, want one about %s", err, c.problem)
+			}
+		})
+	}
+	s, err := Parse("mt01.yaml", []byte(strings.Replace(validSpec, "configServer: {ip: 192.0.2.5,", "configServer: {ip: 192.0.2.5, version: 9.3.0.0,", 1)))
+	if err != nil || s.ConfigServer.Version != "9.3.0.0" {
+		t.Errorf("configServer.version: %v %+v", err, s)
+	}
+	if _, err := Parse("mt01.yaml", []byte(strings.Replace(validSpec, "configServer: {ip: 192.0.2.5,", "configServer: {ip: 192.0.2.5, version: latest,", 1))); err == nil || !strings.Contains(err.Error(), "configServer.version") {
+		t.Errorf("configServer.version: latest: %v", err)
+	}
+}
+
+// FuzzGuestFindings: any probe output gives one well-formed finding per
+// guest check, and never a panic.
+func FuzzGuestFindings(f *testing.F) {
+	f.Add(goodProbe)
+	f.Add("os Ubuntu 20.04.6 LTS\nret_mount /dev/sdb vfat\nret_df 0 0\n")
+	f.Add("ret_mount only-one-field\nret_df x y\nvx_version \nnic\nhosts\n")
+	s, err := Parse("mt01.yaml", []byte(validSpec))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, probe string) {
+		fs := GuestFindings(s, ParseProbe(probe), AuditContext{VMDisks: goodDisks})
+		if len(fs) != len(guestAuditIDs()) {
+			t.Fatalf("%d findings", len(fs))
+		}
+		for _, f := range fs {
+			if f.Result != Pass && f.Fix == "" {
+				t.Errorf("%s %s without a fix", f.ID, f.Result)
+			}
+			if f.Reason == "" || strings.ContainsAny(f.Reason, "\r\n") {
+				t.Errorf("%s: reason %q is not one line", f.ID, f.Reason)
+			}
+		}
+	})
+}
+
+// TestAuditFreeESXi: connected straight to a free ESXi host, the audit
+// still runs (build refuses such a host) and reports the license as a
+// FAIL, read from the host's own LicenseManager.
+func TestAuditFreeESXi(t *testing.T) {
+	ctx := context.Background()
+	for _, free := range []bool{false, true} {
+		m := simulator.ESX()
+		if err := m.Create(); err != nil {
+			t.Fatal(err)
+		}
+		m.Service.TLS = new(tls.Config)
+		m.Service.Listen = &url.URL{User: url.UserPassword("user", testVCPassword)}
+		srv := m.Service.NewServer()
+		t.Cleanup(func() { srv.Close(); m.Remove() })
+		if free {
+			lm := m.Map().Get(esx.ServiceContent.LicenseManager.Reference()).(*simulator.LicenseManager)
+			lm.Licenses = []types.LicenseManagerLicenseInfo{{LicenseKey: "00000-00000-00000-00000-00001", EditionKey: "esxBasic", Name: "VMware vSphere 8 Hypervisor"}}
+		}
+		tg := simTarget(t, &sim{model: m, srv: srv}, "", 0, func(sp *Spec) { sp.VSphere.Datacenter = "" })
+		tg.Spec.Name = m.Map().Any("VirtualMachine").(*simulator.VirtualMachine).Name
+		va, err := AuditVSphere(ctx, []*Spec{tg.Spec}, tg.Env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFindingShape(t, va.Findings)
+		want := Pass
+		if free {
+			want = Fail
+		}
+		for _, f := range va.Findings {
+			if f.ID == CheckLicense && f.Result != want {
+				t.Errorf("free=%v: %s %s: %s", free, f.ID, f.Result, f.Reason)
+			}
+			if f.ID == CheckVSphereReachable && !strings.Contains(f.Reason, "(ESXi)") {
+				t.Errorf("free=%v: %s", free, f.Reason)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
@@ -31,47 +31,102 @@ func ReprotectPrivileges() []string {
 	}
 }
 
+// privilegeEntity says which of the MT's objects a reprotect privilege is
+// checked on: where vSphere checks it when ASR acts. Datastore privileges
+// on the datastores, VirtualMachine.Inventory on the VM's folder (new VMs
+// are created there), and so on.
+func privilegeEntity(priv string) string {
+	switch {
+	case strings.HasPrefix(priv, "Datastore."):
+		return "Datastore"
+	case strings.HasPrefix(priv, "Network."):
+		return "Network"
+	case strings.HasPrefix(priv, "Resource."):
+		return "ResourcePool"
+	case strings.HasPrefix(priv, "VirtualMachine.Inventory."):
+		return "Folder"
+	}
+	return "VirtualMachine"
+}
+
+// AuditVMProperties are the VirtualMachine properties the audit reads for
+// every VM of the inventory, in its one retrieval (exported for the
+// benchmark's per-VM baseline).
+func AuditVMProperties() []string {
+	return []string{
+		"name", "config.uuid", "config.extraConfig", "config.flags.diskUuidEnabled", "config.hardware.device",
+		"snapshot", "guest.toolsRunningStatus", "runtime.host", "runtime.powerState",
+		"datastore", "network", "resourcePool", "parent",
+	}
+}
+
 // vsphereFacts are what one retrieval gives for the whole inventory.
 type vsphereFacts struct {
-	vms   map[string]mo.VirtualMachine // by name
-	uuids map[string][]string          // config.uuid -> VM names (every VM, not only MTs)
-	hosts map[types.ManagedObjectReference]mo.HostSystem
-	dss   map[types.ManagedObjectReference]mo.Datastore
+	apiType string
+	vms     map[string][]mo.VirtualMachine // by name; more than one is ambiguous
+	uuids   map[string][]string            // config.uuid -> VM names (every VM, not only MTs)
+	hosts   map[types.ManagedObjectReference]mo.HostSystem
+	dss     map[types.ManagedObjectReference]mo.Datastore
+	// licenses are the hosts' licenses by host MoRef value; on a direct
+	// ESXi connection the one entry has key "".
+	licenses map[string]types.LicenseManagerLicenseInfo
+	// privs: entity -> privilege -> granted, for the account checked;
+	// nil when the query failed (privErr says why).
+	privs    map[types.ManagedObjectReference]map[string]bool
+	privUser string
+	privErr  string
+}
+
+func newVSphereFacts() *vsphereFacts {
+	return &vsphereFacts{
+		vms: map[string][]mo.VirtualMachine{}, uuids: map[string][]string{},
+		hosts: map[types.ManagedObjectReference]mo.HostSystem{}, dss: map[types.ManagedObjectReference]mo.Datastore{},
+		licenses: map[string]types.LicenseManagerLicenseInfo{},
+	}
 }
 
 // VSphereAudit is the vSphere half of an audit: findings per MT and the
-// retention disk UUIDs the guest half compares with.
+// disks the guest half compares the retention volume with.
 type VSphereAudit struct {
-	Findings      []Finding
-	RetentionUUID map[string]string // MT name -> vSphere UUID of its second disk
-	RoundTrips    int64
+	Findings []Finding
+	VMDisks  map[string][]VMDiskInfo // MT name -> its disks in SCSI order
+	// RoundTrips are the SOAP calls after the login: the retrieval, the
+	// license query (vCenter), the privilege query, the view's create and
+	// destroy. SessionRoundTrips adds the login's (and not the logout).
+	RoundTrips        int64
+	SessionRoundTrips int64
+	Calls             map[string]int64
 }
 
 // AuditVSphere checks every MT of specs with ONE PropertyCollector
-// retrieval over a container view (VMs, hosts and datastores together),
-// not one call per VM, then one privilege query. specs share a vCenter
-// (the first spec's connection settings are used).
+// retrieval over a container view (VMs, hosts and datastores together,
+// plus the session and license manager), not one call per VM; then one
+// license-assignment query on vCenter and one privilege query for all
+// MTs. specs share a vCenter and account (the first spec's connection
+// settings are used).
 func AuditVSphere(ctx context.Context, specs []*Spec, env LookupEnv) (*VSphereAudit, error) {
-	s, err := connectVSphere(ctx, specs[0], env, slog.New(slog.DiscardHandler))
+	s, err := loginVSphere(ctx, specs[0], env, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = s.logout() }()
 	before := s.calls.snapshot()
-	facts, err := retrieveFacts(ctx, s.c)
+	facts, sess, err := retrieveFacts(ctx, s.c)
 	if err != nil {
-		return nil, fmt.Errorf("audit: vSphere inventory: %s", faultText(err))
+		return nil, fmt.Errorf("audit: reading the vSphere inventory: %s", faultText(err))
 	}
-	missing := missingPrivileges(ctx, s.c, s.dc.Reference())
-	out := &VSphereAudit{RetentionUUID: map[string]string{}}
+	queryPrivileges(ctx, s.c, specs, facts, sess)
+	out := &VSphereAudit{VMDisks: map[string][]VMDiskInfo{}}
 	for _, sp := range specs {
-		fs, ret := vsphereFindings(sp, facts, missing)
+		fs, disks := vsphereFindings(sp, facts)
 		out.Findings = append(out.Findings, fs...)
-		if ret != "" {
-			out.RetentionUUID[sp.Name] = ret
+		if disks != nil {
+			out.VMDisks[sp.Name] = disks
 		}
 	}
-	out.RoundTrips = s.calls.snapshot().Sub(before).SOAP()
+	all := s.calls.snapshot()
+	rt := all.Sub(before)
+	out.RoundTrips, out.SessionRoundTrips, out.Calls = rt.SOAP(), all.SOAP(), rt.Calls
 	return out, nil
 }
 
@@ -81,41 +136,65 @@ func (s *vsphereSession) logout() error {
 	return session.NewManager(s.c).Logout(ctx)
 }
 
-func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, error) {
+// retrieveFacts reads the inventory in one RetrieveProperties call (which,
+// unlike RetrievePropertiesEx, never pages), then the hosts' license
+// assignments in one call on vCenter. It returns the facts and the
+// session it ran in.
+func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, *types.UserSession, error) {
 	m := view.NewManager(c)
 	v, err := m.CreateContainerView(ctx, c.ServiceContent.RootFolder, []string{"VirtualMachine", "HostSystem", "Datastore"}, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = v.Destroy(context.WithoutCancel(ctx)) }()
-	req := types.RetrieveProperties{
-		This: c.ServiceContent.PropertyCollector,
-		SpecSet: []types.PropertyFilterSpec{{
-			ObjectSet: []types.ObjectSpec{{
-				Obj:       v.Reference(),
-				Skip:      types.NewBool(true),
-				SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}},
-			}},
-			PropSet: []types.PropertySpec{
-				{Type: "VirtualMachine", PathSet: []string{"name", "config.uuid", "config.extraConfig", "config.flags.diskUuidEnabled", "config.hardware.device", "snapshot", "guest.toolsRunningStatus", "runtime.host", "runtime.powerState"}},
-				{Type: "HostSystem", PathSet: []string{"name", "datastore", "config.product"}},
-				{Type: "Datastore", PathSet: []string{"name", "summary.type"}},
-			},
-		}},
+	objs := []types.ObjectSpec{{
+		Obj:       v.Reference(),
+		Skip:      types.NewBool(true),
+		SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}},
+	}}
+	props := []types.PropertySpec{
+		{Type: "VirtualMachine", PathSet: AuditVMProperties()},
+		{Type: "HostSystem", PathSet: []string{"name", "datastore", "config.product"}},
+		{Type: "Datastore", PathSet: []string{"name", "summary.type", "summary.accessible"}},
 	}
-	res, err := methods.RetrieveProperties(ctx, c, &req)
+	// The session (for the privilege query) and the license manager ride
+	// along in the same call rather than costing one each.
+	if sm := c.ServiceContent.SessionManager; sm != nil {
+		objs = append(objs, types.ObjectSpec{Obj: *sm})
+		props = append(props, types.PropertySpec{Type: "SessionManager", PathSet: []string{"currentSession"}})
+	}
+	if lm := c.ServiceContent.LicenseManager; lm != nil {
+		objs = append(objs, types.ObjectSpec{Obj: *lm})
+		props = append(props, types.PropertySpec{Type: "LicenseManager", PathSet: []string{"licenses", "licenseAssignmentManager"}})
+	}
+	res, err := methods.RetrieveProperties(ctx, c, &types.RetrieveProperties{
+		This:    c.ServiceContent.PropertyCollector,
+		SpecSet: []types.PropertyFilterSpec{{ObjectSet: objs, PropSet: props}},
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	f := &vsphereFacts{vms: map[string]mo.VirtualMachine{}, uuids: map[string][]string{}, hosts: map[types.ManagedObjectReference]mo.HostSystem{}, dss: map[types.ManagedObjectReference]mo.Datastore{}}
+	f := newVSphereFacts()
+	f.apiType = c.ServiceContent.About.ApiType
+	var sess *types.UserSession
+	var lam *types.ManagedObjectReference
 	for _, oc := range res.Returnval {
+		// A property vSphere could not read on one object (an
+		// inaccessible VM has no config) leaves it out; it must not sink
+		// the audit of every other MT. A lost session still must.
+		for _, ms := range oc.MissingSet {
+			if _, ok := ms.Fault.Fault.(*types.NotAuthenticated); ok {
+				return nil, nil, fmt.Errorf("reading %s: the session is no longer authenticated", oc.Obj)
+			}
+		}
+		oc.MissingSet = nil
 		obj, err := mo.ObjectContentToType(oc)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch o := obj.(type) {
 		case mo.VirtualMachine:
-			f.vms[o.Name] = o
+			f.vms[o.Name] = append(f.vms[o.Name], o)
 			if o.Config != nil && o.Config.Uuid != "" {
 				f.uuids[o.Config.Uuid] = append(f.uuids[o.Config.Uuid], o.Name)
 			}
@@ -123,57 +202,145 @@ func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, error) 
 			f.hosts[o.Reference()] = o
 		case mo.Datastore:
 			f.dss[o.Reference()] = o
+		case mo.SessionManager:
+			sess = o.CurrentSession
+		case mo.LicenseManager:
+			lam = o.LicenseAssignmentManager
+			if f.apiType == "HostAgent" && len(o.Licenses) > 0 {
+				f.licenses[""] = o.Licenses[0]
+			}
 		}
 	}
-	return f, nil
+	if lam != nil && f.apiType != "HostAgent" {
+		// No entity: every assignment at once, not one query per host.
+		r, err := methods.QueryAssignedLicenses(ctx, c, &types.QueryAssignedLicenses{This: *lam})
+		if err == nil {
+			for _, a := range r.Returnval {
+				f.licenses[a.EntityId] = a.AssignedLicense
+			}
+		}
+	}
+	return f, sess, nil
 }
 
-// missingPrivileges asks once which reprotect privileges the session's
-// account lacks on the datacenter; nil when the query itself fails.
-func missingPrivileges(ctx context.Context, c *vim25.Client, dc types.ManagedObjectReference) []string {
+// queryPrivileges asks once, for every MT's VM, folder, resource pool,
+// networks and datastores together, which reprotect privileges the
+// account has: audit.vcenterAccount when the spec names ASR's account,
+// else the session's own user.
+func queryPrivileges(ctx context.Context, c *vim25.Client, specs []*Spec, f *vsphereFacts, sess *types.UserSession) {
 	if c.ServiceContent.AuthorizationManager == nil {
-		return nil
+		f.privErr = "this endpoint has no AuthorizationManager"
+		return
 	}
-	var sm mo.SessionManager
-	if err := mo.RetrieveProperties(ctx, c, c.ServiceContent.PropertyCollector, *c.ServiceContent.SessionManager, &sm); err != nil || sm.CurrentSession == nil {
-		return nil
-	}
-	privs := ReprotectPrivileges()
-	am := object.NewAuthorizationManager(c)
-	has, err := am.HasPrivilegeOnEntity(ctx, dc, sm.CurrentSession.Key, privs)
-	if err != nil || len(has) != len(privs) {
-		return nil
-	}
-	var out []string
-	for i, ok := range has {
-		if !ok {
-			out = append(out, privs[i])
+	var ents []types.ManagedObjectReference
+	seen := map[types.ManagedObjectReference]bool{}
+	addEnt := func(r *types.ManagedObjectReference) {
+		if r != nil && !seen[*r] {
+			seen[*r] = true
+			ents = append(ents, *r)
 		}
 	}
-	if out == nil {
-		out = []string{}
+	user := specs[0].Audit.VCenterAccount
+	for _, sp := range specs {
+		vms := f.vms[sp.Name]
+		if len(vms) != 1 {
+			continue
+		}
+		vm := vms[0]
+		r := vm.Reference()
+		addEnt(&r)
+		addEnt(vm.Parent)
+		addEnt(vm.ResourcePool)
+		for i := range vm.Network {
+			addEnt(&vm.Network[i])
+		}
+		for _, ds := range mtDatastores(vm, f) {
+			addEnt(&ds)
+		}
+	}
+	if len(ents) == 0 {
+		f.privErr = "no MT VM found to check privileges on"
+		return
+	}
+	privs := ReprotectPrivileges()
+	var res []types.EntityPrivilege
+	if user != "" {
+		r, err := methods.HasUserPrivilegeOnEntities(ctx, c, &types.HasUserPrivilegeOnEntities{This: *c.ServiceContent.AuthorizationManager, Entities: ents, UserName: user, PrivId: privs})
+		if err != nil {
+			f.privErr = fmt.Sprintf("querying the privileges of %s: %s", user, faultText(err))
+			return
+		}
+		res = r.Returnval
+	} else {
+		if sess == nil {
+			f.privErr = "the session's user is not known"
+			return
+		}
+		user = sess.UserName
+		r, err := methods.HasPrivilegeOnEntities(ctx, c, &types.HasPrivilegeOnEntities{This: *c.ServiceContent.AuthorizationManager, Entity: ents, SessionId: sess.Key, PrivId: privs})
+		if err != nil {
+			f.privErr = fmt.Sprintf("querying the privileges of %s: %s", user, faultText(err))
+			return
+		}
+		res = r.Returnval
+	}
+	f.privUser = user
+	f.privs = map[types.ManagedObjectReference]map[string]bool{}
+	for _, ep := range res {
+		m := map[string]bool{}
+		for _, pa := range ep.PrivAvailability {
+			m[pa.PrivId] = pa.IsGranted
+		}
+		f.privs[ep.Entity] = m
+	}
+}
+
+// mtDatastores are the datastores the MT's reprotect touches: its own and
+// the protected VMs' that its host sees.
+func mtDatastores(vm mo.VirtualMachine, f *vsphereFacts) []types.ManagedObjectReference {
+	out := slices.Clone(vm.Datastore)
+	if h, ok := f.hosts[derefRef(vm.Runtime.Host)]; ok {
+		for _, ref := range h.Datastore {
+			if !slices.Contains(out, ref) {
+				out = append(out, ref)
+			}
+		}
 	}
 	return out
 }
 
-// vsphereFindings checks one MT against the retrieved facts. Pure.
-func vsphereFindings(s *Spec, f *vsphereFacts, missingPrivs []string) ([]Finding, string) {
+// vsphereFindings checks one MT against the retrieved facts, and returns
+// the VM's disks for the guest checks. Pure: tested with built facts.
+func vsphereFindings(s *Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 	host := s.Name
 	var out []Finding
 	add := func(id, result, reason, fix string) {
-		out = append(out, Finding{Host: host, ID: id, Result: result, Reason: reason, Fix: fix})
+		out = append(out, Finding{Host: host, ID: id, Result: result, Reason: oneLine(reason), Fix: fix})
 	}
-	vm, ok := f.vms[s.Name]
-	if !ok || vm.Config == nil {
-		add("vsphere.vm", Fail, fmt.Sprintf("no VM named %q in vCenter", s.Name), "check name in the spec, or build it with mtprep build")
-		for _, id := range []string{"vsphere.enableuuid", "vsphere.snapshots", "vsphere.controller", "vsphere.disks", "vsphere.tools", "vsphere.license", "vsphere.datastore", "vsphere.uuid-unique"} {
-			add(id, Unknown, "the VM was not found", "")
+	add(CheckVSphereReachable, Pass, fmt.Sprintf("%s answered (%s)", redactURL(s.VSphere.URL), apiName(f.apiType)), "")
+	vms := f.vms[s.Name]
+	if len(vms) != 1 || vms[0].Config == nil {
+		reason, fix := fmt.Sprintf("no VM named %q in the inventory", s.Name), "check name in the spec (it is the VM's name), or build the MT with mtprep build"
+		switch {
+		case len(vms) > 1:
+			var refs []string
+			for _, v := range vms {
+				refs = append(refs, v.Reference().Value)
+			}
+			reason, fix = fmt.Sprintf("%d VMs are named %q (%s)", len(vms), s.Name, strings.Join(refs, ", ")), "rename the VMs so that the MT's name is unique in vCenter"
+		case len(vms) == 1:
+			reason, fix = fmt.Sprintf("VM %q (%s) has no readable configuration (inaccessible?)", s.Name, vms[0].Reference().Value), "check the VM in the vSphere Client: its files and the account's rights on it"
 		}
-		return out, ""
+		add(CheckVM, Fail, reason, fix)
+		for _, id := range checkIDs(vsphereChecks())[2:] {
+			add(id, Unknown, "the MT's VM was not found", "fix "+CheckVM+" first")
+		}
+		return out, nil
 	}
-	add("vsphere.vm", Pass, fmt.Sprintf("%s (%s, %s)", vm.Name, vm.Reference().Value, vm.Runtime.PowerState), "")
+	vm := vms[0]
+	add(CheckVM, Pass, fmt.Sprintf("%s (%s, %s)", vm.Name, vm.Reference().Value, vm.Runtime.PowerState), "")
 
-	enable := ""
+	enable := "unset"
 	for _, o := range vm.Config.ExtraConfig {
 		if ov := o.GetOptionValue(); strings.EqualFold(ov.Key, "disk.EnableUUID") {
 			enable = fmt.Sprint(ov.Value)
@@ -181,25 +348,37 @@ func vsphereFindings(s *Spec, f *vsphereFacts, missingPrivs []string) ([]Finding
 	}
 	flag := vm.Config.Flags.DiskUuidEnabled != nil && *vm.Config.Flags.DiskUuidEnabled
 	if strings.EqualFold(enable, "TRUE") && flag {
-		add("vsphere.enableuuid", Pass, "disk.EnableUUID=TRUE, flags.diskUuidEnabled=true", "")
+		add(CheckEnableUUID, Pass, "disk.EnableUUID=TRUE, flags.diskUuidEnabled=true", "")
 	} else {
-		add("vsphere.enableuuid", Fail, fmt.Sprintf("disk.EnableUUID=%q, flags.diskUuidEnabled=%v: the guest cannot see consistent disk UUIDs", enable, flag), "mtprep build --phases enable-uuid (the VM must be powered off)")
+		add(CheckEnableUUID, Fail, fmt.Sprintf("disk.EnableUUID=%s, flags.diskUuidEnabled=%v: the guest cannot see stable disk WWIDs", enable, flag), "mtprep build --phases enable-uuid (powers the MT off and on)")
 	}
 
 	if vm.Snapshot == nil || len(vm.Snapshot.RootSnapshotList) == 0 {
-		add("vsphere.snapshots", Pass, "no snapshots", "")
+		add(CheckSnapshots, Pass, "no snapshots", "")
 	} else {
-		add("vsphere.snapshots", Fail, fmt.Sprintf("%d snapshot tree(s), e.g. %q: reprotect fails with snapshots", len(vm.Snapshot.RootSnapshotList), vm.Snapshot.RootSnapshotList[0].Name), "delete the MT's snapshots")
+		n := countSnapshots(vm.Snapshot.RootSnapshotList)
+		add(CheckSnapshots, Fail, fmt.Sprintf("%d snapshot(s), e.g. %q: reprotect fails on an MT with snapshots", n, vm.Snapshot.RootSnapshotList[0].Name), "delete all of the MT's snapshots (Snapshots > Delete All)")
 	}
 
 	var ctrls []string
-	disks, pvscsi, lsi := 0, false, false
-	var diskUUIDs []string
+	pvscsi, lsi := false, false
+	bus := map[int32]int32{} // controller key -> bus number
+	type disk struct {
+		bus, unit int32
+		info      VMDiskInfo
+	}
+	var disks []disk
+	for _, d := range vm.Config.Hardware.Device {
+		if c, ok := d.(types.BaseVirtualSCSIController); ok {
+			sc := c.GetVirtualSCSIController()
+			bus[sc.Key] = sc.BusNumber
+		}
+	}
 	for _, d := range vm.Config.Hardware.Device {
 		switch x := d.(type) {
 		case *types.ParaVirtualSCSIController:
 			pvscsi = true
-			ctrls = append(ctrls, "ParaVirtual")
+			ctrls = append(ctrls, "Paravirtual")
 		case *types.VirtualLsiLogicController:
 			lsi = true
 			ctrls = append(ctrls, "LSI Logic")
@@ -208,89 +387,240 @@ func vsphereFindings(s *Spec, f *vsphereFacts, missingPrivs []string) ([]Finding
 		case *types.VirtualBusLogicController:
 			ctrls = append(ctrls, "BusLogic")
 		case *types.VirtualDisk:
-			disks++
-			if b, ok := x.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok {
-				diskUUIDs = append(diskUUIDs, b.Uuid)
-			} else {
-				diskUUIDs = append(diskUUIDs, "")
+			dk := disk{bus: bus[x.ControllerKey], info: VMDiskInfo{Label: fmt.Sprintf("disk key %d", x.Key), UUID: diskUUID(x)}}
+			if x.UnitNumber != nil {
+				dk.unit = *x.UnitNumber
 			}
+			if x.DeviceInfo != nil && x.DeviceInfo.GetDescription() != nil && x.DeviceInfo.GetDescription().Label != "" {
+				dk.info.Label = x.DeviceInfo.GetDescription().Label
+			}
+			disks = append(disks, dk)
 		}
 	}
+	slices.SortStableFunc(disks, func(a, b disk) int { return cmp.Or(cmp.Compare(a.bus, b.bus), cmp.Compare(a.unit, b.unit)) })
 	switch {
 	case pvscsi:
-		add("vsphere.controller", Fail, "SCSI controllers: "+strings.Join(ctrls, ", ")+": ASR reprotect fails with Paravirtual", "use an LSI Logic controller for the MT's disks")
+		add(CheckController, Fail, "SCSI controllers: "+strings.Join(ctrls, ", ")+": reprotect fails with Paravirtual", "change the MT's SCSI controller type to LSI Logic Parallel (VM powered off)")
 	case lsi:
-		add("vsphere.controller", Pass, "SCSI controllers: "+strings.Join(ctrls, ", "), "")
+		add(CheckController, Pass, "SCSI controllers: "+strings.Join(ctrls, ", "), "")
+	case len(ctrls) == 0:
+		add(CheckController, Fail, "no SCSI controller", "add an LSI Logic Parallel controller for the MT's disks")
 	default:
-		add("vsphere.controller", Warn, "no LSI Logic controller (found: "+strings.Join(ctrls, ", ")+")", "the MT procedure uses LSI Logic")
+		add(CheckController, Warn, "no LSI Logic Parallel controller (found: "+strings.Join(ctrls, ", ")+")", "the MT procedure uses LSI Logic Parallel; change the controller type (VM powered off)")
 	}
-	if disks <= 60 {
-		add("vsphere.disks", Pass, fmt.Sprintf("%d disks (at most 60)", disks), "")
+	if len(disks) <= maxMTDisks {
+		add(CheckDisks, Pass, fmt.Sprintf("%d disks (at most %d)", len(disks), maxMTDisks), "")
 	} else {
-		add("vsphere.disks", Fail, fmt.Sprintf("%d disks: a master target takes at most 60", disks), "spread the protected VMs over more master targets")
+		add(CheckDisks, Fail, fmt.Sprintf("%d disks: a master target takes at most %d", len(disks), maxMTDisks), "spread the protected VMs over more master targets")
 	}
 
 	if vm.Guest != nil && vm.Guest.ToolsRunningStatus == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
-		add("vsphere.tools", Pass, "VMware Tools running", "")
+		add(CheckTools, Pass, "VMware Tools running", "")
 	} else {
-		st := "unknown"
-		if vm.Guest != nil {
+		st := "status unknown"
+		if vm.Guest != nil && vm.Guest.ToolsRunningStatus != "" {
 			st = vm.Guest.ToolsRunningStatus
 		}
-		add("vsphere.tools", Fail, "VMware Tools: "+st, "install and start VMware Tools (open-vm-tools) on the MT")
+		add(CheckTools, Fail, "VMware Tools: "+st, "install and start VMware Tools on the MT (vmware-tools or open-vm-tools)")
 	}
 
-	h, ok := f.hosts[derefRef(vm.Runtime.Host)]
-	switch {
-	case !ok:
-		add("vsphere.license", Unknown, "the VM's ESXi host is not visible", "")
-		add("vsphere.datastore", Unknown, "the VM's ESXi host is not visible", "")
-	default:
-		name := ""
-		if h.Config != nil {
-			name = h.Config.Product.LicenseProductName + " " + h.Config.Product.Version
+	h, hostOK := f.hosts[derefRef(vm.Runtime.Host)]
+	if !hostOK {
+		for _, id := range []string{CheckLicense, CheckDatastore, CheckProtectedDatastore} {
+			add(id, Unknown, "the VM's ESXi host is not visible to this account", "give the account read access to the MT's host")
 		}
-		if strings.Contains(strings.ToLower(name), "hypervisor") || strings.Contains(strings.ToLower(name), "esxbasic") {
-			add("vsphere.license", Fail, fmt.Sprintf("host %s runs %s: failback fails on a free ESXi edition", h.Name, name), "assign a vSphere (or evaluation) license to the host")
-		} else {
-			add("vsphere.license", Pass, fmt.Sprintf("host %s: %s", h.Name, strings.TrimSpace(name)), "")
-		}
-		var types_, vmfs []string
-		for _, ref := range h.Datastore {
-			if ds, ok := f.dss[ref]; ok {
-				types_ = append(types_, ds.Name+" ("+ds.Summary.Type+")")
-				if t := strings.ToUpper(ds.Summary.Type); t == "VMFS" || t == "VSAN" {
-					vmfs = append(vmfs, ds.Name)
-				}
-			}
-		}
-		if len(vmfs) > 0 {
-			add("vsphere.datastore", Pass, "VMFS/vSAN datastores on "+h.Name+": "+strings.Join(vmfs, ", "), "")
-		} else {
-			add("vsphere.datastore", Fail, "host "+h.Name+" has no VMFS or vSAN datastore ("+strings.Join(types_, ", ")+"): NFS is not supported for failback", "give the MT's host a VMFS or vSAN datastore")
-		}
+	} else {
+		out = append(out, hostFindings(s, vm, h, f)...)
 	}
 
 	if others := slices.DeleteFunc(slices.Clone(f.uuids[vm.Config.Uuid]), func(n string) bool { return n == vm.Name }); len(others) > 0 {
-		add("vsphere.uuid-unique", Fail, fmt.Sprintf("BIOS UUID %s is shared with %s (cloned from the same template?)", vm.Config.Uuid, strings.Join(others, ", ")), "give the MT a new BIOS UUID (uuid.bios) or build it fresh with mtprep build")
+		slices.Sort(others)
+		add(CheckUUIDUnique, Fail, fmt.Sprintf("BIOS UUID %s is shared with %s (cloned from the same template?)", vm.Config.Uuid, strings.Join(others, ", ")), "give the MT a new BIOS UUID (uuid.bios, VM powered off) or build it fresh with mtprep build")
 	} else {
-		add("vsphere.uuid-unique", Pass, "BIOS UUID "+vm.Config.Uuid+" is unique", "")
+		add(CheckUUIDUnique, Pass, "BIOS UUID "+vm.Config.Uuid+" is unique in the inventory", "")
 	}
 
-	switch {
-	case missingPrivs == nil:
-		add("vsphere.privileges", Unknown, "the account's privileges could not be queried", "")
-	case len(missingPrivs) == 0:
-		add("vsphere.privileges", Pass, fmt.Sprintf("the account has the %d privileges reprotect needs", len(ReprotectPrivileges())), "")
+	out = append(out, privilegeFinding(s, vm, f))
+
+	info := make([]VMDiskInfo, len(disks))
+	for i, d := range disks {
+		info[i] = d.info
+	}
+	return out, info
+}
+
+// hostFindings are the checks on the MT's ESXi host: its license, its
+// datastores, and whether it sees the protected VMs' datastores.
+func hostFindings(s *Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vsphereFacts) []Finding {
+	var out []Finding
+	add := func(id, result, reason, fix string) {
+		out = append(out, Finding{Host: s.Name, ID: id, Result: result, Reason: oneLine(reason), Fix: fix})
+	}
+	product := ""
+	if h.Config != nil {
+		product = strings.TrimSpace(h.Config.Product.FullName)
+	}
+	key := h.Reference().Value
+	if f.apiType == "HostAgent" {
+		key = ""
+	}
+	switch l, ok := f.licenses[key]; {
+	case !ok:
+		add(CheckLicense, Unknown, fmt.Sprintf("host %s (%s): its license could not be read", h.Name, product), "check the host's license in the vSphere Client (Configure > Licensing): it must not be the free vSphere Hypervisor")
+	case IsFreeESXiLicense(l):
+		add(CheckLicense, Fail, fmt.Sprintf("host %s has license %q (edition %s): failback fails on the free ESXi edition", h.Name, l.Name, l.EditionKey), "assign a vSphere license (or evaluation mode) to the host, or move the MT to a licensed host")
 	default:
-		add("vsphere.privileges", Fail, "the account lacks "+strings.Join(missingPrivs, ", ")+": reprotect fails (datastores not discovered)", "give the ASR vCenter account a role with these privileges")
+		add(CheckLicense, Pass, fmt.Sprintf("host %s: %s (edition %s)", h.Name, l.Name, l.EditionKey), "")
 	}
 
-	ret := ""
-	if len(diskUUIDs) >= 2 {
-		ret = diskUUIDs[1]
+	// Only datastores the host can use count: an inaccessible one (an
+	// unreachable LUN or NFS server) is as good as absent for failback.
+	var seen, vmfs []string
+	names := map[string]bool{}
+	for _, ref := range h.Datastore {
+		ds, ok := f.dss[ref]
+		if !ok {
+			continue
+		}
+		if !ds.Summary.Accessible {
+			seen = append(seen, ds.Name+" ("+ds.Summary.Type+", inaccessible)")
+			continue
+		}
+		names[ds.Name] = true
+		seen = append(seen, ds.Name+" ("+ds.Summary.Type+")")
+		if t := strings.ToUpper(ds.Summary.Type); t == "VMFS" || t == "VSAN" {
+			vmfs = append(vmfs, ds.Name)
+		}
 	}
-	return out, ret
+	switch {
+	case len(vmfs) > 0:
+		add(CheckDatastore, Pass, "VMFS/vSAN datastores on "+h.Name+": "+strings.Join(vmfs, ", "), "")
+	case len(seen) == 0:
+		add(CheckDatastore, Fail, "host "+h.Name+" has no datastore this account can see", "give the MT's host a VMFS or vSAN datastore")
+	default:
+		add(CheckDatastore, Fail, "host "+h.Name+" has no accessible VMFS or vSAN datastore ("+strings.Join(seen, ", ")+"): NFS is not supported for failback", "give the MT's host a VMFS or vSAN datastore")
+	}
+
+	// The protected VMs' datastores: named in the spec, or those of the
+	// named VMs.
+	want := slices.Clone(s.Audit.ProtectedDatastores)
+	var unknownVMs []string
+	for _, n := range s.Audit.ProtectedVMs {
+		pv := f.vms[n]
+		if len(pv) == 0 {
+			unknownVMs = append(unknownVMs, n)
+			continue
+		}
+		for _, v := range pv {
+			for _, ref := range v.Datastore {
+				if ds, ok := f.dss[ref]; ok && !slices.Contains(want, ds.Name) {
+					want = append(want, ds.Name)
+				}
+			}
+		}
+	}
+	var missing []string
+	for _, n := range want {
+		if !names[n] {
+			missing = append(missing, n)
+		}
+	}
+	switch {
+	case len(want) == 0 && len(unknownVMs) == 0:
+		add(CheckProtectedDatastore, Unknown, "the spec names no datastores or VMs to fail back", "list them under audit.protectedDatastores or audit.protectedVMs")
+	case len(missing) > 0:
+		add(CheckProtectedDatastore, Fail, fmt.Sprintf("host %s does not see %s (of %s)", h.Name, strings.Join(missing, ", "), strings.Join(want, ", ")), "mount those datastores on the MT's host, or place the MT on a host that sees them")
+	case len(unknownVMs) > 0:
+		add(CheckProtectedDatastore, Unknown, fmt.Sprintf("no VM named %s in the inventory", strings.Join(unknownVMs, ", ")), "check audit.protectedVMs, or name their datastores in audit.protectedDatastores")
+	default:
+		add(CheckProtectedDatastore, Pass, fmt.Sprintf("host %s sees %s", h.Name, strings.Join(want, ", ")), "")
+	}
+	return out
+}
+
+// privilegeFinding judges each reprotect privilege on the MT's objects of
+// the type vSphere checks it on.
+func privilegeFinding(s *Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
+	fd := Finding{Host: s.Name, ID: CheckPrivileges}
+	if f.privs == nil {
+		fd.Result, fd.Reason, fd.Fix = Unknown, "the account's privileges could not be queried: "+f.privErr, "check in the vSphere Client that ASR's account has the reprotect privileges (docs/AUDIT.md)"
+		return fd
+	}
+	byType := map[string][]types.ManagedObjectReference{"VirtualMachine": {vm.Reference()}}
+	if vm.Parent != nil {
+		byType["Folder"] = []types.ManagedObjectReference{*vm.Parent}
+	}
+	if vm.ResourcePool != nil {
+		byType["ResourcePool"] = []types.ManagedObjectReference{*vm.ResourcePool}
+	}
+	byType["Network"] = vm.Network
+	byType["Datastore"] = mtDatastores(vm, f)
+	missing := map[string][]string{} // privilege -> objects lacking it
+	checked := 0
+	for _, p := range ReprotectPrivileges() {
+		for _, ref := range byType[privilegeEntity(p)] {
+			granted, ok := f.privs[ref][p]
+			if !ok {
+				continue
+			}
+			checked++
+			if !granted {
+				missing[p] = append(missing[p], refName(ref, f))
+			}
+		}
+	}
+	switch {
+	case checked == 0:
+		fd.Result, fd.Reason, fd.Fix = Unknown, "vSphere answered nothing about the MT's objects", "check the account's role in the vSphere Client"
+	case len(missing) == 0:
+		fd.Result, fd.Reason = Pass, fmt.Sprintf("%s has the %d reprotect privileges on the MT's VM, folder, pool, networks and datastores", f.privUser, len(ReprotectPrivileges()))
+	default:
+		var parts []string
+		for _, p := range ReprotectPrivileges() {
+			if objs := missing[p]; len(objs) > 0 {
+				parts = append(parts, p+" on "+strings.Join(objs, ", "))
+			}
+		}
+		fd.Result, fd.Reason = Fail, f.privUser+" lacks "+strings.Join(parts, "; ")+": reprotect fails (a read-only discovery account is not enough)"
+		fd.Fix = "give ASR's vCenter account a role with these privileges, propagated to these objects"
+	}
+	return fd
+}
+
+func refName(ref types.ManagedObjectReference, f *vsphereFacts) string {
+	if ds, ok := f.dss[ref]; ok {
+		return ds.Name
+	}
+	return ref.Type + ":" + ref.Value
+}
+
+func countSnapshots(l []types.VirtualMachineSnapshotTree) int {
+	n := 0
+	for _, t := range l {
+		n += 1 + countSnapshots(t.ChildSnapshotList)
+	}
+	return n
+}
+
+func diskUUID(d *types.VirtualDisk) string {
+	switch b := d.Backing.(type) {
+	case *types.VirtualDiskFlatVer2BackingInfo:
+		return b.Uuid
+	case *types.VirtualDiskSparseVer2BackingInfo:
+		return b.Uuid
+	case *types.VirtualDiskSeSparseBackingInfo:
+		return b.Uuid
+	case *types.VirtualDiskRawDiskMappingVer1BackingInfo:
+		return b.Uuid
+	}
+	return ""
+}
+
+func apiName(t string) string {
+	if t == "HostAgent" {
+		return "ESXi"
+	}
+	return "vCenter"
 }
 
 func derefRef(r *types.ManagedObjectReference) types.ManagedObjectReference {

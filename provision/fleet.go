@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,33 +21,68 @@ import (
 type FleetOptions struct {
 	Concurrency int
 	Phases      string // as --phases
-	Build       BuildOptions
+	// Build applies to every MT. Its WorkDir is the fleet's root: each MT
+	// works in WorkDir/<name>, and shared media go to WorkDir/media
+	// unless MediaDir is set. Default: build/ beside the state file.
+	Build BuildOptions
 	// StateFile records each host's progress (JSON, written atomically);
 	// default <inventory>.state.json.
 	StateFile string
-	// LogDir holds one log file per host.
-	LogDir   string
-	Env      LookupEnv
+	// LogDir holds one log file per host; none when empty.
+	LogDir string
+	Env    LookupEnv
+	// Log is the run's log; each host's records also go to its file.
 	Log      *slog.Logger
 	Progress func(host string) progress.Func
-	// OnPhase is told which phase each host is in, for the live display.
+	// OnPhase is told which phase each host is in, for the live display,
+	// and the host's result ("done", "failed", "interrupted") at its end.
 	OnPhase func(host, phase string)
+	// Shared is what the hosts share (one remaster and one upload of each
+	// media file); RunFleet makes one when nil. The benchmark passes its
+	// own to look at it.
+	Shared *Shared
+	// OnTarget, when set, sees each host's Target before its first phase
+	// and after its last (done true), for a caller that wants its facts
+	// or its vSphere round trips. It must not keep the Target.
+	OnTarget func(t *Target, done bool)
 }
+
+// Host statuses in the state file and the summary.
+const (
+	HostPending     = "pending" // not started in this run or any before
+	HostRunning     = "running"
+	HostDone        = "done"
+	HostFailed      = "failed"
+	HostInterrupted = "interrupted"
+)
 
 // HostState is one host's line in the state file and the summary.
 type HostState struct {
 	Host     string        `json:"host"`
 	Phase    string        `json:"phase"`  // the last phase reached
-	Status   string        `json:"status"` // running, done, failed, interrupted
+	Status   string        `json:"status"` // pending, running, done, failed, interrupted
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"durationNs"`
 	Updated  time.Time     `json:"updated"`
 	Results  []Result      `json:"results,omitempty"`
 }
 
+// Changed lists the phases that changed something in the host's last run.
+func (h *HostState) Changed() []string {
+	var out []string
+	for _, r := range h.Results {
+		if r.Status == StatusChanged {
+			out = append(out, r.Phase)
+		}
+	}
+	return out
+}
+
 // FleetState is the state file.
 type FleetState struct {
 	Inventory string                `json:"inventory"`
+	Phases    string                `json:"phases,omitempty"`
+	Updated   time.Time             `json:"updated"`
 	Hosts     map[string]*HostState `json:"hosts"`
 }
 
@@ -57,8 +93,12 @@ var ErrInterrupted = errors.New("interrupted: no new phase started")
 // workers (a slow host never holds up the next one). A failing host does
 // not stop the others. When ctx ends (Ctrl-C) no new host or phase is
 // started; phases already running go on under their own timeouts, the
-// state file is written, and RunFleet returns. Re-running continues: each
-// phase's check decides what is done.
+// state file is written, and RunFleet returns.
+//
+// Re-running continues: the state file says where each host stopped,
+// and hosts that did not finish are started first; every host's phases
+// still run their checks, which decide what is done (a finished host
+// only reads, and starts no vSphere task).
 func RunFleet(ctx context.Context, inv *Inventory, o FleetOptions) ([]*HostState, error) {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
@@ -66,14 +106,40 @@ func RunFleet(ctx context.Context, inv *Inventory, o FleetOptions) ([]*HostState
 	if o.StateFile == "" {
 		o.StateFile = inv.File + ".state.json"
 	}
+	if o.Build.WorkDir == "" {
+		o.Build.WorkDir = filepath.Join(filepath.Dir(o.StateFile), "build")
+	}
+	if o.Build.MediaDir == "" {
+		o.Build.MediaDir = filepath.Join(o.Build.WorkDir, "media")
+	}
+	if o.Shared == nil {
+		o.Shared = NewShared()
+	}
 	phases, err := Select(Phases(), o.Phases)
 	if err != nil {
 		return nil, err
 	}
-	st := &stateWriter{path: o.StateFile, state: FleetState{Inventory: inv.File, Hosts: map[string]*HostState{}}}
+	st := &stateWriter{path: o.StateFile, state: FleetState{Inventory: inv.File, Phases: o.Phases, Hosts: map[string]*HostState{}}}
 	if old, err := ReadFleetState(o.StateFile); err == nil {
 		st.state.Hosts = old.Hosts
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("fleet: %w (remove it to start afresh)", err)
 	}
+	// Every host is in the state file from the start, so an interrupted
+	// run still says which hosts it never reached.
+	for _, s := range inv.Specs {
+		switch h := st.state.Hosts[s.Name]; {
+		case h == nil:
+			st.state.Hosts[s.Name] = &HostState{Host: s.Name, Status: HostPending, Updated: time.Now()}
+		case h.Status == HostRunning:
+			// A run that was killed, not interrupted, left it so.
+			h.Status, h.Error = HostInterrupted, "the run that prepared it ended without a word (killed?)"
+		}
+	}
+	if err := st.flush(); err != nil {
+		return nil, err
+	}
+
 	jobs := make(chan *Spec)
 	var wg sync.WaitGroup
 	for range o.Concurrency {
@@ -86,7 +152,7 @@ func RunFleet(ctx context.Context, inv *Inventory, o FleetOptions) ([]*HostState
 		}()
 	}
 feed:
-	for _, s := range inv.Specs {
+	for _, s := range resumeOrder(inv.Specs, st.snapshot()) {
 		select {
 		case jobs <- s:
 		case <-ctx.Done():
@@ -98,34 +164,43 @@ feed:
 	if err := st.flush(); err != nil {
 		return nil, err
 	}
-	var out []*HostState
+	snap := st.snapshot()
+	out := make([]*HostState, 0, len(inv.Specs))
 	for _, s := range inv.Specs {
-		if h, ok := st.state.Hosts[s.Name]; ok {
-			out = append(out, h)
-		} else {
-			out = append(out, &HostState{Host: s.Name, Status: "not started"})
-		}
+		out = append(out, snap[s.Name])
 	}
 	return out, nil
+}
+
+// resumeOrder puts the hosts that did not finish first (pending,
+// interrupted, failed), in inventory order, then the finished ones.
+func resumeOrder(specs []*Spec, hs map[string]*HostState) []*Spec {
+	out := append([]*Spec(nil), specs...)
+	done := func(s *Spec) bool { h := hs[s.Name]; return h != nil && h.Status == HostDone }
+	sort.SliceStable(out, func(i, j int) bool { return !done(out[i]) && done(out[j]) })
+	return out
 }
 
 func runHost(ctx context.Context, s *Spec, phases []Phase, o FleetOptions, st *stateWriter) {
 	start := time.Now()
 	log, closeLog := hostLogger(o, s.Name)
 	defer closeLog()
-	h := &HostState{Host: s.Name, Status: "running", Updated: start}
+	h := &HostState{Host: s.Name, Status: HostRunning, Updated: start}
 	st.set(h)
 	opts := o.Build
-	if opts.WorkDir == "" {
-		opts.WorkDir = filepath.Join(filepath.Dir(o.StateFile), "build", s.Name)
-	} else {
-		opts.WorkDir = filepath.Join(opts.WorkDir, s.Name)
-	}
-	t := &Target{Spec: s, Options: opts, Log: log, Env: o.Env}
+	opts.WorkDir = filepath.Join(o.Build.WorkDir, s.Name)
+	t := &Target{Spec: s, Options: opts, Log: log, Env: o.Env, Shared: o.Shared}
 	if o.Progress != nil {
 		t.Progress = o.Progress(s.Name)
 	}
 	defer t.Close()
+	// Before Close (deferred calls run last in first out): the locks are
+	// released while the Target's sessions are still open.
+	defer func() { _ = t.ReleaseLocks() }()
+	if o.OnTarget != nil {
+		o.OnTarget(t, false)
+		defer o.OnTarget(t, true)
+	}
 	// Phases run on a context that Ctrl-C does not cancel: a remote
 	// command is let finish (or time out) rather than cut in half.
 	work := context.WithoutCancel(ctx)
@@ -157,11 +232,13 @@ func runHost(ctx context.Context, s *Spec, phases []Phase, o FleetOptions, st *s
 	h.Results, h.Duration, h.Updated = results, time.Since(start), time.Now()
 	switch {
 	case errors.Is(runErr, ErrInterrupted):
-		h.Status, h.Error = "interrupted", runErr.Error()
+		h.Status, h.Error = HostInterrupted, runErr.Error()
+		log.Warn("interrupted: no new phase started", "phase_reached", h.Phase)
 	case runErr != nil:
-		h.Status, h.Error = "failed", runErr.Error()
+		h.Status, h.Error = HostFailed, runErr.Error()
 	default:
-		h.Status = "done"
+		h.Status = HostDone
+		log.Info("MT done", "took", h.Duration.Round(time.Millisecond), "changed", h.Changed())
 	}
 	if o.OnPhase != nil {
 		o.OnPhase(s.Name, h.Status)
@@ -179,14 +256,19 @@ func hostLogger(o FleetOptions, host string) (*slog.Logger, func()) {
 		return base.With("mt", host), func() {}
 	}
 	if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
+		base.Warn("no per-host log file", "mt", host, "err", err)
 		return base.With("mt", host), func() {}
 	}
 	f, err := os.OpenFile(filepath.Join(o.LogDir, host+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
+		base.Warn("no per-host log file", "mt", host, "err", err)
 		return base.With("mt", host), func() {}
 	}
 	return slog.New(teeHandler{base.Handler(), slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})}).With("mt", host), func() { f.Close() }
 }
+
+// HostLogPath is where RunFleet writes host's log in logDir.
+func HostLogPath(logDir, host string) string { return filepath.Join(logDir, host+".log") }
 
 // teeHandler sends records to two handlers.
 type teeHandler struct{ a, b slog.Handler }
@@ -219,6 +301,7 @@ type stateWriter struct {
 	mu    sync.Mutex
 	path  string
 	state FleetState
+	err   error // the last write's
 }
 
 func (w *stateWriter) set(h *HostState) {
@@ -226,16 +309,33 @@ func (w *stateWriter) set(h *HostState) {
 	defer w.mu.Unlock()
 	c := *h
 	w.state.Hosts[h.Host] = &c
-	_ = w.flushLocked()
+	// A failed write is retried with the next update and reported by the
+	// final flush; a host's work does not stop for it.
+	w.err = w.flushLocked()
+}
+
+func (w *stateWriter) snapshot() map[string]*HostState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]*HostState, len(w.state.Hosts))
+	for k, v := range w.state.Hosts {
+		c := *v
+		out[k] = &c
+	}
+	return out
 }
 
 func (w *stateWriter) flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.flushLocked()
+	if err := w.flushLocked(); err != nil {
+		return fmt.Errorf("fleet: writing the state file: %w", err)
+	}
+	return nil
 }
 
 func (w *stateWriter) flushLocked() error {
+	w.state.Updated = time.Now()
 	b, err := json.MarshalIndent(w.state, "", "  ")
 	if err != nil {
 		return err
@@ -251,7 +351,7 @@ func ReadFleetState(path string) (*FleetState, error) {
 	}
 	var s FleetState
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("state file %s: %w", path, err)
 	}
 	if s.Hosts == nil {
 		s.Hosts = map[string]*HostState{}
@@ -260,12 +360,24 @@ func ReadFleetState(path string) (*FleetState, error) {
 }
 
 // WriteFleetSummary prints the end-of-run table: host, phase reached,
-// result, time.
+// result, time, what changed or the error.
 func WriteFleetSummary(w io.Writer, hs []*HostState) {
 	sorted := append([]*HostState(nil), hs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Host < sorted[j].Host })
-	fmt.Fprintf(w, "%-20s %-12s %-12s %8s  %s\n", "HOST", "PHASE", "RESULT", "TIME", "ERROR")
+	count := map[string]int{}
+	fmt.Fprintf(w, "%-20s %-12s %-12s %9s  %s\n", "HOST", "PHASE", "RESULT", "TIME", "DETAIL")
 	for _, h := range sorted {
-		fmt.Fprintf(w, "%-20s %-12s %-12s %8s  %s\n", h.Host, h.Phase, h.Status, h.Duration.Round(time.Second), oneLine(h.Error))
+		count[h.Status]++
+		detail := oneLine(h.Error)
+		if detail == "" && h.Status == HostDone {
+			if ch := h.Changed(); len(ch) > 0 {
+				detail = "changed: " + strings.Join(ch, ",")
+			} else {
+				detail = "no change"
+			}
+		}
+		fmt.Fprintf(w, "%-20s %-12s %-12s %9s  %s\n", h.Host, h.Phase, h.Status, h.Duration.Round(100*time.Millisecond), detail)
 	}
+	fmt.Fprintf(w, "%d MTs: %d done, %d failed, %d interrupted, %d not started\n",
+		len(sorted), count[HostDone], count[HostFailed], count[HostInterrupted], count[HostPending])
 }

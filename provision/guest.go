@@ -20,8 +20,23 @@ func (t *Target) SSH(ctx context.Context) (*SSHConn, error) {
 		return nil, err
 	}
 	t.ssh = c
+	t.sshDone = append(t.sshDone, c)
 	t.OnClose(func() error { t.ssh = nil; return c.Close() })
 	return c, nil
+}
+
+// SSHRoundTrips sums the SSH round trips of the run so far, also after
+// Close: the guest phases' cost in latency (sessions) and connections.
+func (t *Target) SSHRoundTrips() SSHStats {
+	var sum SSHStats
+	for _, c := range t.sshDone {
+		s := c.Stats()
+		sum.Dials += s.Dials
+		sum.Sessions += s.Sessions
+		sum.Commands += s.Commands
+		sum.SFTP += s.SFTP
+	}
+	return sum
 }
 
 // OSInfo is the MT's OS as its release file says.
@@ -46,18 +61,31 @@ func ParseRelease(line string) (OSInfo, error) {
 	return OSInfo{ID: id, Version: m[3], Release: line}, nil
 }
 
+// releaseScript prints the MT's OS release line. CentOS 6 has no
+// /etc/os-release; packages-state.sh prints the same line as "release …".
+const releaseScript = "cat /etc/centos-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || { [ -f /etc/os-release ] && . /etc/os-release && echo \"$PRETTY_NAME\"; }\n"
+
 // CheckOS refuses anything but CentOS 6.6 unless allowed: ASR's Linux MT
-// procedure supports only CentOS 6.6 minimal.
+// procedure supports only CentOS 6.6 minimal. The release is read once
+// per run (a reboot does not change it).
 func (t *Target) CheckOS(ctx context.Context) (OSInfo, error) {
-	c, err := t.SSH(ctx)
-	if err != nil {
-		return OSInfo{}, err
+	if t.osRelease == "" {
+		c, err := t.SSH(ctx)
+		if err != nil {
+			return OSInfo{}, err
+		}
+		out, err := c.Script(ctx, releaseScript, nil)
+		if err != nil {
+			return OSInfo{}, fmt.Errorf("reading the OS release: %w", err)
+		}
+		t.osRelease = firstLine(string(out))
 	}
-	out, err := c.Script(ctx, "cat /etc/centos-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || { [ -f /etc/os-release ] && . /etc/os-release && echo \"$PRETTY_NAME\"; }\n", nil)
-	if err != nil {
-		return OSInfo{}, fmt.Errorf("reading the OS release: %w", err)
-	}
-	info, perr := ParseRelease(string(out))
+	return t.checkRelease(t.osRelease)
+}
+
+// checkRelease applies CheckOS's rule to a release line.
+func (t *Target) checkRelease(line string) (OSInfo, error) {
+	info, perr := ParseRelease(line)
 	want := version.Must(version.NewVersion("6.6"))
 	ok := perr == nil && info.ID == "centos"
 	if ok {
@@ -68,4 +96,12 @@ func (t *Target) CheckOS(ctx context.Context) (OSInfo, error) {
 		return info, fmt.Errorf("the MT runs %q, not CentOS 6.6: ASR's Linux master target needs CentOS 6.6 minimal (--allow-os to go on anyway)", info.Release)
 	}
 	return info, nil
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
 }

@@ -28,6 +28,10 @@ type ISOOptions struct {
 // ISOResult describes a written ISO; it is also the sidecar file
 // <out>.json that the iso phase's Check reads.
 type ISOResult struct {
+	// Kind is "iso" (mtprep iso: one ISO with the kickstart inside),
+	// "media" (shared install media, no MT's data) or "seed" (one MT's
+	// kickstart for the media).
+	Kind               string `json:"kind,omitempty"`
 	Name               string `json:"name"`
 	Out                string `json:"out"`
 	SHA256             string `json:"sha256"`
@@ -40,6 +44,8 @@ type ISOResult struct {
 	// Inputs is a digest of every spec value that shapes the ISO, so a
 	// later build knows whether the ISO on disk is still this spec's.
 	Inputs string `json:"inputs"`
+	// KickstartArg is the boot argument of media ("ks=hd:sr1:/ks.cfg").
+	KickstartArg string `json:"kickstartArg,omitempty"`
 }
 
 // WriteISO renders the kickstart with a fresh MT host key, remasters the
@@ -50,45 +56,57 @@ func (s *Spec) WriteISO(ctx context.Context, o ISOOptions) (*ISOResult, error) {
 	if o.Base == "" {
 		o.Base = s.ISO.Base
 	}
-	hostKey, err := centos.NewHostKey()
-	if err != nil {
-		return nil, err
-	}
-	ks, err := s.Kickstart(KickstartOptions{Env: o.Env, HostKey: hostKey})
-	if err != nil {
-		return nil, err
-	}
-	text, err := ks.Render()
-	if err != nil {
-		return nil, err
-	}
-	res, err := images.Remaster(ctx, images.RemasterOptions{
-		Base: o.Base, Out: o.Out, Kickstart: text,
-		AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress,
+	res, pub, err := s.writeWithKickstart(o.Env, "iso", func(ks []byte) (*images.Result, error) {
+		return images.Remaster(ctx, images.RemasterOptions{
+			Base: o.Base, Out: o.Out, Kickstart: ks,
+			AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress,
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	pub, err := ssh.NewPublicKey(&hostKey.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("iso: host key: %w", err)
-	}
-	// Only now that the ISO exists: a failed run must not replace the
-	// known key of a working MT.
-	if err := RecordHostKey(s.SSH.KnownHosts, s.SSH.Address, s.SSH.Port, pub); err != nil {
-		return nil, fmt.Errorf("iso: recording the MT host key: %w", err)
-	}
 	r := &ISOResult{
-		Name: s.Name, Out: res.Out, SHA256: res.SHA256, Size: res.Size,
+		Kind: "iso", Name: s.Name, Out: res.Out, SHA256: res.SHA256, Size: res.Size,
 		Base: o.Base, BaseSHA256: res.Base.SHA256, BaseVersion: res.Base.Version,
 		HostKeyFingerprint: ssh.FingerprintSHA256(pub), KnownHosts: s.SSH.KnownHosts,
 		Inputs: s.isoInputs(o.Base),
 	}
-	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := writeFileAtomic(res.Out+".json", append(b, '\n'), 0o644); err != nil {
+	if err := writeSidecar(r); err != nil {
 		return nil, fmt.Errorf("iso: %w", err)
 	}
 	return r, nil
+}
+
+// writeWithKickstart renders the kickstart with a fresh MT host key, has
+// write put it into an image (an ISO or a seed), and only then records the
+// host key in ssh.knownHosts: a failed run must not replace the known key
+// of a working MT. The private half only ever exists in memory and in the
+// image.
+func (s *Spec) writeWithKickstart(env LookupEnv, phase string, write func(ks []byte) (*images.Result, error)) (*images.Result, ssh.PublicKey, error) {
+	hostKey, err := centos.NewHostKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	ks, err := s.Kickstart(KickstartOptions{Env: env, HostKey: hostKey})
+	if err != nil {
+		return nil, nil, err
+	}
+	text, err := ks.Render()
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := write(text)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := ssh.NewPublicKey(&hostKey.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: host key: %w", phase, err)
+	}
+	if err := RecordHostKey(s.SSH.KnownHosts, s.SSH.Address, s.SSH.Port, pub); err != nil {
+		return nil, nil, fmt.Errorf("%s: recording the MT host key: %w", phase, err)
+	}
+	return res, pub, nil
 }
 
 // isoInputs digests what shapes the ISO: the kickstart's spec values, the

@@ -3,12 +3,14 @@ package provision
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -25,6 +27,19 @@ func RecordHostKey(path, address string, port int, key ssh.PublicKey) error {
 		host = net.JoinHostPort(address, strconv.Itoa(port))
 	}
 	norm := knownhosts.Normalize(host)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("known_hosts %s: %w", path, err)
+	}
+	// A fleet writes the seeds of several MTs at once, all recording into
+	// one known_hosts: the read-modify-write below must not lose another
+	// MT's line.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	unlock, err := lockFile(ctx, path+".lock")
+	if err != nil {
+		return fmt.Errorf("known_hosts %s: %w", path, err)
+	}
+	defer unlock()
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("known_hosts %s: %w", path, err)

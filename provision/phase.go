@@ -59,8 +59,19 @@ type BuildOptions struct {
 	// FormatWWID is the one way to let the retention phase format a disk
 	// that holds data: it must name that disk's WWID.
 	FormatWWID string
-	// WorkDir holds local artefacts (the MT's ISO, its handoff manifest).
+	// WorkDir holds local artefacts (the MT's seed ISO, its handoff
+	// manifest).
 	WorkDir string
+	// MediaDir holds shared install media, one file per base, for every
+	// MT that uses it (<WorkDir>/media when empty; a fleet shares one).
+	MediaDir string
+	// AllowUnknownBase lets the iso phase remaster a base that is not
+	// CentOS 6.6 x86_64.
+	AllowUnknownBase bool
+	// BreakLock takes the MT's locks (vSphere and guest) even when another
+	// run holds them: for a run that died without releasing them. See
+	// lock.go.
+	BreakLock bool
 }
 
 // Target is one MT during a run: its spec, the clients the phases share
@@ -79,8 +90,16 @@ type Target struct {
 	// closers release the shared clients at the end of the run.
 	closers []func() error
 	ssh     *SSHConn
-	vs      *vsphereSession
-	iso     *localISO // the local ISO's hash, computed once per run
+	sshDone []*SSHConn // every connection of the run, for SSHRoundTrips
+	// osRelease is the MT's release line, read once per run (CheckOS).
+	osRelease string
+	vs        *vsphereSession
+	isos      map[string]*localISO // local ISOs' hashes, computed once per run
+	// Shared is what the Targets of one fleet run share (one upload of
+	// each media file); nil: the Target's own.
+	Shared *Shared
+	// locks are the MT's locks this run holds (lock.go).
+	locks locks
 	// checked is what a phase's Check read, for its Apply right after
 	// (runPhase calls them back to back): saves reading it again.
 	checked map[string]any
@@ -88,12 +107,14 @@ type Target struct {
 
 // Facts are what phases learn and later phases need.
 type Facts struct {
-	ISOLocal     string            `json:"isoLocal,omitempty"`
-	ISODatastore string            `json:"isoDatastorePath,omitempty"` // "[LocalDS_0] mtprep-iso/<sha>.iso"
-	VMMoRef      string            `json:"vmMoRef,omitempty"`
-	ESXiHost     string            `json:"esxiHost,omitempty"`
-	DiskUUIDs    map[string]string `json:"diskUUIDs,omitempty"` // role ("os", "retention") -> vSphere UUID
-	PhaseNotes   map[string]string `json:"phases,omitempty"`    // phase -> what it did
+	ISOLocal      string            `json:"isoLocal,omitempty"`          // the shared install media
+	ISODatastore  string            `json:"isoDatastorePath,omitempty"`  // "[LocalDS_0] mtprep-iso/<sha>.iso"
+	SeedLocal     string            `json:"seedLocal,omitempty"`         // the MT's seed ISO (its kickstart)
+	SeedDatastore string            `json:"seedDatastorePath,omitempty"` // "[LocalDS_0] mtprep-iso/seeds/mt01-<sha>.iso"
+	VMMoRef       string            `json:"vmMoRef,omitempty"`
+	ESXiHost      string            `json:"esxiHost,omitempty"`
+	DiskUUIDs     map[string]string `json:"diskUUIDs,omitempty"` // role ("os", "retention") -> vSphere UUID
+	PhaseNotes    map[string]string `json:"phases,omitempty"`    // phase -> what it did
 }
 
 // OnClose registers a release function run by Close, last in first out.
@@ -223,8 +244,12 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 }
 
 // Build runs check → apply → verify for each phase in order and stops at
-// the first failure; the phases after it are reported as skipped.
+// the first failure; the phases after it are reported as skipped. It
+// releases the MT's locks (lock.go) before it returns.
 func Build(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
+	// The locks end with the build, not with the Target: a caller may
+	// keep the Target (its facts) and let another run build the MT next.
+	defer func() { _ = t.ReleaseLocks() }()
 	var out []Result
 	for i, p := range phases {
 		r, err := runPhase(ctx, t, p)
@@ -264,6 +289,10 @@ func runPhase(ctx context.Context, t *Target, p Phase) (Result, error) {
 	r.Changes = c.Changes
 	for _, ch := range c.Changes {
 		log.Info("applying", "change", ch)
+	}
+	// Only a phase that changes something takes the MT's locks (lock.go).
+	if err := t.beforeApply(ctx, p); err != nil {
+		return fail(err)
 	}
 	if err := p.Apply(ctx, t); err != nil {
 		return fail(err)

@@ -140,7 +140,7 @@ func (handoffPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	return writeHandoff(t, st)
+	return writeHandoff(ctx, t, st)
 }
 
 // Handoff is the manifest describing a finished MT, <name>.handoff.json.
@@ -166,9 +166,12 @@ type HandoffRetention struct {
 	WWID string `json:"wwid,omitempty"`
 }
 
-func writeHandoff(t *Target, st handoffState) error {
+func writeHandoff(ctx context.Context, t *Target, st handoffState) error {
 	s := t.Spec
-	wwid, _ := t.retentionWWID()
+	wwid, err := t.retentionWWID(ctx)
+	if err != nil {
+		return fmt.Errorf("handoff manifest: %w", err)
+	}
 	h := Handoff{
 		Name: s.Name, Hostname: s.Network.Hostname, Address: s.SSH.Address, ESXiHost: t.Facts.ESXiHost,
 		Datastore: s.VSphere.Datastore, VM: t.Facts.VMMoRef, Retention: HandoffRetention{Path: s.Retention.Mountpoint, WWID: wwid},

@@ -15,9 +15,10 @@ import (
 )
 
 // installPhase powers the VM on, so it boots the kickstart installer from
-// the ISO, waits until the install has finished and SSH answers at the
-// spec's address, then ejects the ISO. Done means: powered on, no ISO in
-// the CD-ROM, SSH answering. SSH here is a TCP dial and the server's
+// the install media (which read the kickstart from the seed in the second
+// CD-ROM), waits until the install has finished and SSH answers at the
+// spec's address, then ejects both ISOs. Done means: powered on, no ISO
+// in a CD-ROM, SSH answering. SSH here is a TCP dial and the server's
 // version line; the host-key-checked connection is the guest phases'.
 type installPhase struct{}
 
@@ -43,15 +44,24 @@ func (t *Target) sshAddr() string {
 	return net.JoinHostPort(t.Spec.SSH.Address, strconv.Itoa(t.Spec.SSH.Port))
 }
 
-// heldISOs are the ISOs in the VM's CD-ROMs.
+// heldISOs are the ISOs in the VM's CD-ROMs, in the guest's order (the
+// install media first, then the seed).
 func heldISOs(st *vmState) []string {
 	var out []string
-	for _, c := range st.devices.SelectByType((*types.VirtualCdrom)(nil)) {
-		if iso := cdromISO(c.(*types.VirtualCdrom)); iso != "" {
+	for _, c := range orderedCDROMs(st.devices) {
+		if iso := cdromISO(c); iso != "" {
 			out = append(out, iso)
 		}
 	}
 	return out
+}
+
+// bootable reports whether the VM's first two CD-ROMs both hold an ISO:
+// the install media boot the installer, which reads the kickstart from
+// the seed in the second.
+func bootable(st *vmState) bool {
+	cds := orderedCDROMs(st.devices)
+	return len(cds) >= 2 && cdromISO(cds[0]) != "" && cdromISO(cds[1]) != ""
 }
 
 // ProbeSSH dials addr and reads the server's version line ("SSH-2.0-…").
@@ -165,8 +175,8 @@ func (installPhase) Apply(ctx context.Context, t *Target) error {
 	vm := object.NewVirtualMachine(s.c, is.st.ref)
 	name := "VM " + t.Spec.Name
 	if !is.on {
-		if len(is.isos) == 0 && is.st.extra(installedMarker) == "" {
-			return fmt.Errorf("%s has no ISO in its CD-ROM and was not installed by mtprep: powering it on would install nothing; run the vm phase (with --fix to insert the ISO)", name)
+		if !bootable(is.st) && is.st.extra(installedMarker) == "" {
+			return fmt.Errorf("%s has no install media and seed in its first two CD-ROMs (it holds %d ISO(s)) and was not installed by mtprep: powering it on would install nothing; run the vm phase (with --fix to insert them)", name, len(is.isos))
 		}
 		if _, err := s.task(ctx, "power on", name, func() (*object.Task, error) { return vm.PowerOn(ctx) }, nil); err != nil {
 			return err

@@ -69,15 +69,17 @@ func TestInstall(t *testing.T) {
 			t.Errorf("VM is %s", m.Runtime.PowerState)
 		}
 		cds := object.VirtualDeviceList(m.Config.Hardware.Device).SelectByType((*types.VirtualCdrom)(nil))
-		if len(cds) != 1 {
-			t.Fatalf("%d CD-ROMs", len(cds))
+		if len(cds) != 2 {
+			t.Fatalf("%d CD-ROMs, want the media's and the seed's", len(cds))
 		}
-		cd := cds[0].GetVirtualDevice()
-		if _, ok := cd.Backing.(*types.VirtualCdromIsoBackingInfo); ok {
-			t.Errorf("the CD-ROM still holds the ISO: %#v", cd.Backing)
-		}
-		if cd.Connectable == nil || cd.Connectable.StartConnected || cd.Connectable.Connected {
-			t.Errorf("the CD-ROM is still connected: %#v", cd.Connectable)
+		for _, c := range cds {
+			cd := c.GetVirtualDevice()
+			if _, ok := cd.Backing.(*types.VirtualCdromIsoBackingInfo); ok {
+				t.Errorf("a CD-ROM still holds an ISO: %#v", cd.Backing)
+			}
+			if cd.Connectable == nil || cd.Connectable.StartConnected || cd.Connectable.Connected {
+				t.Errorf("a CD-ROM is still connected: %#v", cd.Connectable)
+			}
 		}
 		marked := false
 		for _, o := range m.Config.ExtraConfig {
@@ -90,7 +92,7 @@ func TestInstall(t *testing.T) {
 		}
 		// The vm phase now takes the empty CD-ROM as expected.
 		again := simTarget(t, s, "127.0.0.1", port, nil)
-		again.Facts.ISOLocal = tg.Facts.ISOLocal
+		sameISOs(again, tg)
 		if rs, err := Build(ctx, again, vspherePhases(t, "")); err != nil || statuses(rs) != "upload=done vm=done enable-uuid=done install=done" {
 			t.Fatalf("after the install: %v (%s)", err, statuses(rs))
 		}
@@ -114,12 +116,12 @@ func TestInstall(t *testing.T) {
 		tg, ref := builtVM(t, s)
 		vm := object.NewVirtualMachine(s.c, ref)
 		devs, _ := vm.Device(ctx)
-		cd := devs.SelectByType((*types.VirtualCdrom)(nil))[0].(*types.VirtualCdrom)
+		cd := orderedCDROMs(devs)[0]
 		if err := vm.EditDevice(ctx, devs.EjectIso(cd)); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Build(ctx, tg, vspherePhases(t, "install"))
-		if err == nil || !strings.Contains(err.Error(), "has no ISO in its CD-ROM") {
+		if err == nil || !strings.Contains(err.Error(), "has no install media and seed in its first two CD-ROMs") {
 			t.Fatalf("%v", err)
 		}
 		if ps, _ := vm.PowerState(ctx); ps != types.VirtualMachinePowerStatePoweredOff {

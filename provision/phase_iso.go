@@ -5,47 +5,92 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/mtprep/mtprep/images"
 )
 
-// isoPhase writes the MT's kickstart ISO locally (DESIGN.md, phase iso).
-// The ISO embeds a random salt and a fresh host key, so it is not rebuilt
-// byte for byte; Check instead trusts a previous ISO whose sidecar records
-// the same inputs and whose size still matches.
+// isoPhase writes the MT's install media locally (DESIGN.md, phase iso):
+// the shared media of its base, once for every MT (media.go), and the
+// MT's own seed ISO with its kickstart. The seed embeds a random salt and
+// a fresh host key, so it is not rebuilt byte for byte; Check trusts a
+// previous seed whose sidecar records the same inputs and whose size
+// still matches, and media whose sidecar names the same base.
 type isoPhase struct{}
 
 func (isoPhase) Name() string { return "iso" }
 
-func isoPath(t *Target) string {
-	return filepath.Join(t.Options.WorkDir, t.Spec.Name+".iso")
+// mediaDir is where shared media are kept: BuildOptions.MediaDir, else
+// <work dir>/media.
+func (t *Target) mediaDir() string {
+	if t.Options.MediaDir != "" {
+		return t.Options.MediaDir
+	}
+	return filepath.Join(t.Options.WorkDir, "media")
+}
+
+func mediaPath(t *Target) string { return SharedMediaPath(t.mediaDir(), t.Spec.ISO.Base) }
+
+func seedPath(t *Target) string {
+	return filepath.Join(t.Options.WorkDir, t.Spec.Name+"-seed.iso")
+}
+
+// currentSeed is the seed's sidecar when the seed is complete and was
+// written for the spec's current values; nil otherwise.
+func currentSeed(t *Target) (*ISOResult, string) {
+	p := seedPath(t)
+	r, err := ReadISOResult(p)
+	if err != nil || r.Kind != "seed" {
+		return nil, "no seed"
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Size() != r.Size {
+		return nil, "seed missing or truncated"
+	}
+	if r.Inputs != t.Spec.seedInputs() {
+		return nil, "seed was written for other spec values"
+	}
+	return r, ""
 }
 
 func (isoPhase) Check(_ context.Context, t *Target) (Check, error) {
-	out := isoPath(t)
-	t.Facts.ISOLocal = out
-	want := []string{fmt.Sprintf("write %s from %s with this MT's kickstart and a new SSH host key", out, t.Spec.ISO.Base)}
-	r, err := ReadISOResult(out)
-	if err != nil {
-		return Check{Changes: want, Observed: "no ISO"}, nil
+	media, seed := mediaPath(t), seedPath(t)
+	t.Facts.ISOLocal, t.Facts.SeedLocal = media, seed
+	var ch, obs []string
+	if r := currentMedia(media, t.Spec.ISO.Base); r != nil {
+		obs = append(obs, fmt.Sprintf("media %s (sha256 %s, shared by every MT of this base)", media, r.SHA256[:12]))
+	} else {
+		ch = append(ch, fmt.Sprintf("write shared install media %s from %s (once for every MT of this base; boots with %s)", media, t.Spec.ISO.Base, images.SharedKickstartArg))
+		obs = append(obs, "no shared media for this base")
 	}
-	fi, err := os.Stat(out)
-	if err != nil || fi.Size() != r.Size {
-		return Check{Changes: want, Observed: "ISO missing or truncated"}, nil
+	if r, why := currentSeed(t); r != nil {
+		obs = append(obs, fmt.Sprintf("seed %s (sha256 %s, host key %s)", seed, r.SHA256[:12], r.HostKeyFingerprint))
+	} else {
+		ch = append(ch, fmt.Sprintf("write seed %s with this MT's kickstart and a new SSH host key", seed))
+		obs = append(obs, why)
 	}
-	if r.Inputs != t.Spec.isoInputs(t.Spec.ISO.Base) {
-		return Check{Changes: want, Observed: "ISO was written for other spec values or another base"}, nil
-	}
-	return Check{Done: true, Observed: fmt.Sprintf("%s (sha256 %s, host key %s)", out, r.SHA256[:12], r.HostKeyFingerprint)}, nil
+	return Check{Done: len(ch) == 0, Changes: ch, Observed: strings.Join(obs, "; ")}, nil
 }
 
 func (isoPhase) Apply(ctx context.Context, t *Target) error {
 	if err := os.MkdirAll(t.Options.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
-	r, err := t.Spec.WriteISO(ctx, ISOOptions{Out: isoPath(t), Env: t.Env, Progress: t.Progress})
+	m, err := WriteSharedMedia(ctx, MediaOptions{
+		Base: t.Spec.ISO.Base, Dir: t.mediaDir(), AllowUnknownBase: t.Options.AllowUnknownBase,
+		Progress: t.Progress, Log: t.Log,
+	})
 	if err != nil {
 		return err
 	}
-	t.Note("iso", fmt.Sprintf("wrote %s (sha256 %s) from base sha256 %s", r.Out, r.SHA256, r.BaseSHA256))
+	note := fmt.Sprintf("media %s (sha256 %s) from base sha256 %s", m.Out, m.SHA256, m.BaseSHA256)
+	if r, _ := currentSeed(t); r == nil {
+		r, err := t.Spec.WriteSeed(ctx, SeedOptions{Out: seedPath(t), Env: t.Env, Log: t.Log})
+		if err != nil {
+			return err
+		}
+		note += fmt.Sprintf("; wrote seed %s (sha256 %s, host key %s)", r.Out, r.SHA256, r.HostKeyFingerprint)
+	}
+	t.Note("iso", note)
 	return nil
 }
 
@@ -55,7 +100,7 @@ func (isoPhase) Verify(ctx context.Context, t *Target) error {
 		return err
 	}
 	if !c.Done {
-		return fmt.Errorf("%s: %s", isoPath(t), c.Observed)
+		return fmt.Errorf("%s", c.Observed)
 	}
 	return nil
 }

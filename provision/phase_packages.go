@@ -44,10 +44,9 @@ func (s packageState) changes(src string) []string {
 	return out
 }
 
+// readPackageState reads the packages, multipathd and (first line) the OS
+// release in one script: one round trip, and the OS check comes with it.
 func readPackageState(ctx context.Context, t *Target) (packageState, error) {
-	if _, err := t.CheckOS(ctx); err != nil {
-		return packageState{}, err
-	}
 	c, err := t.SSH(ctx)
 	if err != nil {
 		return packageState{}, err
@@ -59,6 +58,9 @@ func readPackageState(ctx context.Context, t *Target) (packageState, error) {
 	st := packageState{installed: packages.Installed{}}
 	var rpmLines []string
 	for _, line := range strings.Split(string(out), "\n") {
+		if rel, ok := strings.CutPrefix(line, "release "); ok && t.osRelease == "" {
+			t.osRelease = strings.TrimSpace(rel)
+		}
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 3 && f[0] == "rpm":
@@ -74,6 +76,9 @@ func readPackageState(ctx context.Context, t *Target) (packageState, error) {
 				st.running = yes
 			}
 		}
+	}
+	if _, err := t.checkRelease(t.osRelease); err != nil {
+		return packageState{}, err
 	}
 	st.installed = packages.ParseRPMQuery(strings.Join(rpmLines, "\n"))
 	st.missing = packages.Missing(packages.Required(), st.installed)

@@ -123,10 +123,32 @@ func PlanRetention(st RetentionState, wwid, mountpoint, formatWWID string) Reten
 	return RetentionPlan{Format: true, Mount: true}
 }
 
-func (t *Target) retentionWWID() (string, error) {
+// diskSize prints a disk size in GB, or MB below 1 GB (a small test disk
+// said "0 GB").
+func diskSize(b int64) string {
+	if b < 1<<30 {
+		return fmt.Sprintf("%d MB", b>>20)
+	}
+	return fmt.Sprintf("%d GB", b>>30)
+}
+
+// retentionWWID is the WWID of the VM's retention disk. The enable-uuid
+// phase records the disk UUIDs; a run of the guest phases alone
+// (--phases retention,handoff) reads them from vSphere here.
+func (t *Target) retentionWWID(ctx context.Context) (string, error) {
+	if t.Facts.DiskUUIDs["retention"] == "" {
+		st, err := t.vmFor(ctx)
+		if err != nil {
+			return "", fmt.Errorf("reading the retention disk's vSphere UUID: %w", err)
+		}
+		if st == nil {
+			return "", fmt.Errorf("VM %s not found: run the vm phase first", t.Spec.Name)
+		}
+		t.recordDiskUUIDs(st)
+	}
 	uuid := t.Facts.DiskUUIDs["retention"]
 	if uuid == "" {
-		return "", fmt.Errorf("the retention disk's vSphere UUID is unknown: run the vm and enable-uuid phases first (they read it from vSphere)")
+		return "", fmt.Errorf("VM %s has no second disk to use for retention", t.Spec.Name)
 	}
 	if uuid == t.Facts.DiskUUIDs["os"] {
 		return "", fmt.Errorf("the retention disk and the OS disk have the same UUID %s", uuid)
@@ -139,7 +161,7 @@ func (t *Target) retentionWWID() (string, error) {
 }
 
 func readRetention(ctx context.Context, t *Target) (string, RetentionState, RetentionPlan, error) {
-	wwid, err := t.retentionWWID()
+	wwid, err := t.retentionWWID(ctx)
 	if err != nil {
 		return "", RetentionState{}, RetentionPlan{}, err
 	}
@@ -164,9 +186,9 @@ func (retentionPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	case p.Refusal != "":
 		return Check{}, fmt.Errorf("retention disk %s: %s", wwid, p.Refusal)
 	case p.Done:
-		return Check{Done: true, Observed: fmt.Sprintf("%s (%d GB, ext4) mounted at %s, in fstab", st.Device, st.Size>>30, t.Spec.Retention.Mountpoint)}, nil
+		return Check{Done: true, Observed: fmt.Sprintf("%s (%s, ext4) mounted at %s, in fstab", st.Device, diskSize(st.Size), t.Spec.Retention.Mountpoint)}, nil
 	case p.Format:
-		return Check{Changes: []string{fmt.Sprintf("mkfs.ext4 %s (WWID %s, %d GB), mount at %s, add to /etc/fstab", st.Device, wwid, st.Size>>30, t.Spec.Retention.Mountpoint)}}, nil
+		return Check{Changes: []string{fmt.Sprintf("mkfs.ext4 %s (WWID %s, %s), mount at %s, add to /etc/fstab", st.Device, wwid, diskSize(st.Size), t.Spec.Retention.Mountpoint)}}, nil
 	}
 	return Check{Changes: []string{fmt.Sprintf("mount %s (already ext4 by mtprep) at %s, fix /etc/fstab", st.Device, t.Spec.Retention.Mountpoint)}}, nil
 }

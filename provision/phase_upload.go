@@ -20,18 +20,20 @@ import (
 	"github.com/mtprep/mtprep/internal/progress"
 )
 
-// uploadPhase puts the MT's ISO on the datastore as
-// <isoFolder>/<sha256>.iso with a sha256sum-style <sha256>.iso.sha256
-// beside it. Named by content, a second build or a second MT with the same
-// ISO uploads nothing. Data goes to a temporary name and is moved into
-// place only after its size is checked on the datastore (and the local
-// file is unchanged since it was hashed), so an interrupted upload never
-// looks complete.
+// uploadPhase puts the MT's install media on the datastore: the shared
+// media as <isoFolder>/<sha256>.iso and the MT's seed as
+// <isoFolder>/seeds/<name>-<sha256>.iso, each with a sha256sum-style
+// .sha256 file beside it. Named by content, a second build, or a second
+// MT of the same base, uploads no media again: a fleet moves the media
+// once per datastore plus one small seed per MT. Data goes to a
+// temporary name and is moved into place only after its size is checked
+// on the datastore (and the local file is unchanged since it was
+// hashed), so an interrupted upload never looks complete.
 type uploadPhase struct{}
 
 func (uploadPhase) Name() string { return "upload" }
 
-// localISO is the local ISO's identity, hashed once per run.
+// localISO is a local ISO's identity, hashed once per run.
 type localISO struct {
 	path    string
 	size    int64
@@ -39,26 +41,53 @@ type localISO struct {
 	sha256  string
 }
 
-// isoLocalPath is the ISO the upload takes: the iso phase's output, or
-// what a caller put in Facts.ISOLocal.
-func (t *Target) isoLocalPath() string {
-	if t.Facts.ISOLocal != "" {
-		return t.Facts.ISOLocal
-	}
-	return isoPath(t)
+// isoArtefact is one file the upload phase puts on the datastore.
+type isoArtefact struct {
+	role  string // "media" or "seed"
+	local string
 }
 
-// localISOHash returns the local ISO's sha256. The iso phase's sidecar
-// already records it; it is trusted when the ISO has its recorded size and
-// was not modified after the sidecar was written. Otherwise the ISO is
-// hashed (once per run).
-func (t *Target) localISOHash(ctx context.Context) (*localISO, error) {
-	p := t.isoLocalPath()
+// artefacts are the media and the seed the upload takes: the iso phase's
+// output, or what a caller put in Facts.
+func (t *Target) artefacts() []isoArtefact {
+	media, seed := t.Facts.ISOLocal, t.Facts.SeedLocal
+	if media == "" {
+		media = mediaPath(t)
+	}
+	if seed == "" {
+		seed = seedPath(t)
+	}
+	return []isoArtefact{{"media", media}, {"seed", seed}}
+}
+
+// names are the artefact's datastore paths for content sha.
+func (t *Target) names(a isoArtefact, sha string) isoNames {
+	folder := t.Spec.VSphere.ISOFolder
+	if a.role == "seed" {
+		return seedNamesFor(folder, t.Spec.Name, sha)
+	}
+	return isoNamesFor(folder, sha)
+}
+
+// recordDatastorePath notes where an artefact is on the datastore.
+func (t *Target) recordDatastorePath(a isoArtefact, p string) {
+	if a.role == "seed" {
+		t.Facts.SeedDatastore = p
+	} else {
+		t.Facts.ISODatastore = p
+	}
+}
+
+// localHash returns a local ISO's sha256. The iso phase's sidecar already
+// records it; it is trusted when the ISO has its recorded size and was
+// not modified after the sidecar was written. Otherwise the ISO is hashed
+// (once per run).
+func (t *Target) localHash(ctx context.Context, p string) (*localISO, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("the MT's ISO %s: %w (the iso phase writes it)", p, unwrapPathError(err))
 	}
-	if c := t.iso; c != nil && c.path == p && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
+	if c := t.isos[p]; c != nil && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
 		return c, nil
 	}
 	li := &localISO{path: p, size: fi.Size(), modTime: fi.ModTime()}
@@ -77,7 +106,10 @@ func (t *Target) localISOHash(ctx context.Context) (*localISO, error) {
 		}
 		li.sha256 = sum
 	}
-	t.iso = li
+	if t.isos == nil {
+		t.isos = map[string]*localISO{}
+	}
+	t.isos[p] = li
 	return li, nil
 }
 
@@ -89,6 +121,15 @@ type isoNames struct {
 func isoNamesFor(folder, sha string) isoNames {
 	f := path.Join(folder, sha+".iso")
 	return isoNames{dir: folder, file: f, sum: f + ".sha256"}
+}
+
+// seedNamesFor names a seed by its MT and its content: the MT's name so a
+// VM's second CD-ROM says whose kickstart it is, the content hash so an
+// unchanged seed is not uploaded again.
+func seedNamesFor(folder, name, sha string) isoNames {
+	dir := path.Join(folder, "seeds")
+	f := path.Join(dir, name+"-"+sha+".iso")
+	return isoNames{dir: dir, file: f, sum: f + ".sha256"}
 }
 
 func dsPath(ds, p string) string { return fmt.Sprintf("[%s] %s", ds, p) }
@@ -114,6 +155,9 @@ func (s *vsphereSession) statISO(ctx context.Context, n isoNames) (isoOnDatastor
 	out := isoOnDatastore{size: -1}
 	if out.size, err = s.headFile(ctx, inv.datastore, n.file); err != nil {
 		return out, err
+	}
+	if out.size < 0 {
+		return out, nil // no ISO: no need to look for its checksum
 	}
 	b, err := s.readSmallFile(ctx, inv.datastore, n.sum)
 	if err != nil || b == nil {
@@ -163,6 +207,13 @@ func (s *vsphereSession) readSmallFile(ctx context.Context, ds *object.Datastore
 	return b, nil
 }
 
+// uploadState is what Check found for each artefact, for Apply.
+type uploadState struct {
+	li *localISO
+	n  isoNames
+	st isoOnDatastore
+}
+
 func (uploadPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	s, err := t.vsphere(ctx)
 	if err != nil {
@@ -173,34 +224,58 @@ func (uploadPhase) Check(ctx context.Context, t *Target) (Check, error) {
 		return Check{}, err
 	}
 	ds, folder := inv.datastore.Name(), t.Spec.VSphere.ISOFolder
-	li, err := t.localISOHash(ctx)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return Check{Changes: []string{fmt.Sprintf("upload %s (once the iso phase has written it) to %s", t.isoLocalPath(), dsPath(ds, folder+"/<sha256>.iso"))}, Observed: "no local ISO yet"}, nil
+	var ch, obs []string
+	kept := map[string]uploadState{}
+	for _, a := range t.artefacts() {
+		li, err := t.localHash(ctx, a.local)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				where := dsPath(ds, folder+"/<sha256>.iso")
+				if a.role == "seed" {
+					where = dsPath(ds, folder+"/seeds/"+t.Spec.Name+"-<sha256>.iso")
+				}
+				ch = append(ch, fmt.Sprintf("upload %s %s (once the iso phase has written it) to %s", a.role, a.local, where))
+				obs = append(obs, "no local "+a.role+" yet")
+				continue
+			}
+			return Check{}, err
 		}
-		return Check{}, err
+		n := t.names(a, li.sha256)
+		p := dsPath(ds, n.file)
+		t.recordDatastorePath(a, p)
+		st, err := s.statISO(ctx, n)
+		if err != nil {
+			return Check{}, err
+		}
+		kept[a.role] = uploadState{li: li, n: n, st: st}
+		if st.complete(li) {
+			obs = append(obs, fmt.Sprintf("%s %s is there (%s, sha256 recorded in %s)", a.role, p, sizeText(li.size), path.Base(n.sum)))
+			continue
+		}
+		switch {
+		case st.size >= 0 && st.size != li.size:
+			obs = append(obs, fmt.Sprintf("%s has %d bytes, not %d: it will be replaced", p, st.size, li.size))
+		case st.size >= 0:
+			obs = append(obs, fmt.Sprintf("%s has no matching %s: it will be replaced", p, path.Base(n.sum)))
+		default:
+			obs = append(obs, a.role+" not on the datastore")
+		}
+		what := fmt.Sprintf("upload %s %s (%s, sha256 %s) to %s", a.role, li.path, sizeText(li.size), li.sha256[:12], p)
+		if a.role == "media" {
+			what += " (shared by every MT of this base: uploaded once)"
+		}
+		ch = append(ch, what)
 	}
-	n := isoNamesFor(folder, li.sha256)
-	t.Facts.ISODatastore = dsPath(ds, n.file)
-	st, err := s.statISO(ctx, n)
-	if err != nil {
-		return Check{}, err
+	t.keep("upload", kept)
+	return Check{Done: len(ch) == 0, Changes: ch, Observed: strings.Join(obs, "; ")}, nil
+}
+
+// sizeText is a size for messages: MB for media, KB for a seed.
+func sizeText(n int64) string {
+	if n >= 10<<20 {
+		return fmt.Sprintf("%d MB", n>>20)
 	}
-	t.keep("upload", st)
-	if st.complete(li) {
-		return Check{Done: true, Observed: fmt.Sprintf("%s is there (%d MB, sha256 recorded in %s)", t.Facts.ISODatastore, li.size>>20, path.Base(n.sum))}, nil
-	}
-	obs := "not on the datastore"
-	switch {
-	case st.size >= 0 && st.size != li.size:
-		obs = fmt.Sprintf("%s has %d bytes, not %d: it will be replaced", t.Facts.ISODatastore, st.size, li.size)
-	case st.size >= 0:
-		obs = fmt.Sprintf("%s has no matching %s: it will be replaced", t.Facts.ISODatastore, path.Base(n.sum))
-	}
-	return Check{
-		Changes:  []string{fmt.Sprintf("upload %s (%d MB, sha256 %s) to %s", li.path, li.size>>20, li.sha256[:12], t.Facts.ISODatastore)},
-		Observed: obs,
-	}, nil
+	return fmt.Sprintf("%d KB", (n+1023)>>10)
 }
 
 func (uploadPhase) Apply(ctx context.Context, t *Target) error {
@@ -212,30 +287,73 @@ func (uploadPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	li, err := t.localISOHash(ctx)
-	if err != nil {
-		return err
-	}
-	ds := inv.datastore
-	n := isoNamesFor(t.Spec.VSphere.ISOFolder, li.sha256)
-	st, ok := t.take("upload").(isoOnDatastore)
-	if !ok {
-		if st, err = s.statISO(ctx, n); err != nil {
-			return err
+	kept, _ := t.take("upload").(map[string]uploadState)
+	var notes []string
+	for _, a := range t.artefacts() {
+		u, ok := kept[a.role]
+		if !ok {
+			li, err := t.localHash(ctx, a.local)
+			if err != nil {
+				return err
+			}
+			u = uploadState{li: li, n: t.names(a, li.sha256)}
+			if u.st, err = s.statISO(ctx, u.n); err != nil {
+				return err
+			}
 		}
+		if u.st.complete(u.li) {
+			continue
+		}
+		if a.role == "media" {
+			// A fleet's workers reach this at once for the one media
+			// file: the first uploads, the others wait and find it there.
+			unlock := t.sharedState().lock(ctx, "upload|"+s.c.URL().Host+"|"+inv.datastore.Reference().Value+"|"+u.n.file)
+			if unlock == nil {
+				return ctx.Err()
+			}
+			st, err := s.statISO(ctx, u.n)
+			if err == nil && st.complete(u.li) {
+				unlock()
+				t.recordDatastorePath(a, dsPath(inv.datastore.Name(), u.n.file))
+				notes = append(notes, fmt.Sprintf("media %s uploaded by another MT of this run", u.n.file))
+				continue
+			}
+			if err == nil {
+				u.st = st
+			}
+			note, err := s.uploadISO(ctx, t, inv.datastore, u)
+			unlock()
+			if err != nil {
+				return err
+			}
+			notes = append(notes, note)
+		} else {
+			note, err := s.uploadISO(ctx, t, inv.datastore, u)
+			if err != nil {
+				return err
+			}
+			notes = append(notes, note)
+		}
+		t.recordDatastorePath(a, dsPath(inv.datastore.Name(), u.n.file))
 	}
-	if st.complete(li) {
-		return nil
+	if len(notes) > 0 {
+		t.Note("upload", strings.Join(notes, "; "))
 	}
+	return nil
+}
+
+// uploadISO puts one local ISO on the datastore under u.n.
+func (s *vsphereSession) uploadISO(ctx context.Context, t *Target, ds *object.Datastore, u uploadState) (string, error) {
+	li, n, st := u.li, u.n, u.st
 	fm := object.NewFileManager(s.c)
 	if err := fm.MakeDirectory(ctx, dsPath(ds.Name(), n.dir), s.dc, true); err != nil && !isFault[*types.FileAlreadyExists](err) {
-		return &VSphereError{Op: "create folder", Object: dsPath(ds.Name(), n.dir), Err: err}
+		return "", &VSphereError{Op: "create folder", Object: dsPath(ds.Name(), n.dir), Err: err}
 	}
 	// A random suffix: two builds uploading the same ISO at once do not
 	// write into one file.
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := path.Join(n.dir, "."+li.sha256+".iso."+hex.EncodeToString(rnd[:])+".part")
+	tmp := path.Join(n.dir, "."+path.Base(n.file)+"."+hex.EncodeToString(rnd[:])+".part")
 	cleanup := func() {
 		// The run's context may be cancelled: clean up with a fresh one.
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -249,36 +367,33 @@ func (uploadPhase) Apply(ctx context.Context, t *Target) error {
 	start := time.Now()
 	if err := uploadFile(ctx, ds, li, tmp, t.Progress); err != nil {
 		cleanup()
-		return err
+		return "", err
 	}
 	if sz, err := s.headFile(ctx, ds, tmp); err != nil || sz != li.size {
 		cleanup()
 		if err != nil {
-			return err
+			return "", err
 		}
-		return fmt.Errorf("upload %s: the datastore holds %d bytes, not %d", dsPath(ds.Name(), tmp), sz, li.size)
+		return "", fmt.Errorf("upload %s: the datastore holds %d bytes, not %d", dsPath(ds.Name(), tmp), sz, li.size)
 	}
 	sum := fmt.Sprintf("%s  %s\n", li.sha256, path.Base(n.file))
 	if err := ds.Upload(ctx, strings.NewReader(sum), n.sum, &soap.Upload{Type: "text/plain", Method: "PUT", ContentLength: int64(len(sum))}); err != nil {
 		cleanup()
-		return &VSphereError{Op: "upload", Object: dsPath(ds.Name(), n.sum), Err: err}
+		return "", &VSphereError{Op: "upload", Object: dsPath(ds.Name(), n.sum), Err: err}
 	}
 	// force only replaces a file under our name that is not this ISO
 	// (Check found it incomplete); another build's finished copy is left.
 	force := st.size >= 0
-	_, err = s.task(ctx, "move", dsPath(ds.Name(), tmp), func() (*object.Task, error) {
+	_, err := s.task(ctx, "move", dsPath(ds.Name(), tmp), func() (*object.Task, error) {
 		return fm.MoveDatastoreFile(ctx, dsPath(ds.Name(), tmp), s.dc, dsPath(ds.Name(), n.file), s.dc, force)
 	}, nil)
 	if err != nil {
 		cleanup()
 		if !isFault[*types.FileAlreadyExists](err) {
-			return err
+			return "", err
 		}
 	}
-	t.Facts.ISODatastore = dsPath(ds.Name(), n.file)
-	el := time.Since(start)
-	t.Note("upload", fmt.Sprintf("uploaded %s to %s (%d MB in %s)", li.path, t.Facts.ISODatastore, li.size>>20, el.Round(time.Millisecond)))
-	return nil
+	return fmt.Sprintf("uploaded %s to %s (%s in %s)", li.path, dsPath(ds.Name(), n.file), sizeText(li.size), time.Since(start).Round(time.Millisecond)), nil
 }
 
 func (uploadPhase) Verify(ctx context.Context, t *Target) error {
@@ -287,7 +402,7 @@ func (uploadPhase) Verify(ctx context.Context, t *Target) error {
 		return err
 	}
 	if !c.Done {
-		return fmt.Errorf("%s: %s", t.Facts.ISODatastore, c.Observed)
+		return fmt.Errorf("%s", c.Observed)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -39,6 +40,7 @@ var vmProps = []string{
 	"name", "config.template", "config.guestId", "config.hardware.numCPU", "config.hardware.memoryMB",
 	"config.hardware.device", "config.extraConfig", "config.flags", "config.bootOptions",
 	"runtime.powerState", "runtime.host", "guest.toolsRunningStatus",
+	"config.changeVersion", // the lock's compare-and-swap (lock.go)
 }
 
 // vmState is one read of the VM.
@@ -159,53 +161,59 @@ func (t *Target) vmFor(ctx context.Context) (*vmState, error) {
 	return t.findVM(ctx)
 }
 
-// wantISO is the datastore path of this MT's ISO, or "" when no local ISO
-// exists to name it.
-func (t *Target) wantISO(ctx context.Context) (string, error) {
-	if t.Facts.ISODatastore != "" {
-		return t.Facts.ISODatastore, nil
-	}
-	li, err := t.localISOHash(ctx)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", nil
-		}
-		return "", err
+// wantISOs are the datastore paths of the MT's install media and seed,
+// "" for one whose local file does not exist yet to name it.
+func (t *Target) wantISOs(ctx context.Context) (media, seed string, err error) {
+	if t.Facts.ISODatastore != "" && t.Facts.SeedDatastore != "" {
+		return t.Facts.ISODatastore, t.Facts.SeedDatastore, nil
 	}
 	s, err := t.vsphere(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	inv, err := s.inventory(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	t.Facts.ISODatastore = dsPath(inv.datastore.Name(), isoNamesFor(t.Spec.VSphere.ISOFolder, li.sha256).file)
-	return t.Facts.ISODatastore, nil
+	for _, a := range t.artefacts() {
+		li, err := t.localHash(ctx, a.local)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return "", "", err
+		}
+		t.recordDatastorePath(a, dsPath(inv.datastore.Name(), t.names(a, li.sha256).file))
+	}
+	return t.Facts.ISODatastore, t.Facts.SeedDatastore, nil
 }
 
 // vmWant is the VM the spec describes.
 type vmWant struct {
-	cpus      int32
-	memoryMB  int32
-	osBytes   int64
-	retBytes  int64
-	network   string
-	netRef    types.ManagedObjectReference
-	iso       string // "[ds] mtprep-iso/<sha>.iso"; "" when unknown
-	isoPrefix string // "[ds] mtprep-iso/": any mtprep ISO, when iso is unknown
+	cpus       int32
+	memoryMB   int32
+	osBytes    int64
+	retBytes   int64
+	network    string
+	netRef     types.ManagedObjectReference
+	iso        string // "[ds] mtprep-iso/<sha>.iso"; "" when unknown
+	isoPrefix  string // "[ds] mtprep-iso/": any mtprep media, when iso is unknown
+	seed       string // "[ds] mtprep-iso/seeds/mt01-<sha>.iso"; "" when unknown
+	seedPrefix string // "[ds] mtprep-iso/seeds/mt01-": any seed of this MT
 }
 
 func (t *Target) vmWant(ctx context.Context, inv *inventory) (vmWant, error) {
-	iso, err := t.wantISO(ctx)
+	iso, seed, err := t.wantISOs(ctx)
 	if err != nil {
 		return vmWant{}, err
 	}
+	folder := t.Spec.VSphere.ISOFolder
 	return vmWant{
 		cpus: int32(t.Spec.VM.CPUs), memoryMB: int32(t.Spec.VM.MemoryMB),
 		osBytes: int64(t.Spec.VM.OSDiskGB) << 30, retBytes: int64(t.Spec.VM.RetentionDiskGB) << 30,
 		network: inv.netName, netRef: inv.network.Reference(),
-		iso: iso, isoPrefix: dsPath(inv.datastore.Name(), t.Spec.VSphere.ISOFolder+"/"),
+		iso: iso, isoPrefix: dsPath(inv.datastore.Name(), folder+"/"),
+		seed: seed, seedPrefix: dsPath(inv.datastore.Name(), folder+"/seeds/"+t.Spec.Name+"-"),
 	}, nil
 }
 
@@ -398,52 +406,10 @@ func diffVM(st *vmState, w vmWant, nicBacking types.BaseVirtualDeviceBackingInfo
 			}))
 	}
 
-	installed := st.extra(installedMarker) != ""
-	cds := devs.SelectByType((*types.VirtualCdrom)(nil))
-	var cd *types.VirtualCdrom
-	for _, c := range cds {
-		c := c.(*types.VirtualCdrom)
-		if iso := cdromISO(c); (w.iso != "" && iso == w.iso) || (w.iso == "" && strings.HasPrefix(iso, w.isoPrefix) && strings.HasSuffix(iso, ".iso")) {
-			cd = c
-		}
-	}
-	switch {
-	case installed:
-		// The install phase ejected the ISO on purpose.
-	case cd != nil && (cd.Connectable == nil || !cd.Connectable.StartConnected):
-		c := *cd
-		out = append(out, vmDiff{What: "the CD-ROM with the ISO is not connected at power on", Fix: "connect it at power on",
-			apply: func(s *types.VirtualMachineConfigSpec) {
-				c.Connectable = &types.VirtualDeviceConnectInfo{StartConnected: true, Connected: st.powerState() == types.VirtualMachinePowerStatePoweredOn, AllowGuestControl: true}
-				s.DeviceChange = append(s.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: &c})
-			}})
-	case cd != nil:
-	case w.iso == "":
-		out = append(out, vmDiff{What: "the CD-ROM holds no mtprep ISO", Why: "the local ISO is unknown: run the iso and upload phases first"})
-	case len(cds) > 0:
-		c := *cds[0].(*types.VirtualCdrom)
-		held := cdromISO(&c)
-		if held == "" {
-			held = "no ISO"
-		}
-		out = append(out, vmDiff{What: fmt.Sprintf("the CD-ROM holds %s, not %s", held, w.iso), Fix: "insert " + w.iso,
-			apply: func(s *types.VirtualMachineConfigSpec) {
-				devs.InsertIso(&c, w.iso)
-				c.Connectable = &types.VirtualDeviceConnectInfo{StartConnected: true, Connected: st.powerState() == types.VirtualMachinePowerStatePoweredOn, AllowGuestControl: true}
-				s.DeviceChange = append(s.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: &c})
-			}})
-	default:
-		ide, err := devs.FindIDEController("")
-		if err != nil {
-			out = append(out, vmDiff{What: "no CD-ROM", Why: "there is no free IDE slot to add one; add a CD-ROM with " + w.iso + " by hand"})
-			break
-		}
-		out = append(out, vmDiff{What: "no CD-ROM", Fix: "add one with " + w.iso,
-			apply: func(s *types.VirtualMachineConfigSpec) {
-				c, _ := devs.CreateCdrom(ide)
-				devs.InsertIso(c, w.iso)
-				s.DeviceChange = append(s.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: c})
-			}})
+	cds := orderedCDROMs(devs)
+	if st.extra(installedMarker) == "" {
+		// Once installed, the install phase ejected both on purpose.
+		out = append(out, diffCDROMs(st, cds, w)...)
 	}
 
 	if len(disks) > 0 && len(cds) > 0 && !bootsDiskThenCD(st.mo.Config.BootOptions, disks[0].Key) {
@@ -523,11 +489,15 @@ func (t *Target) createSpec(w vmWant, ds string, nicBacking types.BaseVirtualDev
 		return types.VirtualMachineConfigSpec{}, err
 	}
 	devs = append(devs, nic)
-	cd, err := devs.CreateCdrom(ide.(*types.VirtualIDEController))
-	if err != nil {
-		return types.VirtualMachineConfigSpec{}, err
+	// The media at IDE 0:0 (the guest's sr0), the seed at IDE 0:1 (sr1),
+	// where the media's boot argument looks for the kickstart.
+	for _, iso := range []string{w.iso, w.seed} {
+		cd, err := devs.CreateCdrom(ide.(*types.VirtualIDEController))
+		if err != nil {
+			return types.VirtualMachineConfigSpec{}, err
+		}
+		devs = append(devs, devs.InsertIso(cd, iso))
 	}
-	devs = append(devs, devs.InsertIso(cd, w.iso))
 	change, err := devs.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
 	if err != nil {
 		return types.VirtualMachineConfigSpec{}, err
@@ -540,16 +510,24 @@ func (t *Target) createSpec(w vmWant, ds string, nicBacking types.BaseVirtualDev
 		Annotation:   fmt.Sprintf("Azure Site Recovery master target %s (%s), created by mtprep", t.Spec.Name, t.Spec.Network.Hostname),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: "[" + ds + "]"},
 		DeviceChange: change,
+		// Born locked by this run (lock.go), and marked as mtprep's own.
+		ExtraConfig: []types.BaseOptionValue{
+			&types.OptionValue{Key: vmLockKey, Value: t.lockOwner().String()},
+			&types.OptionValue{Key: createdMarker, Value: time.Now().UTC().Format(time.RFC3339)},
+		},
 	}, nil
 }
 
 func (t *Target) createDescription(w vmWant, inv *inventory) string {
-	iso := w.iso
+	iso, seed := w.iso, w.seed
 	if iso == "" {
 		iso = w.isoPrefix + "<sha256>.iso"
 	}
-	return fmt.Sprintf("create VM %s in %s on %s: %d vCPU, %d MB, guest %s, LSI Logic SCSI, thin OS disk %s + retention disk %s, %s NIC on %q, CD-ROM %s, boot order disk then CD-ROM",
-		t.Spec.Name, inv.folderDsp, inv.datastore.Name(), w.cpus, w.memoryMB, GuestID, gb(w.osBytes), gb(w.retBytes), NICType, w.network, iso)
+	if seed == "" {
+		seed = w.seedPrefix + "<sha256>.iso"
+	}
+	return fmt.Sprintf("create VM %s in %s on %s: %d vCPU, %d MB, guest %s, LSI Logic SCSI, thin OS disk %s + retention disk %s, %s NIC on %q, CD-ROMs %s (install media) and %s (seed), boot order disk then CD-ROM",
+		t.Spec.Name, inv.folderDsp, inv.datastore.Name(), w.cpus, w.memoryMB, GuestID, gb(w.osBytes), gb(w.retBytes), NICType, w.network, iso, seed)
 }
 
 func describeVM(st *vmState) string {
@@ -667,21 +645,24 @@ func (vmPhase) Apply(ctx context.Context, t *Target) error {
 }
 
 func (t *Target) createVM(ctx context.Context, s *vsphereSession, c *vmCheck, backing types.BaseVirtualDeviceBackingInfo) error {
-	if c.want.iso == "" {
-		return fmt.Errorf("no local ISO at %s to attach: run the iso and upload phases first", t.isoLocalPath())
+	if c.want.iso == "" || c.want.seed == "" {
+		return fmt.Errorf("no local install media or seed to attach (%s, %s): run the iso and upload phases first", t.artefacts()[0].local, t.artefacts()[1].local)
 	}
 	// vSphere creates a VM whose CD-ROM names a missing file without a
 	// word (and vcsim too); the install would then boot nothing.
-	li, err := t.localISOHash(ctx)
-	if err != nil {
-		return err
-	}
-	on, err := s.statISO(ctx, isoNamesFor(t.Spec.VSphere.ISOFolder, li.sha256))
-	if err != nil {
-		return err
-	}
-	if !on.complete(li) {
-		return fmt.Errorf("the ISO %s is not on the datastore (or incomplete): run the upload phase first", c.want.iso)
+	for _, a := range t.artefacts() {
+		li, err := t.localHash(ctx, a.local)
+		if err != nil {
+			return err
+		}
+		n := t.names(a, li.sha256)
+		on, err := s.statISO(ctx, n)
+		if err != nil {
+			return err
+		}
+		if !on.complete(li) {
+			return fmt.Errorf("the %s %s is not on the datastore (or incomplete): run the upload phase first", a.role, n.file)
+		}
 	}
 	pl, err := s.placementFor(ctx)
 	if err != nil {
@@ -695,6 +676,10 @@ func (t *Target) createVM(ctx context.Context, s *vsphereSession, c *vmCheck, ba
 	info, err := s.task(ctx, "create", obj, func() (*object.Task, error) {
 		return c.inv.folder.CreateVM(ctx, spec, pl.pool, pl.host)
 	}, nil)
+	if isFault[*types.DuplicateName](err) {
+		// Another run (or someone) created it after this run's check.
+		return t.lostCreateRace(ctx, s, c, nil, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -703,6 +688,12 @@ func (t *Target) createVM(ctx context.Context, s *vsphereSession, c *vmCheck, ba
 		return fmt.Errorf("create %s: the task returned no VM", obj)
 	}
 	t.Facts.VMMoRef = ref.Value
+	// vSphere refuses a second VM of one name in a folder; a server that
+	// does not (vcsim) leaves two, and the newer one gives way.
+	if err := t.checkCreateRace(ctx, s, c, ref); err != nil {
+		return err
+	}
+	t.locks.vmHeld(ref)
 	st, err := s.readVM(ctx, ref)
 	if err != nil {
 		return err
@@ -721,8 +712,26 @@ func (t *Target) createVM(ctx context.Context, s *vsphereSession, c *vmCheck, ba
 	return nil
 }
 
+// finishesCreation: the VM is one mtprep created and never installed, and
+// all that differs is the boot order, which creation sets in a second
+// step (it needs the new disk's key). A run that stopped between the two
+// steps is finished without --fix: that is mtprep completing its own
+// work, not changing a VM someone else made.
+func finishesCreation(c *vmCheck) bool {
+	if c.st == nil || c.st.extra(createdMarker) == "" || c.st.extra(installedMarker) != "" {
+		return false
+	}
+	for _, d := range c.diffs {
+		if d.apply == nil || !d.late {
+			return false
+		}
+	}
+	return len(c.diffs) > 0
+}
+
 // fixVM reconciles what is safe, with --fix, and fails listing what is
-// left. Without --fix nothing is changed.
+// left. Without --fix nothing is changed, except to finish a creation
+// (finishesCreation).
 func (t *Target) fixVM(ctx context.Context, s *vsphereSession, c *vmCheck, backing types.BaseVirtualDeviceBackingInfo) error {
 	list := func(ds []vmDiff) string {
 		var l []string
@@ -731,7 +740,7 @@ func (t *Target) fixVM(ctx context.Context, s *vsphereSession, c *vmCheck, backi
 		}
 		return strings.Join(l, "; ")
 	}
-	if !t.Options.Fix {
+	if !t.Options.Fix && !finishesCreation(c) {
 		return fmt.Errorf("VM %s differs from the spec and was not changed: %s. Run with --fix to reconcile what is safe", t.Spec.Name, list(c.diffs))
 	}
 	var fixed []string

@@ -16,9 +16,32 @@ import (
 	"github.com/mtprep/mtprep/internal/progress"
 )
 
-// sftpClient opens an SFTP session on the shared connection. Concurrent
-// writes: with pkg/sftp's defaults an upload runs at about half of scp's
-// rate here; with them it matches scp (docs/PERFORMANCE.md).
+// SFTP write tuning (docs/perf-sftp.md). With pkg/sftp's defaults (one
+// 32 KiB write at a time) an upload runs at about half of scp's rate;
+// concurrent writes close the gap, and larger writes go past scp.
+const (
+	// DefaultSFTPPacket is the data size of one SFTP write. OpenSSH's
+	// sftp-server (5.3p1 on CentOS 6.6, as today's) drops the connection
+	// on a message above 256 KiB (SFTP_MAX_MSG_LENGTH); a write carries
+	// its data plus about 30 bytes of header and handle.
+	DefaultSFTPPacket = 255 << 10
+	// DefaultSFTPConcurrency is how many writes are in flight at once.
+	DefaultSFTPConcurrency = 16
+)
+
+func (s *SSHConn) sftpTuning() (packet, concurrency int) {
+	packet, concurrency = s.cfg.SFTPPacket, s.cfg.SFTPConcurrency
+	if packet <= 0 {
+		packet = DefaultSFTPPacket
+	}
+	if concurrency <= 0 {
+		concurrency = DefaultSFTPConcurrency
+	}
+	return packet, concurrency
+}
+
+// sftpClient opens an SFTP session on the shared connection, with
+// concurrent writes of DefaultSFTPPacket bytes.
 func (s *SSHConn) sftpClient() (*sftp.Client, error) {
 	s.mu.Lock()
 	c := s.client
@@ -26,16 +49,22 @@ func (s *SSHConn) sftpClient() (*sftp.Client, error) {
 	if c == nil {
 		return nil, fmt.Errorf("sftp %s: not connected", s.addr())
 	}
-	cl, err := sftp.NewClient(c, sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64))
+	s.stats.sftp.Add(1)
+	packet, concurrency := s.sftpTuning()
+	cl, err := sftp.NewClient(c, sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(concurrency), sftp.MaxPacketUnchecked(packet))
 	if err != nil {
 		return nil, fmt.Errorf("sftp %s: %w", s.addr(), err)
 	}
 	return cl, nil
 }
 
-// resumeWindow covers every write in flight when a transfer breaks: 64
-// concurrent requests of 32 KiB, twice over.
-const resumeWindow = 2 * 64 * 32 << 10
+// resumeWindow covers every write that may have been in flight when a
+// transfer broke, twice over: concurrent writes land out of order, so the
+// end of an interrupted file may have holes.
+func (s *SSHConn) resumeWindow() int64 {
+	packet, concurrency := s.sftpTuning()
+	return 2 * int64(packet) * int64(concurrency)
+}
 
 // UploadResult says what an upload did.
 type UploadResult struct {
@@ -57,25 +86,30 @@ func (s *SSHConn) Upload(ctx context.Context, local, remote string, prog progres
 		return nil, fmt.Errorf("upload %s: %w", local, err)
 	}
 	res := &UploadResult{SHA256: sum}
-	if got, err := s.remoteSHA256(ctx, remote, -1); err == nil && got == sum {
-		res.Skipped = true
-		return res, nil
-	}
 	cl, err := s.sftpClient()
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
+	// A stat on the SFTP session the upload needs anyway: only a file of
+	// the same size is worth hashing on the guest (a separate session).
+	if fi, err := cl.Stat(remote); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+		if got, err := s.remoteSHA256(ctx, remote, -1); err == nil && got == sum {
+			res.Skipped = true
+			return res, nil
+		}
+	}
 	part := remote + ".part"
 	if err := cl.MkdirAll(path.Dir(remote)); err != nil {
 		return nil, fmt.Errorf("upload %s: mkdir %s: %w", local, path.Dir(remote), err)
 	}
 	var offset int64
-	if fi, err := cl.Stat(part); err == nil && fi.Size() > resumeWindow && fi.Size() <= size {
+	window := s.resumeWindow()
+	if fi, err := cl.Stat(part); err == nil && fi.Size() > window && fi.Size() <= size {
 		// Concurrent writes land out of order, so the last window of an
 		// interrupted file may have holes: resume before it, and only from
 		// a prefix whose hash matches byte for byte.
-		at := fi.Size() - resumeWindow
+		at := fi.Size() - window
 		want, _, err := fileSHA256(ctx, local, at)
 		if err != nil {
 			return nil, fmt.Errorf("upload %s: %w", local, err)

@@ -29,6 +29,8 @@ type Spec struct {
 	Agent        Agent        `yaml:"agent" json:"agent"`
 	ConfigServer ConfigServer `yaml:"configServer" json:"configServer"`
 	Retention    Retention    `yaml:"retention" json:"retention"`
+	// Audit holds facts only `mtprep audit` uses (issue 6); all optional.
+	Audit AuditSpec `yaml:"audit" json:"audit,omitzero"`
 
 	// File is the path the spec was loaded from; relative paths in the spec
 	// are resolved against its directory, and errors name it.
@@ -114,12 +116,32 @@ type ConfigServer struct {
 	IP         string `yaml:"ip" json:"ip"`
 	Port       int    `yaml:"port" json:"port"`
 	Passphrase Secret `yaml:"passphrase" json:"passphrase"`
+	// Version is the configuration server's version (e.g. 9.3.0.0), when
+	// known: the audit fails an MT whose agent is newer, which ASR does
+	// not support.
+	Version string `yaml:"version" json:"version,omitempty"`
 }
 
 // Retention is the retention volume on the MT.
 type Retention struct {
 	Mountpoint string `yaml:"mountpoint" json:"mountpoint"`
 	Filesystem string `yaml:"filesystem" json:"filesystem"`
+}
+
+// AuditSpec is what the audit cannot learn from the MT itself: the ASR
+// deployment around it. Every key is optional; a check whose input is
+// missing reports UNKNOWN rather than guessing.
+type AuditSpec struct {
+	// ProtectedDatastores are the datastores of the VMs this MT fails
+	// back; its ESXi host must see each of them.
+	ProtectedDatastores []string `yaml:"protectedDatastores" json:"protectedDatastores,omitempty"`
+	// ProtectedVMs are the vCenter names of the VMs this MT fails back;
+	// their datastores are checked as if listed in ProtectedDatastores.
+	ProtectedVMs []string `yaml:"protectedVMs" json:"protectedVMs,omitempty"`
+	// VCenterAccount is the vCenter user ASR's configuration server uses
+	// (DOMAIN\user or user@domain). The privilege check asks about this
+	// user; without it, about the account the audit logs in with.
+	VCenterAccount string `yaml:"vcenterAccount" json:"vcenterAccount,omitempty"`
 }
 
 // Defaults written into a spec for keys the user left out. They follow the

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -33,6 +34,9 @@ type SSHConfig struct {
 	Env           LookupEnv
 	DialTimeout   time.Duration
 	Log           *slog.Logger
+	// SFTPPacket and SFTPConcurrency tune uploads (zero: DefaultSFTPPacket,
+	// DefaultSFTPConcurrency); for benchmarks.
+	SFTPPacket, SFTPConcurrency int
 }
 
 // SSHConfig builds the SSH settings of the spec's MT.
@@ -61,6 +65,25 @@ type SSHConn struct {
 	client *ssh.Client
 	key    ssh.PublicKey // the host key seen on connect; a reboot must show it again
 	mu     sync.Mutex
+	stats  sshCounters
+}
+
+// SSHStats counts an MT connection's round trips: each SSH session is at
+// least one round trip to the MT (channel open, exec, exit status), so
+// Sessions is what a build's guest phases cost in latency.
+type SSHStats struct {
+	Dials    int64 `json:"dials"`    // TCP connections and handshakes, reconnects after reboots included
+	Sessions int64 `json:"sessions"` // SSH sessions: Commands + SFTP
+	Commands int64 `json:"commands"` // remote commands and scripts
+	SFTP     int64 `json:"sftp"`     // SFTP sessions (one per upload)
+}
+
+type sshCounters struct{ dials, commands, sftp atomic.Int64 }
+
+// Stats returns what the connection did so far.
+func (s *SSHConn) Stats() SSHStats {
+	c, f := s.stats.commands.Load(), s.stats.sftp.Load()
+	return SSHStats{Dials: s.stats.dials.Load(), Sessions: c + f, Commands: c, SFTP: f}
 }
 
 // DialSSH connects with host-key checking per cfg.HostKey.
@@ -93,6 +116,7 @@ func (s *SSHConn) dial(ctx context.Context) error {
 	}
 	clientAlgorithms(cc)
 	d := net.Dialer{Timeout: to}
+	s.stats.dials.Add(1)
 	conn, err := d.DialContext(ctx, "tcp", s.addr())
 	if err != nil {
 		return fmt.Errorf("ssh %s: %w", s.addr(), err)
@@ -251,6 +275,7 @@ func (s *SSHConn) runLine(ctx context.Context, stdin io.Reader, line, display st
 	if c == nil {
 		return nil, fmt.Errorf("ssh %s: not connected", s.addr())
 	}
+	s.stats.commands.Add(1)
 	sess, err := c.NewSession()
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s: session: %w", s.addr(), err)

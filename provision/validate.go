@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // validate time zones the same way on every machine
+
+	version "github.com/hashicorp/go-version"
 )
 
 var (
@@ -30,6 +32,8 @@ var (
 	isoFolderRe = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
 	envNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	numericRe   = regexp.MustCompile(`^[0-9]+$`)
+	// accountRe is a vCenter principal: user@domain or DOMAIN\user.
+	accountRe = regexp.MustCompile(`^[A-Za-z0-9._-]+([@\\][A-Za-z0-9._-]+)?$`)
 	// repoURLRe is an http(s) URL with nothing a yum .repo file or a shell
 	// would read specially.
 	repoURLRe = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._~%/+-]*)?$`)
@@ -166,6 +170,13 @@ func (s *Spec) validate() InputErrors {
 		bad("configServer.port", fmt.Sprintf("%d is not a TCP port", s.ConfigServer.Port), "use 443")
 	}
 
+	if v := s.ConfigServer.Version; v != "" {
+		if _, err := version.NewVersion(v); err != nil {
+			bad("configServer.version", fmt.Sprintf("%q is not a version number", v), "give the configuration server's version as ASR shows it, e.g. 9.3.0.0, or leave it out")
+		}
+	}
+	s.validateAudit(bad)
+
 	if !mountRe.MatchString(s.Retention.Mountpoint) || strings.Contains(s.Retention.Mountpoint, "/..") || s.Retention.Mountpoint == "/" {
 		bad("retention.mountpoint", fmt.Sprintf("%q is not a safe absolute path", s.Retention.Mountpoint), "use /mnt/retention (ASR's default)")
 	}
@@ -178,6 +189,29 @@ func (s *Spec) validate() InputErrors {
 		bad("retention.filesystem", fmt.Sprintf("%q is not supported", s.Retention.Filesystem), "use ext4")
 	}
 	return errs
+}
+
+// validateAudit checks the audit-only keys: vSphere names and an account
+// name, nothing that could be mistaken for a path or a list.
+func (s *Spec) validateAudit(bad func(key, problem, fix string)) {
+	for _, l := range []struct {
+		key   string
+		names []string
+	}{{"audit.protectedDatastores", s.Audit.ProtectedDatastores}, {"audit.protectedVMs", s.Audit.ProtectedVMs}} {
+		seen := map[string]bool{}
+		for _, n := range l.names {
+			switch {
+			case !invNameRe.MatchString(n):
+				bad(l.key, fmt.Sprintf("%q is not a vSphere object name", n), "give the name only, without '/'")
+			case seen[n]:
+				bad(l.key, fmt.Sprintf("%q is listed twice", n), "list each name once")
+			}
+			seen[n] = true
+		}
+	}
+	if a := s.Audit.VCenterAccount; a != "" && !accountRe.MatchString(a) {
+		bad("audit.vcenterAccount", fmt.Sprintf("%q is not a vCenter user name", a), `write it as vCenter shows it: user@vsphere.local or DOMAIN\user`)
+	}
 }
 
 func (s *Spec) validateNetwork(bad func(key, problem, fix string)) {

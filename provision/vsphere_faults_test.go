@@ -22,13 +22,30 @@ import (
 )
 
 // faultyVM replaces the simulator VM's ReconfigVM_Task: the task fails
-// with fault, or (fault nil) succeeds without changing anything.
+// with fault, or (fault nil) succeeds without changing anything. A
+// reconfigure that only sets or clears mtprep's lock (lock.go) goes
+// through: the faults are for what the phases change.
 type faultyVM struct {
 	*simulator.VirtualMachine
 	fault types.BaseMethodFault
 }
 
+func onlyLock(spec *types.VirtualMachineConfigSpec) bool {
+	if len(spec.ExtraConfig) == 0 || len(spec.DeviceChange) > 0 || spec.Flags != nil || spec.BootOptions != nil {
+		return false
+	}
+	for _, o := range spec.ExtraConfig {
+		if o.GetOptionValue().Key != vmLockKey {
+			return false
+		}
+	}
+	return true
+}
+
 func (vm *faultyVM) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
+	if onlyLock(&req.Spec) {
+		return vm.VirtualMachine.ReconfigVMTask(ctx, req)
+	}
 	task := simulator.CreateTask(req.This, "reconfigVm", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		return nil, vm.fault
 	})
@@ -72,7 +89,8 @@ func TestEnableUUIDFaults(t *testing.T) {
 				MethodName: "ReconfigVM_Task", ObjectType: "VirtualMachine", ObjectName: "mt01",
 				Probability: 1, FaultType: simulator.FaultTypeInvalidState, Message: "host is in maintenance", Enabled: true,
 			})
-		}, []string{"phase enable-uuid", "reconfigure VM mt01", "host is in maintenance", "(InvalidState)"}},
+			// Every reconfigure of the VM fails: the first is the lock's.
+		}, []string{"phase enable-uuid", "lock VM mt01", "host is in maintenance", "(InvalidState)"}},
 		{"ReconfigVM_Task fails as a task", func(s *sim, ref types.ManagedObjectReference) {
 			s.model.Map().Put(&faultyVM{VirtualMachine: s.model.Map().Get(ref).(*simulator.VirtualMachine), fault: &types.RestrictedVersion{}})
 		}, []string{"phase enable-uuid", "reconfigure VM mt01", "(RestrictedVersion)", "free edition"}},
@@ -192,7 +210,7 @@ func TestUploadFails(t *testing.T) {
 	}
 	fail.Store(false)
 	again := simTarget(t, s, "", 0, nil)
-	again.Facts.ISOLocal = tg.Facts.ISOLocal
+	sameISOs(again, tg)
 	plan, err := Plan(ctx, again, vspherePhases(t, "upload"))
 	if err != nil || plan[0].Status != StatusWouldChange || !strings.Contains(plan[0].Observed, "has 1000 bytes") {
 		t.Fatalf("plan over a partial file: %v %+v", err, plan)
@@ -204,10 +222,14 @@ func TestUploadFails(t *testing.T) {
 		t.Errorf("the ISO on the datastore has %d bytes, want %d", len(got), len(b))
 	}
 	entries, _ = os.ReadDir(dir)
-	if len(entries) != 2 {
+	if len(entries) != 3 {
 		for _, e := range entries {
 			t.Log(e.Name())
 		}
-		t.Errorf("%d files in mtprep-iso, want the ISO and its .sha256", len(entries))
+		t.Errorf("%d files in mtprep-iso, want the ISO, its .sha256 and seeds/", len(entries))
+	}
+	seeds, _ := os.ReadDir(filepath.Join(dir, "seeds"))
+	if len(seeds) != 2 || !strings.HasPrefix(seeds[0].Name(), "mt01-") {
+		t.Errorf("seeds/ holds %v, want mt01's seed and its .sha256", seeds)
 	}
 }

@@ -41,7 +41,7 @@ func TestBuildTwice(t *testing.T) {
 
 	tasks := s.tasks()
 	second := simTarget(t, s, addr, port, nil)
-	second.Facts.ISOLocal = first.Facts.ISOLocal
+	sameISOs(second, first)
 	rs, err = Build(ctx, second, vspherePhases(t, ""))
 	if err != nil {
 		t.Fatalf("second build: %v (%s)", err, statuses(rs))
@@ -140,15 +140,29 @@ func TestBuildResultByGovmomi(t *testing.T) {
 	if len(sizes) != 2 || sizes[0] != 100 || sizes[1] != 1024 {
 		t.Errorf("disk sizes (GB): %v, want [100 1024]", sizes)
 	}
+	// Two CD-ROMs on the first IDE controller: the shared media at unit 0
+	// (the installer's sr0), this MT's seed at unit 1 (sr1, where the
+	// media's ks=hd:sr1:/ks.cfg looks).
+	sb, _ := os.ReadFile(tg.Facts.SeedLocal)
+	ssum := sha256.Sum256(sb)
+	wantSeed := "[LocalDS_0] mtprep-iso/seeds/mt01-" + hex.EncodeToString(ssum[:]) + ".iso"
 	cds := devs.SelectByType((*types.VirtualCdrom)(nil))
-	if len(cds) != 1 {
-		t.Fatalf("%d CD-ROMs", len(cds))
+	if len(cds) != 2 {
+		t.Fatalf("%d CD-ROMs, want 2", len(cds))
 	}
-	if b, ok := cds[0].(*types.VirtualCdrom).Backing.(*types.VirtualCdromIsoBackingInfo); !ok || b.FileName != wantISO {
-		t.Errorf("CD-ROM backing %#v, want %s", cds[0].GetVirtualDevice().Backing, wantISO)
-	}
-	if cn := cds[0].GetVirtualDevice().Connectable; cn == nil || !cn.StartConnected {
-		t.Error("the CD-ROM is not connected at power on")
+	for _, cd := range cds {
+		cd := cd.(*types.VirtualCdrom)
+		ide, ok := devs.FindByKey(cd.ControllerKey).(*types.VirtualIDEController)
+		if !ok || ide.BusNumber != 0 {
+			t.Errorf("CD-ROM %d is not on IDE controller 0", cd.Key)
+		}
+		want := map[int32]string{0: wantISO, 1: wantSeed}[*cd.UnitNumber]
+		if b, ok := cd.Backing.(*types.VirtualCdromIsoBackingInfo); !ok || b.FileName != want {
+			t.Errorf("CD-ROM at IDE 0:%d holds %#v, want %s", *cd.UnitNumber, cd.Backing, want)
+		}
+		if cn := cd.Connectable; cn == nil || !cn.StartConnected {
+			t.Errorf("the CD-ROM at IDE 0:%d is not connected at power on", *cd.UnitNumber)
+		}
 	}
 	nics := devs.SelectByType((*types.VirtualEthernetCard)(nil))
 	if len(nics) != 1 {
@@ -326,7 +340,7 @@ func TestFixGrowsDisksAndSetsBootOrder(t *testing.T) {
 	// The spec now wants a bigger OS disk and a smaller retention disk
 	// than the first build made; the retention disk is gone.
 	fix := simTarget(t, s, "", 0, func(sp *Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 150, 40 })
-	fix.Facts.ISOLocal = tg.Facts.ISOLocal
+	sameISOs(fix, tg)
 	fix.Options.Fix = true
 	if rs, err := Build(ctx, fix, vspherePhases(t, "vm")); err != nil {
 		t.Fatalf("%v (%s)", err, statuses(rs))
@@ -343,7 +357,7 @@ func TestFixGrowsDisksAndSetsBootOrder(t *testing.T) {
 
 	// A spec asking for less than there is: nothing to do, nothing shrunk.
 	small := simTarget(t, s, "", 0, func(sp *Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 100, 10 })
-	small.Facts.ISOLocal = tg.Facts.ISOLocal
+	sameISOs(small, tg)
 	small.Options.Fix = true
 	rs, err := Build(ctx, small, vspherePhases(t, "vm"))
 	if err != nil || rs[0].Status != StatusDone {
@@ -373,21 +387,21 @@ func TestFixNICAndCDROM(t *testing.T) {
 	devs, _ := vm.Device(ctx)
 	nic := devs.SelectByType((*types.VirtualEthernetCard)(nil))[0]
 	nic.GetVirtualDevice().Backing = backing
-	cd := devs.SelectByType((*types.VirtualCdrom)(nil))[0].(*types.VirtualCdrom)
+	cd := orderedCDROMs(devs)[0] // the media's
 	devs.InsertIso(cd, "[LocalDS_0] isos/other.iso")
 	if err := vm.EditDevice(ctx, nic, cd); err != nil {
 		t.Fatal(err)
 	}
 
 	report := simTarget(t, s, "", 0, nil)
-	report.Facts.ISOLocal = tg.Facts.ISOLocal
+	sameISOs(report, tg)
 	_, err = Build(ctx, report, vspherePhases(t, "vm"))
 	if err == nil || !strings.Contains(err.Error(), `not "VM Network"`) || !strings.Contains(err.Error(), "holds [LocalDS_0] isos/other.iso") {
 		t.Fatalf("%v", err)
 	}
 
 	fix := simTarget(t, s, "", 0, nil)
-	fix.Facts.ISOLocal = tg.Facts.ISOLocal
+	sameISOs(fix, tg)
 	fix.Options.Fix = true
 	if rs, err := Build(ctx, fix, vspherePhases(t, "vm")); err != nil || rs[0].Status != StatusChanged {
 		t.Fatalf("--fix: %v (%s)", err, statuses(rs))
@@ -397,7 +411,7 @@ func TestFixNICAndCDROM(t *testing.T) {
 	if b, ok := devs.SelectByType((*types.VirtualEthernetCard)(nil))[0].GetVirtualDevice().Backing.(*types.VirtualEthernetCardNetworkBackingInfo); !ok || b.Network == nil || *b.Network != netObj.Reference() {
 		t.Errorf("NIC after --fix: %#v", devs.SelectByType((*types.VirtualEthernetCard)(nil))[0].GetVirtualDevice().Backing)
 	}
-	if got := cdromISO(devs.SelectByType((*types.VirtualCdrom)(nil))[0].(*types.VirtualCdrom)); got != tg.Facts.ISODatastore {
+	if got := cdromISO(orderedCDROMs(devs)[0]); got != tg.Facts.ISODatastore {
 		t.Errorf("CD-ROM after --fix: %q, want %q", got, tg.Facts.ISODatastore)
 	}
 }

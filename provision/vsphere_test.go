@@ -49,8 +49,9 @@ func newSim(t *testing.T) *sim {
 }
 
 // tasks counts the simulator's task objects: a run that changes nothing
-// starts none.
-func (s *sim) tasks() int { return len(s.model.Map().All("Task")) }
+// starts none. (Tasks are not managed entities: Map().All("Task") would
+// always be empty.)
+func (s *sim) tasks() int { return len(s.model.Map().AllReference("Task")) }
 
 // sshGuest is a local listener that answers like CentOS 6.6's sshd, the
 // "guest" the install phase waits for.
@@ -98,11 +99,19 @@ func simTarget(t *testing.T, s *sim, sshAddr string, sshPort int, edit func(*Spe
 	if edit != nil {
 		edit(spec)
 	}
-	iso := filepath.Join(t.TempDir(), "mt01.iso")
-	b := make([]byte, 1<<20+123)
-	_, _ = rand.Read(b)
-	if err := os.WriteFile(iso, b, 0o644); err != nil {
-		t.Fatal(err)
+	// Random bytes for the shared media and the seed: the vSphere phases
+	// only move and attach them.
+	iso := filepath.Join(t.TempDir(), "media.iso")
+	seed := filepath.Join(t.TempDir(), "mt01-seed.iso")
+	for _, f := range []struct {
+		path string
+		size int
+	}{{iso, 1<<20 + 123}, {seed, 64 << 10}} {
+		b := make([]byte, f.size)
+		_, _ = rand.Read(b)
+		if err := os.WriteFile(f.path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	env := func(k string) (string, bool) {
 		switch k {
@@ -117,9 +126,15 @@ func simTarget(t *testing.T, s *sim, sshAddr string, sshPort int, edit func(*Spe
 		Spec: spec, Env: env, Log: slog.New(slog.DiscardHandler),
 		Options: BuildOptions{WorkDir: t.TempDir(), InstallTimeout: 30 * 1e9},
 	}
-	tg.Facts.ISOLocal = iso
+	tg.Facts.ISOLocal, tg.Facts.SeedLocal = iso, seed
 	t.Cleanup(func() { _ = tg.Close() })
 	return tg
+}
+
+// sameISOs gives dst the local media and seed of src, as a second run
+// over the same work directory would find them.
+func sameISOs(dst, src *Target) {
+	dst.Facts.ISOLocal, dst.Facts.SeedLocal = src.Facts.ISOLocal, src.Facts.SeedLocal
 }
 
 func vspherePhases(t *testing.T, names string) []Phase {

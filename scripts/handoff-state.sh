@@ -10,8 +10,12 @@ if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$csip" "$csport" 2>/dev/null; t
 else
     echo "cs unreachable"
 fi
+# The agent's .vx_version holds KEY=VALUE lines (VERSION=9.3.0.0,
+# INSTALLATION_DIR=...); older ones hold the bare version.
 if [ -f /usr/local/.vx_version ]; then
-    echo "vx_version $(tr '\n' ' ' < /usr/local/.vx_version)"
+    v=$(sed -n 's/^VERSION=//p' /usr/local/.vx_version | head -n 1)
+    [ -n "$v" ] || v=$(head -n 1 /usr/local/.vx_version)
+    echo "vx_version $v"
 fi
 if [ -f /root/.mtprep/registered ]; then
     echo "registered $(head -n 1 /root/.mtprep/registered)"

@@ -1,8 +1,11 @@
-# mtprep: report the MT's packages and multipathd state; changes nothing.
-# Args: package names. Output lines: "rpm NAME VERSION-RELEASE" for each
-# installed one, then "multipath conf|enabled|running yes|no".
-# CentOS 6: bash 4.1, SysV service and chkconfig.
+# mtprep: report the MT's OS release, packages and multipathd state;
+# changes nothing. Args: package names. Output lines: "release LINE" (the
+# OS, checked by mtprep before anything else), "rpm NAME VERSION-RELEASE"
+# for each installed one, then "multipath conf|enabled|running yes|no".
+# CentOS 6: bash 4.1, SysV service and chkconfig, no /etc/os-release.
 set -u
+rel=$(cat /etc/centos-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || { [ -f /etc/os-release ] && . /etc/os-release && echo "$PRETTY_NAME"; })
+echo "release $(printf '%s\n' "$rel" | head -n 1)"
 for p in "$@"; do
     if v=$(rpm -q --qf '%{VERSION}-%{RELEASE}\n' "$p" 2>/dev/null); then
         echo "rpm $p $(echo "$v" | tail -n 1)"

@@ -41,18 +41,20 @@ var errAuditFailed = errors.New("audit: at least one check FAILed")
 func (a *app) auditCmd() *cobra.Command {
 	var specPath, invPath, format string
 	var concurrency int
-	var hostTimeout time.Duration
+	var hostTimeout, vsphereTimeout time.Duration
 	var noVSphere bool
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Check existing master targets read-only against ASR's failback requirements",
 		Long: `Check one MT or a fleet without changing anything, whether mtprep built it or
 not. vSphere: disk.EnableUUID, snapshots, LSI Logic controller, disk count,
-VMware Tools, free ESXi edition, VMFS/vSAN datastore, unique BIOS UUID, the
-account's reprotect privileges — one PropertyCollector retrieval for the whole
-inventory. Guest (one probe script over one SSH session per MT): OS, packages,
-multipathd, ApplyCustomChanges.sh, retention volume and its WWID, /etc/hosts,
-configuration server on 443, agent version.
+VMware Tools, free ESXi edition, VMFS/vSAN datastore and the protected VMs'
+datastores (audit.protectedDatastores / audit.protectedVMs), unique BIOS
+UUID, the account's reprotect privileges — one PropertyCollector retrieval
+for the whole inventory. Guest (one probe script over one SSH session per
+MT): OS, packages, multipathd, ApplyCustomChanges.sh, retention volume and
+its WWID, /etc/hosts, configuration server on 443, agent version (against
+configServer.version).
 
 Each check is PASS, WARN, FAIL or UNKNOWN with the observed value and the fix
 (check ids: docs/AUDIT.md). Exit 0 when nothing FAILs, 1 when something does,
@@ -74,15 +76,22 @@ its guest checks; the others are still audited.`,
 			default:
 				return usageError{fmt.Errorf("--format %q: use table, json or junit", format)}
 			}
+			if concurrency < 1 {
+				return usageError{fmt.Errorf("--concurrency %d: give at least 1", concurrency)}
+			}
+			if hostTimeout <= 0 || vsphereTimeout <= 0 {
+				return usageError{errors.New("--host-timeout and --vsphere-timeout must be positive")}
+			}
 			specs, err := a.loadSpecs(specPath, invPath)
 			if err != nil {
 				return err
 			}
 			fs, stats, err := provision.Audit(cmd.Context(), specs, provision.AuditOptions{
-				Concurrency: concurrency, HostTimeout: hostTimeout, Env: a.env, Log: a.log, SkipVSphere: noVSphere,
+				Concurrency: concurrency, HostTimeout: hostTimeout, VSphereTimeout: vsphereTimeout, Env: a.env, Log: a.log, SkipVSphere: noVSphere,
 			})
 			if err != nil {
-				return err
+				// Cancelled (Ctrl-C): what was found is not the whole report.
+				return fmt.Errorf("audit interrupted: %w", err)
 			}
 			a.log.Debug("audit cost", "vsphere_round_trips", stats.VSphereRoundTrips, "ssh_sessions", stats.SSHSessions)
 			switch format {
@@ -106,8 +115,9 @@ its guest checks; the others are still audited.`,
 	f.StringVar(&specPath, "spec", "", "one MT's spec file")
 	f.StringVar(&invPath, "inventory", "", "a fleet inventory")
 	f.StringVar(&format, "format", "", "table (default on a terminal), json or junit")
-	f.IntVar(&concurrency, "concurrency", 8, "MTs probed at once")
-	f.DurationVar(&hostTimeout, "host-timeout", 2*time.Minute, "time allowed for one MT's guest probe")
+	f.IntVar(&concurrency, "concurrency", provision.DefaultAuditConcurrency, "MTs probed over SSH at once")
+	f.DurationVar(&hostTimeout, "host-timeout", provision.DefaultAuditHostTimeout, "time allowed for one MT's guest probe (SSH connect and script)")
+	f.DurationVar(&vsphereTimeout, "vsphere-timeout", provision.DefaultAuditVSphereTimeout, "time allowed for one vCenter's part (login, retrieval, queries)")
 	f.BoolVar(&noVSphere, "no-vsphere", false, "skip the vSphere checks (guest checks only)")
 	return cmd
 }

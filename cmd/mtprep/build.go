@@ -19,6 +19,7 @@ import (
 // runFlags are the flags build and plan share.
 type runFlags struct {
 	spec, phases, workDir, format string
+	inventory                     string // plan only
 	opts                          provision.BuildOptions
 }
 
@@ -26,16 +27,43 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.spec, "spec", "", "the MT's spec file (YAML)")
 	fl.StringVar(&f.phases, "phases", "", "comma-separated phases to run, in build order (default: all): "+phaseNames())
-	fl.StringVar(&f.workDir, "work-dir", "", "directory for local artefacts: the MT's ISO, its handoff manifest (default ./build/<name>)")
+	fl.StringVar(&f.workDir, "work-dir", "", "directory for local artefacts: the MT's seed ISO, its handoff manifest (default ./build/<name>)")
 	fl.StringVar(&f.format, "format", "text", "output: text or json")
-	fl.BoolVar(&f.opts.AllowPowerOff, "allow-power-off", false, "let enable-uuid shut a powered-on VM down through VMware Tools (or power it off), then power it on again")
-	fl.BoolVar(&f.opts.Fix, "fix", false, "let the vm phase reconcile what is safe on an existing VM that differs from the spec (CPU/memory while off, growing disks, missing devices, boot order)")
-	fl.DurationVar(&f.opts.InstallTimeout, "install-timeout", provision.DefaultInstallTimeout, "how long install waits for the unattended install to finish and SSH to answer")
-	fl.DurationVar(&f.opts.ShutdownTimeout, "shutdown-timeout", provision.DefaultShutdownTimeout, "how long enable-uuid waits for a guest shutdown before powering off (with --allow-power-off)")
-	fl.BoolVar(&f.opts.AllowOS, "allow-os", false, "prepare an MT that runs another OS than CentOS 6.6")
-	fl.StringVar(&f.opts.AppliedResolution, "apply-custom-changes", "", "settle an ApplyCustomChanges.sh run that never recorded its end: "+provision.AppliedMarkDone+" or "+provision.AppliedRunAgain)
-	fl.DurationVar(&f.opts.RebootTimeout, "reboot-timeout", 10*time.Minute, "how long to wait for SSH after a reboot of the MT")
-	fl.StringVar(&f.opts.FormatWWID, "format-wwid", "", "let the retention phase format the disk with this WWID even though it holds data")
+	registerBuildOptions(cmd, &f.opts, false)
+}
+
+// registerBuildOptions adds the flags of provision.BuildOptions, which
+// build, plan and fleet share. A fleet has no --format-wwid or
+// --apply-custom-changes: each names one MT's situation.
+func registerBuildOptions(cmd *cobra.Command, o *provision.BuildOptions, fleet bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.MediaDir, "media-dir", "", "directory for the shared install media, one file per base ISO (default: build/media, or <work-dir>/media)")
+	fl.BoolVar(&o.AllowUnknownBase, "allow-unknown-base", false, "let the iso phase remaster a base that is not CentOS 6.6 x86_64")
+	fl.BoolVar(&o.BreakLock, "break-lock", false, "take the MTs' locks (vSphere guestinfo.mtprep.lock and the guest's /root/.mtprep/lock) even when another run holds them: only when that run is gone")
+	f := o
+	fl.BoolVar(&f.AllowPowerOff, "allow-power-off", false, "let enable-uuid shut a powered-on VM down through VMware Tools (or power it off), then power it on again")
+	fl.BoolVar(&f.Fix, "fix", false, "let the vm phase reconcile what is safe on an existing VM that differs from the spec (CPU/memory while off, growing disks, missing devices, boot order)")
+	fl.DurationVar(&f.InstallTimeout, "install-timeout", provision.DefaultInstallTimeout, "how long install waits for the unattended install to finish and SSH to answer")
+	fl.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", provision.DefaultShutdownTimeout, "how long enable-uuid waits for a guest shutdown before powering off (with --allow-power-off)")
+	fl.BoolVar(&f.AllowOS, "allow-os", false, "prepare an MT that runs another OS than CentOS 6.6")
+	fl.DurationVar(&f.RebootTimeout, "reboot-timeout", 10*time.Minute, "how long to wait for SSH after a reboot of the MT")
+	if !fleet {
+		fl.StringVar(&f.AppliedResolution, "apply-custom-changes", "", "settle an ApplyCustomChanges.sh run that never recorded its end: "+provision.AppliedMarkDone+" or "+provision.AppliedRunAgain)
+		fl.StringVar(&f.FormatWWID, "format-wwid", "", "let the retention phase format the disk with this WWID even though it holds data")
+	}
+}
+
+// checkOptions refuses option values no run can use (exit 2).
+func checkOptions(o provision.BuildOptions) error {
+	switch o.AppliedResolution {
+	case "", provision.AppliedMarkDone, provision.AppliedRunAgain:
+	default:
+		return usageError{fmt.Errorf("--apply-custom-changes %q: use %s or %s", o.AppliedResolution, provision.AppliedMarkDone, provision.AppliedRunAgain)}
+	}
+	if o.InstallTimeout <= 0 || o.ShutdownTimeout <= 0 || o.RebootTimeout <= 0 {
+		return usageError{errors.New("timeouts must be positive (e.g. --install-timeout 90m)")}
+	}
+	return nil
 }
 
 func phaseNames() string {
@@ -52,13 +80,8 @@ func (a *app) target(f *runFlags) (*provision.Target, []provision.Phase, error) 
 	if f.format != "text" && f.format != "json" {
 		return nil, nil, usageError{fmt.Errorf("--format %q: use text or json", f.format)}
 	}
-	switch f.opts.AppliedResolution {
-	case "", provision.AppliedMarkDone, provision.AppliedRunAgain:
-	default:
-		return nil, nil, usageError{fmt.Errorf("--apply-custom-changes %q: use %s or %s", f.opts.AppliedResolution, provision.AppliedMarkDone, provision.AppliedRunAgain)}
-	}
-	if f.opts.InstallTimeout <= 0 || f.opts.ShutdownTimeout <= 0 || f.opts.RebootTimeout <= 0 {
-		return nil, nil, usageError{errors.New("timeouts must be positive (e.g. --install-timeout 90m)")}
+	if err := checkOptions(f.opts); err != nil {
+		return nil, nil, err
 	}
 	phases, err := provision.Select(provision.Phases(), f.phases)
 	if err != nil {
@@ -72,6 +95,11 @@ func (a *app) target(f *runFlags) (*provision.Target, []provision.Phase, error) 
 	opts.WorkDir = f.workDir
 	if opts.WorkDir == "" {
 		opts.WorkDir = filepath.Join("build", s.Name)
+		if opts.MediaDir == "" {
+			// Beside the MTs' work directories: every MT built from
+			// this directory shares the media of its base.
+			opts.MediaDir = filepath.Join("build", "media")
+		}
 	}
 	t := &provision.Target{
 		Spec: s, Options: opts, Log: a.log, Env: a.env,
@@ -89,6 +117,7 @@ type report struct {
 	Phases  []provision.Result    `json:"phases"`
 	Facts   *provision.Facts      `json:"facts,omitempty"`
 	VSphere *provision.RoundTrips `json:"vsphereRoundTrips,omitempty"`
+	SSH     *provision.SSHStats   `json:"sshRoundTrips,omitempty"`
 }
 
 func (a *app) writeResults(w io.Writer, format, command string, t *provision.Target, rs []provision.Result, rt provision.RoundTrips, runErr error) error {
@@ -105,6 +134,9 @@ func (a *app) writeResults(w io.Writer, format, command string, t *provision.Tar
 		}
 		if rt.HTTP > 0 {
 			r.VSphere = &rt
+		}
+		if ss := t.SSHRoundTrips(); ss.Dials > 0 {
+			r.SSH = &ss
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -155,14 +187,25 @@ GOVC_INSECURE, GOVC_DATACENTER, GOVC_DATASTORE, GOVC_NETWORK, GOVC_HOST,
 GOVC_FOLDER). The password comes from an environment variable or a file
 named in the spec, never from the command line.
 
-upload        puts the MT's ISO on the datastore as <isoFolder>/<sha256>.iso
-              (nothing is sent when that content is already there)
+iso           writes the shared install media of the base (once for every
+              MT: no kickstart inside, boots with ks=hd:sr1:/ks.cfg) and
+              this MT's seed ISO (/ks.cfg, with a new SSH host key)
+upload        puts both on the datastore: the media as
+              <isoFolder>/<sha256>.iso, the seed as
+              <isoFolder>/seeds/<name>-<sha256>.iso (nothing is sent when
+              that content is already there)
 vm            finds the VM by name in its folder or creates it (LSI Logic
-              SCSI, thin OS and retention disks, NIC, CD-ROM with the ISO);
-              an existing VM that differs is reported, changed only with --fix
+              SCSI, thin OS and retention disks, NIC, the media in the first
+              CD-ROM and the seed in the second); an existing VM that
+              differs is reported, changed only with --fix
 enable-uuid   disk.EnableUUID=TRUE and flags.diskUuidEnabled, only while the
               VM is off (--allow-power-off to shut it down for it)
 install       powers on, waits until SSH answers, ejects the ISO
+
+A run takes the MT's locks before it changes anything (the VM's
+guestinfo.mtprep.lock, the guest's /root/.mtprep/lock) and releases them at
+its end, so two runs never prepare one MT at once. A lock left by a run that
+died is broken only with --break-lock.
 
 Exit status: 0 when every phase is done or changed, 1 when a phase failed,
 2 for bad flags or a bad spec.`,

@@ -17,6 +17,8 @@ import (
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision"
 )
 
 // TestBuildAndPlanCLI drives `mtprep plan` and `mtprep build` against an
@@ -57,7 +59,18 @@ func TestBuildAndPlanCLI(t *testing.T) {
 		return s
 	})
 	work := t.TempDir()
-	if err := os.WriteFile(filepath.Join(work, "mt01.iso"), bytes.Repeat([]byte("iso!"), 300000), 0o644); err != nil {
+	// Stand-ins for what the iso phase writes (its own tests remaster a
+	// real base): the shared media and this MT's seed.
+	sp, err := provision.Load(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	media := provision.SharedMediaPath(filepath.Join(work, "media"), sp.ISO.Base)
+	_ = os.MkdirAll(filepath.Dir(media), 0o755)
+	if err := os.WriteFile(media, bytes.Repeat([]byte("iso!"), 300000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "mt01-seed.iso"), bytes.Repeat([]byte("ks!"), 20000), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("GOVC_URL", u.String())

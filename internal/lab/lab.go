@@ -89,6 +89,9 @@ type Lab struct {
 	userKey  *rsaKey
 	reqMu    sync.Mutex
 	requests []string
+	// khMu serialises rewrites of the guests' known_hosts file (the
+	// install stand-in replaces a guest's line).
+	khMu sync.Mutex
 
 	downOnce sync.Once
 	downErr  error

@@ -451,6 +451,12 @@ func (l *Lab) CreateVM(ctx context.Context, spec VMSpec) (*object.VirtualMachine
 // VM it did not boot a container for; a test uses this to say "the OS on
 // this VM is installed and up" (the install phase waits for that).
 func (l *Lab) SetToolsGuest(vm *object.VirtualMachine, g *Guest) error {
+	return l.setTools(vm, g.Address, g.Hostname)
+}
+
+// setTools makes VMware Tools of vm report a running guest at address with
+// host name hostname.
+func (l *Lab) setTools(vm *object.VirtualMachine, address, hostname string) error {
 	sctx := l.VC.Model.Service.Context
 	obj, ok := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
 	if !ok {
@@ -461,15 +467,15 @@ func (l *Lab) SetToolsGuest(vm *object.VirtualMachine, g *Guest) error {
 		{Name: "guest.toolsRunningStatus", Val: running},
 		{Name: "guest.toolsStatus", Val: types.VirtualMachineToolsStatusToolsOk},
 		{Name: "guest.toolsVersionStatus2", Val: string(types.VirtualMachineToolsVersionStatusGuestToolsUnmanaged)},
-		{Name: "guest.ipAddress", Val: g.Address},
-		{Name: "guest.hostName", Val: g.Hostname},
+		{Name: "guest.ipAddress", Val: address},
+		{Name: "guest.hostName", Val: hostname},
 		{Name: "guest.guestId", Val: string(types.VirtualMachineGuestOsIdentifierCentos64Guest)},
 		{Name: "guest.guestFullName", Val: "CentOS 4/5/6 (64-bit)"},
 		{Name: "guest.guestState", Val: "running"},
 		{Name: "summary.guest.toolsRunningStatus", Val: running},
 		{Name: "summary.guest.toolsStatus", Val: types.VirtualMachineToolsStatusToolsOk},
-		{Name: "summary.guest.ipAddress", Val: g.Address},
-		{Name: "summary.guest.hostName", Val: g.Hostname},
+		{Name: "summary.guest.ipAddress", Val: address},
+		{Name: "summary.guest.hostName", Val: hostname},
 	})
 	return nil
 }

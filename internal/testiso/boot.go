@@ -19,6 +19,7 @@ const (
 	KickstartEnd      = "MTPREP-KS-END"
 	NoKickstartMarker = "MTPREP-NO-KS"
 	ErrorMarker       = "MTPREP-ERROR: "
+	SourceMarker      = "MTPREP-KS-SOURCE: " // the device the kickstart was read from
 )
 
 // QEMU is the emulator Boot runs (Debian package qemu-system-x86).
@@ -37,17 +38,39 @@ func Boot(ctx context.Context, iso string, timeout time.Duration) (string, error
 
 // BootStream is Boot, also copying the serial output to live as it comes.
 func BootStream(ctx context.Context, iso string, timeout time.Duration, live io.Writer) (string, error) {
+	return BootDrives(ctx, []string{iso}, timeout, live)
+}
+
+// BootDrives is BootStream with several CD-ROMs: isos[0] is the boot
+// media (IDE primary master, the guest's sr0), isos[1] the primary slave
+// (sr1), isos[2] and isos[3] the secondary channel's. That is how a
+// vSphere VM with shared install media at IDE 0:0 and a seed ISO at IDE
+// 0:1 looks to the installer. One ISO is qemu's plain -cdrom, as before.
+func BootDrives(ctx context.Context, isos []string, timeout time.Duration, live io.Writer) (string, error) {
 	if _, err := exec.LookPath(QEMU); err != nil {
 		return "", fmt.Errorf("testiso: %s: %w (install qemu-system-x86)", QEMU, ErrMissingHost)
 	}
+	if len(isos) == 0 || len(isos) > 4 {
+		return "", fmt.Errorf("testiso: boot needs 1 to 4 CD-ROMs, got %d", len(isos))
+	}
+	iso := strings.Join(isos, " + ")
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// -nographic: serial and qemu's monitor share stdio; -monitor none
 	// keeps the monitor out so the output is the guest's only.
-	cmd := exec.CommandContext(ctx, QEMU,
-		"-nographic", "-no-reboot", "-m", "512",
-		"-cdrom", iso, "-boot", "d",
-		"-serial", "stdio", "-monitor", "none")
+	args := []string{"-nographic", "-no-reboot", "-m", "512"}
+	if len(isos) == 1 {
+		args = append(args, "-cdrom", isos[0])
+	} else {
+		for i, p := range isos {
+			if strings.Contains(p, ",") {
+				return "", fmt.Errorf("testiso: %s: qemu cannot take a comma in a drive's file name", p)
+			}
+			args = append(args, "-drive", fmt.Sprintf("file=%s,format=raw,if=ide,index=%d,media=cdrom", p, i))
+		}
+	}
+	args = append(args, "-boot", "d", "-serial", "stdio", "-monitor", "none")
+	cmd := exec.CommandContext(ctx, QEMU, args...)
 	cmd.Stdin = nil // no key is ever pressed
 	out := &serialBuffer{live: live, stop: cancel}
 	cmd.Stdout = out
@@ -118,6 +141,7 @@ type Serial struct {
 	Kickstart string // the kickstart text, "\n" line ends
 	HasKS     bool   // the markers were found
 	Error     string // an /init error or "no ks=" report, if any
+	Source    string // the device the kickstart was read from ("sr1")
 }
 
 // ParseSerial extracts /init's report from a serial log (which has "\r\n"
@@ -132,8 +156,11 @@ func ParseSerial(serial string) Serial {
 		if i := strings.Index(line, ErrorMarker); i >= 0 && r.Error == "" {
 			r.Error = strings.TrimSpace(line[i+len(ErrorMarker):])
 		}
+		if i := strings.Index(line, SourceMarker); i >= 0 && r.Source == "" {
+			r.Source = strings.TrimSpace(line[i+len(SourceMarker):])
+		}
 		if strings.Contains(line, NoKickstartMarker) && r.Error == "" {
-			r.Error = "the kernel command line has no ks=cdrom:"
+			r.Error = "the kernel command line has no ks=cdrom: or ks=hd:"
 		}
 	}
 	begin := strings.Index(s, KickstartBegin+"\n")

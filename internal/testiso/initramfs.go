@@ -54,7 +54,19 @@ func findHost() (*host, error) {
 }
 
 // initScript is /init. It loads the CD modules, prints the command line,
-// and prints the kickstart named by ks=cdrom:<path> between markers.
+// finds the kickstart the way anaconda 13's loader does for the two forms
+// mtprep uses, and prints it between markers:
+//
+//   - ks=cdrom:<path>: every CD-ROM in turn (sr0, sr1, ...), the first
+//     that has <path> (loader/cdinstall.c kickstartFromCD);
+//   - ks=hd:<dev>:<path>: /dev/<dev> only (loader/hdinstall.c
+//     kickstartFromHD), e.g. ks=hd:sr1:/ks.cfg for a seed ISO in the
+//     second CD-ROM next to shared install media in the first.
+//
+// ata_piix drives both IDE channels, master and slave, so a second CD-ROM
+// needs no other module: the kernel names the drives sr0, sr1, ... in
+// channel and master/slave order. Only iso9660 is tried (the loader also
+// tries ext2 and vfat; mtprep only ever hands it ISOs).
 const initScript = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -67,25 +79,58 @@ for m in $(cat /etc/modules.order); do
 	insmod "/lib/modules/$m" || echo "MTPREP-WARN: insmod $m failed"
 done
 ks=""
+dev=""
 for a in $(cat /proc/cmdline); do
-	case "$a" in ks=cdrom:*) ks="${a#ks=cdrom:}" ;; esac
+	case "$a" in
+	ks=cdrom:*) ks="${a#ks=cdrom:}"; dev="" ;;
+	ks=hd:*:*) r="${a#ks=hd:}"; dev="${r%%:*}"; ks="${r#*:}" ;;
+	esac
 done
 if [ -z "$ks" ]; then
 	echo "` + NoKickstartMarker + `"
 	poweroff -f
 fi
-i=0
-while [ ! -b /dev/sr0 ] && [ $i -lt 300 ]; do usleep 100000; i=$((i+1)); done
-if ! mount -t iso9660 -o ro /dev/sr0 /cdrom; then
-	echo "` + ErrorMarker + `mount /dev/sr0 failed"
-	poweroff -f
+wait_for() {
+	i=0
+	while [ ! -b "$1" ] && [ $i -lt 300 ]; do usleep 100000; i=$((i+1)); done
+	[ -b "$1" ]
+}
+if [ -n "$dev" ]; then
+	if ! wait_for "/dev/$dev"; then
+		echo "` + ErrorMarker + `no /dev/$dev (ks=hd:$dev:$ks)"
+		poweroff -f
+	fi
+	devs="/dev/$dev"
+else
+	if ! wait_for /dev/sr0; then
+		echo "` + ErrorMarker + `no CD-ROM"
+		poweroff -f
+	fi
+	# The drives of one channel come up together; give a second one a
+	# moment, as the loader's device scan would have.
+	sleep 1
+	devs=$(ls /dev/sr* | sort)
 fi
-if [ ! -f "/cdrom$ks" ]; then
-	echo "` + ErrorMarker + `no $ks on the CD"
+found=""
+for d in $devs; do
+	if ! mount -t iso9660 -o ro "$d" /cdrom 2>/dev/null; then
+		[ -n "$dev" ] && echo "` + ErrorMarker + `mount $d failed"
+		[ -n "$dev" ] && poweroff -f
+		continue
+	fi
+	if [ -f "/cdrom$ks" ]; then
+		found="$d"
+		break
+	fi
+	umount /cdrom
+done
+if [ -z "$found" ]; then
+	echo "` + ErrorMarker + `no $ks on $devs"
 	poweroff -f
 fi
 # Keep kernel messages out of the kickstart text.
 echo 1 > /proc/sys/kernel/printk
+echo "` + SourceMarker + `${found#/dev/}"
 echo "` + KickstartBegin + `"
 cat "/cdrom$ks"
 [ -n "$(tail -c 1 "/cdrom$ks")" ] && echo

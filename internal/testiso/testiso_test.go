@@ -15,10 +15,11 @@ func TestParseSerial(t *testing.T) {
 	serial := "SeaBIOS\r\n[    2.2] Run /init as init process\r\n" +
 		"MTPREP-CMDLINE: BOOT_IMAGE=vmlinuz initrd=initrd.img ks=cdrom:/ks.cfg\r\n" +
 		"[    2.9] cdrom: Uniform CD-ROM driver\r\n" +
+		"MTPREP-KS-SOURCE: sr1\r\n" +
 		"MTPREP-KS-BEGIN\r\n# ks\r\ninstall\r\n\r\nreboot\r\nMTPREP-KS-END\r\n[    3.1] reboot: Power down\r\n"
 	r := ParseSerial(serial)
 	if r.Cmdline != "BOOT_IMAGE=vmlinuz initrd=initrd.img ks=cdrom:/ks.cfg" || !r.HasKS ||
-		r.Kickstart != "# ks\ninstall\n\nreboot\n" || r.Error != "" {
+		r.Kickstart != "# ks\ninstall\n\nreboot\n" || r.Error != "" || r.Source != "sr1" {
 		t.Errorf("got %+v", r)
 	}
 	if r := ParseSerial("MTPREP-CMDLINE: quiet\r\nMTPREP-NO-KS\r\n"); r.Error == "" || r.HasKS {

@@ -1,6 +1,7 @@
 // Command upload is the vSphere benchmark behind `make bench-upload` (not a
 // test): against an in-process vCenter (govmomi's simulator, over TLS) it
-// uploads a 500 MB file with mtprep's upload phase and with a plain
+// uploads a 500 MB file with mtprep's upload phase (which also puts a
+// 64 KiB seed ISO beside it, as every build does) and with a plain
 // object.Datastore.UploadFile, alternating, and prints each time and the
 // ratio; then it counts the vSphere round trips of the vm and enable-uuid
 // phases on a fresh VM and on a second, no-change run.
@@ -65,6 +66,13 @@ func run(dir string, size int64, runs int) error {
 	}
 	defer os.Remove(file)
 	defer os.Remove(file + ".json")
+	// The upload phase also puts the MT's seed ISO (its kickstart, tens of
+	// KiB) on the datastore: a small stand-in for it.
+	seed := filepath.Join(dir, "mt01-seed.iso")
+	if _, err := writeFile(seed, 64<<10); err != nil {
+		return err
+	}
+	defer os.Remove(seed)
 
 	m := simulator.VPX()
 	if err := m.Create(); err != nil {
@@ -96,7 +104,7 @@ func run(dir string, size int64, runs int) error {
 		s.VSphere.URL = u.String()
 		s.VSphere.ISOFolder = isoFolder
 		t := &provision.Target{Spec: s, Env: env, Log: slog.New(slog.DiscardHandler), Options: provision.BuildOptions{WorkDir: dir}}
-		t.Facts.ISOLocal = file
+		t.Facts.ISOLocal, t.Facts.SeedLocal = file, seed
 		return t, nil
 	}
 	upload, err := provision.Select(provision.Phases(), "upload")

@@ -1,7 +1,8 @@
 // Command mtlab starts and stops the mtprep lab (package internal/lab) for
 // people and for process-level tests:
 //
-//	mtlab up     [-state DIR] [-guests N] [-v]   start, write DIR/lab.env, run until SIGINT/SIGTERM
+//	mtlab up     [-state DIR] [-guests N] [-install-vm NAME] [-v]
+//	                                             start, write DIR/lab.env, run until SIGINT/SIGTERM
 //	mtlab down   [-state DIR]                    stop a running `mtlab up` of DIR and remove leftovers
 //	mtlab status [-state DIR]                    list the labs in the registry
 //
@@ -9,6 +10,12 @@
 // with the govc variables (GOVC_URL, ...) and MTLAB_* (guest address, SSH
 // key, known_hosts, configuration server, repository URLs, bundle and agent
 // tarballs).
+//
+// While it runs, `mtlab up` plays the installer for guest 1 (the lab's
+// stand-in for anaconda, see lab.Lab.Install): when the VM named by
+// -install-vm (default mt01) is powered on in the lab's vCenter with an ISO
+// in its CD-ROM, as `mtprep build` does, the lab applies that ISO's
+// kickstart to guest 1 and boots it. -install-vm "" turns this off.
 package main
 
 import (
@@ -37,6 +44,7 @@ func main() {
 	state := fs.String("state", "build/lab", "state directory (runs, cache, lab.env)")
 	guests := fs.Int("guests", 1, "number of MT guests (up)")
 	verbose := fs.Bool("v", false, "debug logging, including the guests' sshd (up)")
+	installVM := fs.String("install-vm", "mt01", "VM whose power-on with an ISO installs guest 1 (the lab's stand-in for anaconda); empty: none (up)")
 	jsonOut := fs.Bool("json", false, "JSON output (status)")
 	fs.Parse(args)
 	abs, err := filepath.Abs(*state)
@@ -50,7 +58,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	switch cmd {
 	case "up":
-		err = up(log, abs, *guests)
+		err = up(log, abs, *guests, *installVM)
 	case "down":
 		err = down(log, abs)
 	case "status":
@@ -73,7 +81,7 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-func up(log *slog.Logger, state string, guests int) error {
+func up(log *slog.Logger, state string, guests int, installVM string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := os.MkdirAll(state, 0o755); err != nil {
@@ -99,6 +107,13 @@ func up(log *slog.Logger, state string, guests int) error {
 		os.Remove(envFile)
 		fmt.Fprintf(os.Stderr, "mtlab: up took %v, down took %v\n", l.UpTime.Round(time.Millisecond), l.DownTime.Round(time.Millisecond))
 	}()
+	if installVM != "" {
+		w, err := l.WatchInstalls(ctx, map[string]*lab.Guest{installVM: l.Guests[0]})
+		if err != nil {
+			return fmt.Errorf("install stand-in for VM %s: %w", installVM, err)
+		}
+		defer w.Stop()
+	}
 	if err := l.WriteEnvFile(envFile); err != nil {
 		return err
 	}
@@ -108,6 +123,9 @@ func up(log *slog.Logger, state string, guests int) error {
 		fmt.Fprintf(os.Stderr, "  guest    %s %s (VM %s) ssh -i %s -o UserKnownHostsFile=%s root@%s\n", g.Name, g.Address, g.VMName, g.UserKeyFile, g.KnownHostsFile, g.Address)
 	}
 	fmt.Fprintf(os.Stderr, "  config   %s\n  repo     %s\n  bundle   %s\n  agent    %s\n", l.ConfigServer.Addr(), l.RepoURL, l.BundlePath, l.AgentTarball)
+	if installVM != "" {
+		fmt.Fprintf(os.Stderr, "  install  powering on VM %s with an ISO installs guest %s (stand-in for anaconda)\n", installVM, l.Guests[0].Name)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(os.Stderr, "mtlab: stopping")
 	return nil

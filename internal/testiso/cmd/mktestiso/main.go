@@ -124,8 +124,8 @@ func boot(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // redactor passes serial output through line by line, replacing the body
-// of PEM private keys (mtprep's kickstart carries the MT's SSH host key),
-// so the demo does not print key material.
+// of PEM private keys (mtprep's kickstart carries the MT's SSH host key)
+// and the root password hash, so the demo does not print secrets.
 type redactor struct {
 	w       io.Writer
 	line    []byte
@@ -156,6 +156,8 @@ func (r *redactor) emit() {
 		_, _ = io.WriteString(r.w, l)
 	case r.inKey:
 		r.skipped++
+	case strings.HasPrefix(strings.TrimSpace(l), "rootpw "):
+		_, _ = io.WriteString(r.w, "rootpw --iscrypted [hash not shown]\r\n")
 	default:
 		_, _ = io.WriteString(r.w, l)
 	}

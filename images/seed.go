@@ -1,0 +1,150 @@
+package images
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/diskfs/go-diskfs/filesystem/iso9660"
+)
+
+// SeedLabel is the volume label of seed ISOs.
+const SeedLabel = "MTPREP_SEED"
+
+// SeedPath is where a seed ISO holds the kickstart: at its root, as
+// SharedKickstartArg names it (and as the lab's install stand-in reads it).
+const SeedPath = "/ks.cfg"
+
+// maxSeed bounds a seed's content: a kickstart is a few KiB, and a seed
+// travels per MT, so it must stay small (the fleet's bytes moved grow
+// with it).
+const maxSeed = 512 << 10
+
+// SeedOptions configures WriteSeed.
+type SeedOptions struct {
+	Out       string
+	Kickstart []byte       // written at SeedPath
+	Logger    *slog.Logger // optional
+}
+
+// WriteSeed writes a small ISO 9660 image (Rock Ridge, no Joliet, not
+// bootable) holding the kickstart at /ks.cfg: the per-MT half of shared
+// install media, attached as the VM's second CD-ROM. Like Remaster it
+// writes a temporary file (mode 0600: the kickstart holds the root
+// password hash and the MT's private host key), syncs it and renames it
+// to o.Out; an error leaves no partial file. The image is reproducible
+// (see normalizeImage): the same kickstart gives the same bytes.
+func WriteSeed(ctx context.Context, o SeedOptions) (res *Result, err error) {
+	switch {
+	case o.Out == "":
+		return nil, errors.New("seed: no output path given")
+	case len(o.Kickstart) == 0:
+		return nil, errors.New("seed: the kickstart is empty")
+	case len(o.Kickstart) > maxSeed:
+		return nil, fmt.Errorf("seed: the kickstart has %d bytes; a seed holds at most %d", len(o.Kickstart), maxSeed)
+	}
+	dir := filepath.Dir(o.Out)
+	// go-diskfs deletes the workspace it is given: a private one.
+	scratch, err := os.MkdirTemp(dir, ".mtprep-seed-")
+	if err != nil {
+		return nil, fmt.Errorf("seed: create scratch directory in %s: %w", dir, err)
+	}
+	defer os.RemoveAll(scratch)
+	ws := filepath.Join(scratch, "tree")
+	if err := os.Mkdir(ws, 0o700); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, filepath.Base(SeedPath)), o.Kickstart, 0o600); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(o.Out)+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("seed: create temporary output in %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := writeSeedImage(ctx, tmp, ws); err != nil {
+		return nil, err
+	}
+	end, err := volumeSize(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("seed: read back %s: %w", tmp.Name(), err)
+	}
+	if err := normalizeImage(tmp, end, ReproducibleEpoch()); err != nil {
+		return nil, err
+	}
+	// go-diskfs may leave the file longer than the volume; the volume is
+	// what counts, and a fixed length keeps the hash reproducible.
+	if err := tmp.Truncate(end); err != nil {
+		return nil, fmt.Errorf("seed: write %s: %w", tmp.Name(), err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(tmp, 0, end)); err != nil {
+		return nil, fmt.Errorf("seed: hash %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return nil, fmt.Errorf("seed: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("seed: write %s: %w", tmp.Name(), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), o.Out); err != nil {
+		return nil, fmt.Errorf("seed: rename %s to %s: %w", tmp.Name(), o.Out, err)
+	}
+	if o.Logger != nil {
+		o.Logger.Debug("seed written", "out", o.Out, "size", end)
+	}
+	return &Result{Out: o.Out, SHA256: hex.EncodeToString(h.Sum(nil)), Size: end}, nil
+}
+
+func writeSeedImage(ctx context.Context, tmp *os.File, ws string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("seed: write %s: go-diskfs: %v", tmp.Name(), r)
+		}
+	}()
+	fsys, err := iso9660.Create(&outputBackend{ctx: ctx, f: tmp}, 0, 0, sectorSize, ws)
+	if err != nil {
+		return fmt.Errorf("seed: create %s: %w", tmp.Name(), err)
+	}
+	// Rock Ridge, as on the install media: the kernel's isofs and
+	// anaconda's loader read /ks.cfg by its Rock Ridge name. No Joliet:
+	// nothing here needs it.
+	if err := fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, VolumeIdentifier: SeedLabel}); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("seed: write %s: %w", tmp.Name(), err)
+	}
+	return nil
+}
+
+// ReadSeed returns the kickstart a seed ISO holds at /ks.cfg.
+func ReadSeed(path string) ([]byte, error) {
+	img, err := openISO(path)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	_, byPath, err := img.tree()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := byPath[kickstartPath]; !ok {
+		return nil, fmt.Errorf("seed %s: no %s", path, SeedPath)
+	}
+	return img.readSmall(kickstartPath, maxSeed)
+}
