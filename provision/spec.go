@@ -86,7 +86,10 @@ type SSH struct {
 	Address    string `yaml:"address" json:"address"`
 	Port       int    `yaml:"port" json:"port"`
 	PrivateKey string `yaml:"privateKey" json:"privateKey"`
-	KnownHosts string `yaml:"knownHosts" json:"knownHosts"`
+	// KeyPassphrase unlocks a passphrase-protected privateKey ({env} or
+	// {file}); without it such a key must be loaded into ssh-agent.
+	KeyPassphrase Secret `yaml:"keyPassphrase" json:"keyPassphrase,omitzero"`
+	KnownHosts    string `yaml:"knownHosts" json:"knownHosts"`
 	// HostKey is strict, accept-new, or a pinned SHA256:… fingerprint.
 	HostKey string `yaml:"hostKey" json:"hostKey"`
 }
@@ -417,7 +420,7 @@ func (s *Spec) applyDefaults() {
 // and ~ to the user's home, so later phases do not depend on the cwd.
 func (s *Spec) resolvePaths() {
 	dir := filepath.Dir(s.File)
-	for _, p := range []*string{&s.ISO.Base, &s.SSH.PrivateKey, &s.SSH.KnownHosts, &s.Packages.Bundle, &s.Agent.Tarball, &s.RootPassword.File, &s.ConfigServer.Passphrase.File, &s.VSphere.Password.File} {
+	for _, p := range []*string{&s.ISO.Base, &s.SSH.PrivateKey, &s.SSH.KnownHosts, &s.Packages.Bundle, &s.Agent.Tarball, &s.RootPassword.File, &s.ConfigServer.Passphrase.File, &s.VSphere.Password.File, &s.SSH.KeyPassphrase.File} {
 		*p = ResolvePath(dir, *p)
 	}
 }

@@ -43,7 +43,7 @@ type SSHConfig struct {
 func (s *Spec) SSHConfig(env LookupEnv, log *slog.Logger) SSHConfig {
 	return SSHConfig{
 		Address: s.SSH.Address, Port: s.SSH.Port, User: s.SSH.User, PrivateKey: s.SSH.PrivateKey,
-		KnownHosts: s.SSH.KnownHosts, HostKey: s.SSH.HostKey, Env: env, Log: log,
+		KeyPassphrase: s.SSH.KeyPassphrase, KnownHosts: s.SSH.KnownHosts, HostKey: s.SSH.HostKey, Env: env, Log: log,
 	}
 }
 
@@ -139,6 +139,11 @@ func (s *SSHConn) dial(ctx context.Context) error {
 func (s *SSHConn) auth() ([]ssh.AuthMethod, error) {
 	var methods []ssh.AuthMethod
 	var signers []ssh.Signer
+	env := s.cfg.Env
+	if env == nil {
+		env = os.LookupEnv
+	}
+	sock, _ := env("SSH_AUTH_SOCK")
 	if s.cfg.PrivateKey != "" {
 		b, err := os.ReadFile(s.cfg.PrivateKey)
 		switch {
@@ -147,7 +152,10 @@ func (s *SSHConn) auth() ([]ssh.AuthMethod, error) {
 			var pme *ssh.PassphraseMissingError
 			if errors.As(err, &pme) {
 				if !s.cfg.KeyPassphrase.IsSet() {
-					return nil, fmt.Errorf("ssh: %s has a passphrase: load it into ssh-agent, or give ssh.keyPassphrase {env: …}", s.cfg.PrivateKey)
+					if sock != "" {
+						break // ssh-agent, below, may hold the key
+					}
+					return nil, fmt.Errorf("ssh: %s has a passphrase: load it into ssh-agent, or give ssh.keyPassphrase {env: NAME} or {file: path}", s.cfg.PrivateKey)
 				}
 				pass, perr := revealPlain(s.cfg.KeyPassphrase, s.cfg.Env)
 				if perr != nil {
@@ -163,11 +171,7 @@ func (s *SSHConn) auth() ([]ssh.AuthMethod, error) {
 			return nil, fmt.Errorf("ssh: key %s: %w", s.cfg.PrivateKey, err)
 		}
 	}
-	env := s.cfg.Env
-	if env == nil {
-		env = os.LookupEnv
-	}
-	if sock, ok := env("SSH_AUTH_SOCK"); ok && sock != "" {
+	if sock != "" {
 		if conn, err := net.Dial("unix", sock); err == nil {
 			ag := agent.NewClient(conn)
 			methods = append(methods, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {

@@ -112,7 +112,7 @@ func (s *Spec) validate() InputErrors {
 	for _, sec := range []struct {
 		key string
 		v   Secret
-	}{{"rootPassword", s.RootPassword}, {"configServer.passphrase", s.ConfigServer.Passphrase}, {"vsphere.password", s.VSphere.Password}} {
+	}{{"rootPassword", s.RootPassword}, {"configServer.passphrase", s.ConfigServer.Passphrase}, {"vsphere.password", s.VSphere.Password}, {"ssh.keyPassphrase", s.SSH.KeyPassphrase}} {
 		if sec.v.Env != "" && sec.v.File != "" {
 			bad(sec.key, "both env and file are given", "keep one of them")
 		}
