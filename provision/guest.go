@@ -15,8 +15,17 @@ func (t *Target) SSH(ctx context.Context) (*SSHConn, error) {
 	if t.ssh != nil {
 		return t.ssh, nil
 	}
+	if t.sshErr != nil {
+		return nil, t.sshErr
+	}
 	c, err := DialSSH(ctx, t.Spec.SSHConfig(t.Env, t.Log))
 	if err != nil {
+		// A plan checks every guest phase of an MT that may not be
+		// installed yet: dial once, not once per phase (each waits for
+		// the connect timeout). A build stops at the failing phase.
+		if t.planning {
+			t.sshErr = err
+		}
 		return nil, err
 	}
 	t.ssh = c

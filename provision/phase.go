@@ -91,6 +91,10 @@ type Target struct {
 	closers []func() error
 	ssh     *SSHConn
 	sshDone []*SSHConn // every connection of the run, for SSHRoundTrips
+	// planning is set by Plan: a failed SSH dial is remembered (sshErr)
+	// and not tried again by the next guest phase's Check.
+	planning bool
+	sshErr   error
 	// osRelease is the MT's release line, read once per run (CheckOS).
 	osRelease string
 	vs        *vsphereSession
@@ -216,6 +220,8 @@ func Select(all []Phase, names string) ([]Phase, error) {
 // VM not installed yet cannot reach it) is listed as would-change with the
 // reason rather than ending the plan; bad input still does.
 func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
+	t.planning = true
+	defer func() { t.planning, t.sshErr = false, nil }()
 	var out []Result
 	pending := false
 	for _, p := range phases {

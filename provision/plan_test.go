@@ -2,9 +2,18 @@ package provision
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // stubPhase is a phase whose Check returns what it is given.
@@ -51,5 +60,74 @@ func TestPlanAfterPendingChange(t *testing.T) {
 				t.Errorf("observed %q", last.Observed)
 			}
 		})
+	}
+}
+
+// sshPhase is a guest phase whose Check needs the SSH connection.
+type sshPhase struct{ stubPhase }
+
+func (p sshPhase) Check(ctx context.Context, t *Target) (Check, error) {
+	if _, err := t.SSH(ctx); err != nil {
+		return Check{}, err
+	}
+	return Check{Done: true}, nil
+}
+
+// TestPlanDialsOnce: a plan of an MT that does not answer yet tries SSH
+// once, not once per guest phase (each try can wait for the connect
+// timeout); a build afterwards dials again.
+func TestPlanDialsOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close() // no SSH here: the handshake fails
+		}
+	}()
+	s, err := Parse("/specs/mt01.yaml", []byte(validSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SSH.Address, s.SSH.Port = "127.0.0.1", l.Addr().(*net.TCPAddr).Port
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	blk, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SSH.PrivateKey = filepath.Join(t.TempDir(), "id")
+	if err := os.WriteFile(s.SSH.PrivateKey, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tg := &Target{Spec: s, Log: slog.New(slog.DiscardHandler), Env: func(string) (string, bool) { return "", false }}
+	phases := []Phase{stubPhase{name: "install", c: Check{Changes: []string{"power on"}}}}
+	for _, n := range []string{"packages", "agent", "retention", "handoff"} {
+		phases = append(phases, sshPhase{stubPhase{name: n}})
+	}
+	rs, err := Plan(context.Background(), tg, phases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs[1:] {
+		if r.Status != StatusWouldChange {
+			t.Errorf("%s: %s, want would-change", r.Phase, r.Status)
+		}
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("plan dialled %d times, want 1", n)
+	}
+	if _, err := tg.SSH(context.Background()); err == nil {
+		t.Fatal("dial succeeded")
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Errorf("after the plan: %d dials, want 2 (outside a plan a failure is not remembered)", n)
 	}
 }
