@@ -35,9 +35,6 @@ type labAudit struct {
 	dir  string
 	spec string // the spec file
 	env  provision.LookupEnv
-	// prepared says how the guest was prepared: "mtprep" (the guest
-	// phases) or "direct" (the fallback, when the phases failed).
-	prepared string
 }
 
 const labVCPasswordEnv = "MTLAB_AUDIT_VC_PASSWORD"
@@ -92,9 +89,8 @@ func startLabAudit(t *testing.T) *labAudit {
 	return a
 }
 
-// prepare makes mtlab-g1 a prepared MT with mtprep's own guest phases; if
-// they fail (another part of mtprep under work), it logs why and prepares
-// the guest directly, so the audit tests do not hinge on the build.
+// prepare makes mtlab-g1 a prepared MT with mtprep's own guest phases
+// (the vSphere half is the lab's VM, already shaped like a built MT).
 func (a *labAudit) prepare(ctx context.Context, t *testing.T) {
 	t.Helper()
 	s, err := provision.Load(a.spec)
@@ -116,66 +112,10 @@ func (a *labAudit) prepare(ctx context.Context, t *testing.T) {
 	for _, r := range rs {
 		st = append(st, r.Phase+"="+string(r.Status))
 	}
-	if err == nil {
-		a.prepared = "mtprep"
-		t.Logf("prepared %s with mtprep's guest phases: %s", a.g.VMName, strings.Join(st, " "))
-		return
-	}
-	t.Logf("BUG in mtprep's guest phases (reported to the lead), falling back to preparing the guest directly: %v (%s)", err, strings.Join(st, " "))
-	a.prepared = "direct"
-	a.prepareDirect(ctx, t)
-}
-
-// prepareDirect does, with Guest.Exec, what the guest phases would leave:
-// the packages, multipathd on, ApplyCustomChanges.sh's markers, the
-// retention volume by WWID, /etc/hosts and the agent.
-func (a *labAudit) prepareDirect(ctx context.Context, t *testing.T) {
-	t.Helper()
-	g, l := a.g, a.l
-	var rpms []string
-	for _, file := range l.RPMs {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst := "/var/tmp/mtprep-audit/" + filepath.Base(file)
-		if err := os.MkdirAll(g.Path("/var/tmp/mtprep-audit"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(g.Path(dst), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		rpms = append(rpms, dst)
-	}
-	wwid := g.DiskByRole(lab.RoleBlank).WWID
-	agent := filepath.Join("/var/tmp/mtprep-audit", filepath.Base(l.AgentTarball))
-	b, err := os.ReadFile(l.AgentTarball)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("preparing %s with mtprep's guest phases: %v (%s)", a.g.VMName, err, strings.Join(st, " "))
 	}
-	if err := os.WriteFile(g.Path(agent), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf(`set -e
-rpm -U --replacepkgs %s
-mpathconf --enable >/dev/null 2>&1 || true
-chkconfig multipathd on
-service multipathd start
-mkdir -p /root/.mtprep
-date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ > /root/.mtprep/applycustomchanges.started
-cp /root/.mtprep/applycustomchanges.started /root/.mtprep/applycustomchanges.done
-mkfs.ext4 -F -q -L mtprep-retention /dev/mapper/%s
-mkdir -p /mnt/retention
-echo "/dev/mapper/%s /mnt/retention ext4 defaults 0 2" >> /etc/fstab
-mount /mnt/retention
-echo "%s %s" >> /etc/hosts
-mkdir -p /root/mtprep/agent && tar -xzf %s -C /root/mtprep/agent
-d=$(dirname "$(find /root/mtprep/agent -name .vx_version | head -n 1)")
-cp "$d/.vx_version" /usr/local/.vx_version
-`, strings.Join(rpms, " "), wwid, wwid, g.Address, g.Hostname, agent)
-	if out, err := g.Exec(ctx, "bash", "-c", script); err != nil {
-		t.Fatalf("preparing the guest directly: %v\n%s", err, out)
-	}
+	t.Logf("prepared %s with mtprep's guest phases: %s", a.g.VMName, strings.Join(st, " "))
 }
 
 func mustReadFile(t *testing.T, p string) []byte {
@@ -245,7 +185,7 @@ func TestAuditLab(t *testing.T) {
 
 	fs := a.audit(ctx, t, provision.AuditOptions{})
 	if np := notPassing(fs); len(np) > 0 {
-		t.Fatalf("prepared MT (%s): not all PASS: %v\n%s", a.prepared, np, dump(fs))
+		t.Fatalf("prepared MT: not all PASS: %v\n%s", np, dump(fs))
 	}
 	if n := len(fs); n != len(provision.AuditChecks()) {
 		t.Errorf("%d findings, want one per check (%d)", n, len(provision.AuditChecks()))
