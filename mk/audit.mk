@@ -3,7 +3,7 @@
 # of one RetrieveOne per VM, alternating, BENCH_AUDIT_RUNS runs each, at
 # each request delay of BENCH_AUDIT_RTT (0: loopback; else a proxy that
 # waits that long before each request, as a remote vCenter would).
-# Figures: docs/perf-audit.md.
+# Figures: docs/PERFORMANCE.md, docs/perf-audit.md.
 .PHONY: bench-audit
 
 BENCH_AUDIT_VMS  ?= 1000

@@ -1,6 +1,6 @@
 # vSphere benchmark (not a test): mtprep's ISO upload against a plain
 # Datastore.UploadFile on govmomi's in-process simulator, and the round
-# trips of the vm and enable-uuid phases. Figures: docs/perf-vsphere.md.
+# trips of the vm and enable-uuid phases. Figures: docs/PERFORMANCE.md, docs/perf-vsphere.md.
 .PHONY: bench-upload
 
 BENCH_UPLOAD_MB ?= 500

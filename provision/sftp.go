@@ -16,7 +16,7 @@ import (
 	"github.com/mtprep/mtprep/internal/progress"
 )
 
-// SFTP write tuning (docs/perf-sftp.md). With pkg/sftp's defaults (one
+// SFTP write tuning (docs/PERFORMANCE.md, bench-sftp). With pkg/sftp's defaults (one
 // 32 KiB write at a time) an upload runs at about half of scp's rate;
 // concurrent writes close the gap, and larger writes go past scp.
 const (
