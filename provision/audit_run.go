@@ -82,7 +82,7 @@ func Audit(ctx context.Context, specs []*Spec, o AuditOptions) ([]Finding, Audit
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
-					if vctx.Err() != nil && ctx.Err() == nil {
+					if deadlinePassed(vctx) && ctx.Err() == nil {
 						err = fmt.Errorf("no answer within %s: %w", o.VSphereTimeout, err)
 					}
 					o.Log.Warn("vSphere part of the audit failed", "url", redactURL(g[0].VSphere.URL), "err", err)
@@ -166,6 +166,17 @@ func vsphereUnreachable(host string, err error) []Finding {
 	return out
 }
 
+// deadlinePassed says whether ctx ended or its deadline is behind us: a
+// net deadline (the SSH handshake's) can fire before the context's timer
+// has run on a loaded machine, and the error must still say "timed out".
+func deadlinePassed(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
 type probeResult struct {
 	probe   Probe
 	reach   Finding
@@ -178,7 +189,7 @@ func probeGuest(ctx context.Context, s *Spec, o AuditOptions) probeResult {
 	pctx, cancel := context.WithTimeout(ctx, o.HostTimeout)
 	defer cancel()
 	timedOut := func(err error) error {
-		if pctx.Err() != nil && ctx.Err() == nil {
+		if deadlinePassed(pctx) && ctx.Err() == nil {
 			return fmt.Errorf("no answer within %s (--host-timeout): %w", o.HostTimeout, err)
 		}
 		return err

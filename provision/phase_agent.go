@@ -81,7 +81,7 @@ func (agentPhase) Check(ctx context.Context, t *Target) (Check, error) {
 		return Check{}, fmt.Errorf("%w (started %s, MT %s): check the MT, then re-run with --apply-custom-changes=%s if it did its work, or =%s to run it again", ErrAppliedUnknown, st.started, t.Spec.Name, AppliedMarkDone, AppliedRunAgain)
 	}
 	return Check{Changes: []string{
-		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), remoteDir, agentUnpackDir),
+		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t.Spec.SSH.User), agentUnpackDir),
 		"run ApplyCustomChanges.sh once, then reboot",
 	}}, nil
 }
@@ -117,7 +117,11 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 			if err != nil {
 				return err
 			}
-			remote := path.Join(remoteDir, filepath.Base(info.Path))
+			dir, err := c.UploadDir()
+			if err != nil {
+				return err
+			}
+			remote := path.Join(dir, filepath.Base(info.Path))
 			if _, err := c.Upload(ctx, info.Path, remote, t.Progress); err != nil {
 				return err
 			}

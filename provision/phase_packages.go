@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,8 +18,10 @@ type packagesPhase struct{}
 
 func (packagesPhase) Name() string { return "packages" }
 
-// remoteDir is where mtprep keeps what it uploads to the MT.
-const remoteDir = "/root/mtprep"
+// rootWorkDir is where mtprep keeps its files on the MT (root's home: not
+// /usr/local, where the ASR docs say an unpacked agent fails to install);
+// uploads land here too when mtprep logs in as root (SSHConn.UploadDir).
+const rootWorkDir = "/root/mtprep"
 
 type packageState struct {
 	missing                map[string]string
@@ -117,13 +120,17 @@ func (packagesPhase) Apply(ctx context.Context, t *Target) error {
 			if _, err := packages.ReadBundle(ctx, t.Spec.Packages.Bundle); err != nil {
 				return err
 			}
-			remote := remoteDir + "/" + filepath.Base(t.Spec.Packages.Bundle)
+			dir, err := c.UploadDir()
+			if err != nil {
+				return err
+			}
+			remote := path.Join(dir, filepath.Base(t.Spec.Packages.Bundle))
 			up, err := c.Upload(ctx, t.Spec.Packages.Bundle, remote, t.Progress)
 			if err != nil {
 				return err
 			}
 			t.Log.Info("bundle on the MT", "path", remote, "sha256", up.SHA256, "sent", up.Sent, "resumed", up.Resumed, "skipped", up.Skipped)
-			args := append([]string{remote, remoteDir + "/bundle"}, names...)
+			args := append([]string{remote, rootWorkDir + "/bundle"}, names...)
 			if _, err := c.Script(ctx, scripts.PackagesBundle, nil, args...); err != nil {
 				return fmt.Errorf("installing from the bundle: %w", err)
 			}

@@ -40,6 +40,34 @@ func (s *SSHConn) sftpTuning() (packet, concurrency int) {
 	return packet, concurrency
 }
 
+// UploadDir is where the MT's uploads go: /root/mtprep for root; for
+// another user (whose commands go through sudo, but whose SFTP session
+// cannot write under /root) mtprep/ in the user's SFTP home, which the
+// scripts then read as root.
+func (s *SSHConn) UploadDir() (string, error) {
+	if s.cfg.User == "root" || s.cfg.User == "" {
+		return rootWorkDir, nil
+	}
+	cl, err := s.sftpClient()
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	home, err := cl.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("sftp %s: home directory of %s: %w", s.addr(), s.cfg.User, err)
+	}
+	return path.Join(home, "mtprep"), nil
+}
+
+// uploadDirText names UploadDir for a plan, without a connection.
+func uploadDirText(user string) string {
+	if user == "root" || user == "" {
+		return rootWorkDir
+	}
+	return "~" + user + "/mtprep"
+}
+
 // sftpClient opens an SFTP session on the shared connection, with
 // concurrent writes of DefaultSFTPPacket bytes.
 func (s *SSHConn) sftpClient() (*sftp.Client, error) {

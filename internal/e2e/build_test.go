@@ -168,6 +168,7 @@ func TestBuildBundle(t *testing.T) {
 
 	t.Run("retention refusals", func(t *testing.T) { testRetentionRefusals(t, ctx, m, h) })
 	t.Run("resumed upload", func(t *testing.T) { testResumedUpload(t, ctx, m) })
+	t.Run("non-root user through sudo", func(t *testing.T) { testSudoUser(t, ctx, m) })
 	// Last: it leaves the MT with a key mtprep does not trust.
 	t.Run("changed host key", func(t *testing.T) { testChangedHostKey(t, ctx, m, h.HostKeySHA256) })
 }
@@ -518,4 +519,58 @@ func diskByWWID(g *lab.Guest, wwid string) *lab.Disk {
 		}
 	}
 	return nil
+}
+
+// testSudoUser logs in as a non-root user whose commands go through
+// sudo -n (the real sudo, a NOPASSWD rule in the guest's sudoers.d): with a
+// package removed, the packages phase uploads the bundle into the user's
+// home (SFTP cannot write under /root as that user) and installs it as
+// root; every other guest phase still finds its work done.
+func testSudoUser(t *testing.T, ctx context.Context, m *mt) {
+	const user = "mtadmin"
+	setup := `set -e
+id mtadmin >/dev/null 2>&1 || useradd -m -s /bin/bash mtadmin
+usermod -p '*' mtadmin   # no password, not locked: sshd takes its key
+install -d -m 0700 -o mtadmin -g mtadmin /home/mtadmin/.ssh
+install -m 0600 -o mtadmin -g mtadmin /root/.ssh/authorized_keys /home/mtadmin/.ssh/authorized_keys
+install -d -m 0750 /etc/sudoers.d
+printf 'mtadmin ALL=(ALL) NOPASSWD: ALL\n' > /etc/sudoers.d/mtadmin
+chmod 0440 /etc/sudoers.d/mtadmin
+rpm -e --nodeps wget
+`
+	if out, err := m.g.Exec(ctx, "bash", "-c", setup); err != nil {
+		t.Fatalf("guest set-up: %v\n%s", err, out)
+	}
+	spec := must(os.ReadFile(m.spec))
+	sudoSpec := strings.Replace(string(spec), "\n  user: root\n", "\n  user: "+user+"\n", 1)
+	if sudoSpec == string(spec) {
+		t.Fatal("the spec has no ssh.user: root line to change")
+	}
+	orig := m.spec
+	m.spec = filepath.Join(m.dir, "mt01-sudo.yaml")
+	defer func() { m.spec = orig }()
+	if err := os.WriteFile(m.spec, []byte(sudoSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := m.mtprep(t, ctx, m.buildArgs("--phases", strings.Join(guestPhases, ","))...)
+	if r.code != 0 {
+		t.Fatalf("build as %s:\n%s", user, r)
+	}
+	for _, p := range r.report.Phases {
+		want := provision.StatusDone
+		if p.Phase == "packages" {
+			want = provision.StatusChanged
+		}
+		if p.Status != want {
+			t.Errorf("build as %s: %s is %s, want %s (%s)", user, p.Phase, p.Status, want, p.Error)
+		}
+	}
+	out, err := m.g.Exec(ctx, "bash", "-c", "rpm -q wget && stat -c '%U %n' /home/mtadmin/mtprep/"+filepath.Base(m.l.BundlePath))
+	if err != nil {
+		t.Fatalf("after the build as %s: %v\n%s", user, err, out)
+	}
+	if !strings.Contains(string(out), user+" /home/mtadmin/mtprep/") {
+		t.Errorf("the bundle is not in %s's home, owned by %s:\n%s", user, user, out)
+	}
+	t.Logf("as %s: %s", user, strings.Join(strings.Fields(string(out)), " "))
 }
