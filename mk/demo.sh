@@ -7,8 +7,8 @@
 #   2. build/demo/mt01.yaml from build/lab/lab.env. Secrets go into files
 #      of mode 0600 and are referenced from the spec ({file: ...}): never on
 #      a command line, never in the environment of mtprep.
-#   3. mtprep build (all phases), then again (every phase done), mtprep
-#      audit (informational), the handoff manifest.
+#   3. mtprep plan (what would change), mtprep build (all phases), then
+#      again (every phase done), mtprep audit, the handoff manifest.
 #   4. make lab-down, also when a step fails (trap).
 #
 # Needs root and the Debian packages of .ci/apt-packages.d.
@@ -102,6 +102,12 @@ build() { # LOG
 		tail -n 30 "$DEMO_DIR/$1" >&2
 		return 1
 	fi
+}
+
+step "mtprep plan --spec $DEMO_DIR/mt01.yaml (read-only: what build would change)"
+mtprep plan --spec "$DEMO_DIR/mt01.yaml" --work-dir "$DEMO_DIR/work" 2>"$DEMO_DIR/plan.log" || {
+	tail -n 30 "$DEMO_DIR/plan.log" >&2
+	exit 1
 }
 
 step "mtprep build --spec $DEMO_DIR/mt01.yaml (every phase; log: $DEMO_DIR/build-1.log)"

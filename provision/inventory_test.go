@@ -70,3 +70,30 @@ func TestParseInventoryInvalid(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseInventory: the inventory loader never panics, its errors name
+// the file, and an inventory it accepts has specs with distinct names,
+// hostnames and addresses (the duplicates it must refuse).
+func FuzzParseInventory(f *testing.F) {
+	f.Add([]byte(inventoryDefaults + "  - name: mt01\n    network: {hostname: mt01.example.com, ip: 192.0.2.11/24}\n"))
+	f.Add([]byte(inventoryDefaults + "  - name: mt01\n    network: {hostname: mt01.example.com, ip: 192.0.2.11/24}\n  - name: mt01\n    network: {hostname: mt02.example.com, ip: 192.0.2.12/24}\n"))
+	f.Add([]byte("defaults: &d {name: x}\ntargets: [*d, *d]\n"))
+	f.Add([]byte("targets: [{name: a, defaults: {}}]\n"))
+	f.Add([]byte("- 1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		inv, err := ParseInventory("fleet.yaml", data)
+		if err != nil {
+			if !strings.Contains(err.Error(), "fleet.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		names, hosts, ips := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		for _, s := range inv.Specs {
+			if names[s.Name] || hosts[s.Network.Hostname] || ips[s.Network.IP] {
+				t.Fatalf("accepted a duplicate: %s %s %s", s.Name, s.Network.Hostname, s.Network.IP)
+			}
+			names[s.Name], hosts[s.Network.Hostname], ips[s.Network.IP] = true, true, true
+		}
+	})
+}

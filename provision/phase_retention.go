@@ -29,7 +29,8 @@ type RetentionState struct {
 	ReadOnly, Swap        bool
 	Holders               bool
 	Mounted               []string
-	NonZero               int64
+	NonZero               int64 // non-zero bytes in the MiBs sampled
+	Sampled               int   // MiBs sampled across the disk
 	PartitionTable        string
 	FstabDevice, FstabFS  string
 }
@@ -64,6 +65,8 @@ func ParseRetentionState(out string) RetentionState {
 			st.Holders = true
 		case "nonzero":
 			st.NonZero, _ = strconv.ParseInt(v, 10, 64)
+		case "sampled":
+			st.Sampled, _ = strconv.Atoi(v)
 		case "ptable":
 			st.PartitionTable = v
 		case "fstab":
@@ -91,7 +94,7 @@ func PlanRetention(st RetentionState, wwid, mountpoint, formatWWID string) Reten
 	switch {
 	case st.Device == "":
 		return RetentionPlan{Refusal: fmt.Sprintf("no disk with WWID %s on the MT (/dev/mapper/%s): is disk.EnableUUID TRUE and multipathd running?", wwid, wwid)}
-	case st.Size == 0:
+	case st.Size <= 0:
 		return RetentionPlan{Refusal: fmt.Sprintf("%s has zero size", st.Device)}
 	case ours && mountedHere && fstabOK:
 		return RetentionPlan{Done: true}
@@ -114,8 +117,12 @@ func PlanRetention(st RetentionState, wwid, mountpoint, formatWWID string) Reten
 		data = fmt.Sprintf("holds a %s file system", st.FSType)
 	case st.PartitionTable != "":
 		data = fmt.Sprintf("holds a %s partition table", st.PartitionTable)
-	case st.NonZero > 0:
-		data = fmt.Sprintf("holds data (%d non-zero bytes in its first MiB)", st.NonZero)
+	case st.NonZero != 0:
+		data = fmt.Sprintf("holds data (%d non-zero bytes in %d MiB read across it)", st.NonZero, st.Sampled)
+	case st.Sampled <= 0:
+		// Nothing was read back: no proof the disk is empty, and no
+		// --format-wwid either, since nothing says what it holds.
+		return RetentionPlan{Refusal: fmt.Sprintf("%s could not be read to check that it holds no data", st.Device)}
 	}
 	if data != "" && formatWWID != wwid {
 		return RetentionPlan{Refusal: fmt.Sprintf("%s %s; to format it anyway, pass --format-wwid %s", st.Device, data, wwid)}
