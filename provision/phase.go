@@ -223,9 +223,17 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 	t.planning = true
 	defer func() { t.planning, t.sshErr = false, nil }()
 	var out []Result
-	pending := false
+	pending, installing := false, false
 	for _, p := range phases {
 		start := time.Now()
+		// The MT is not installed yet: its guest phases cannot be checked
+		// (no SSH, or another system answering there); say what they will
+		// do on a fresh MT instead of an SSH error.
+		if gp, ok := p.(guestPhase); ok && installing {
+			out = append(out, Result{Phase: p.Name(), Status: StatusWouldChange, Changes: gp.OnFreshMT(t),
+				Observed: "not checked: the install phase installs the MT first"})
+			continue
+		}
 		c, err := p.Check(ctx, t)
 		r := Result{Phase: p.Name(), Changes: c.Changes, Observed: c.Observed, Duration: time.Since(start)}
 		var ie *InputError
@@ -243,10 +251,17 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 		default:
 			r.Status = StatusWouldChange
 			pending = true
+			installing = installing || p.Name() == "install"
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// guestPhase is a phase that works on the installed MT over SSH; what it
+// does on a freshly installed MT is known without looking.
+type guestPhase interface {
+	OnFreshMT(t *Target) []string
 }
 
 // Build runs check → apply → verify for each phase in order and stops at

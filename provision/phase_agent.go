@@ -67,6 +67,13 @@ func readAgentState(ctx context.Context, t *Target) (agentState, error) {
 // not run it a second time without being told.
 var ErrAppliedUnknown = errors.New("ApplyCustomChanges.sh started but did not record completion")
 
+func (agentPhase) OnFreshMT(t *Target) []string {
+	return []string{
+		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t.Spec.SSH.User), agentUnpackDir),
+		"run ApplyCustomChanges.sh once, then reboot",
+	}
+}
+
 func (agentPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	st, err := readAgentState(ctx, t)
 	if err != nil {

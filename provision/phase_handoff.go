@@ -65,6 +65,14 @@ func (st handoffState) agentOK(t *Target) bool {
 	return st.vxVersion != "" && st.registeredCS == t.Spec.ConfigServer.IP
 }
 
+func (handoffPhase) OnFreshMT(t *Target) []string {
+	return []string{
+		fmt.Sprintf("/etc/hosts: map %s to the MT's NIC addresses", t.Spec.Network.Hostname),
+		fmt.Sprintf("install the master target role and register it with %s:%d", t.Spec.ConfigServer.IP, t.Spec.ConfigServer.Port),
+		"write " + handoffPath(t),
+	}
+}
+
 func (handoffPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	if t.Spec.ConfigServer.IP == "" {
 		return Check{}, t.Spec.inputError("configServer.ip", "missing", "add the configuration server's IP address")

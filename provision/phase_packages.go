@@ -18,6 +18,13 @@ type packagesPhase struct{}
 
 func (packagesPhase) Name() string { return "packages" }
 
+func (packagesPhase) OnFreshMT(t *Target) []string {
+	return []string{
+		fmt.Sprintf("install from %s what the MT lacks of: %s", t.Spec.Packages.Source, strings.Join(packages.Names(packages.Required()), ", ")),
+		"enable and start multipathd (mpathconf --enable, chkconfig multipathd on, service multipathd start)",
+	}
+}
+
 // rootWorkDir is where mtprep keeps its files on the MT (root's home: not
 // /usr/local, where the ASR docs say an unpacked agent fails to install);
 // uploads land here too when mtprep logs in as root (SSHConn.UploadDir).

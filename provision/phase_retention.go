@@ -184,6 +184,10 @@ func readRetention(ctx context.Context, t *Target) (string, RetentionState, Rete
 	return wwid, st, PlanRetention(st, wwid, t.Spec.Retention.Mountpoint, t.Options.FormatWWID), nil
 }
 
+func (retentionPhase) OnFreshMT(t *Target) []string {
+	return []string{fmt.Sprintf("find the retention disk by its vSphere UUID (WWID 36000c29…), check it holds no data, mkfs.ext4, mount at %s, add to /etc/fstab", t.Spec.Retention.Mountpoint)}
+}
+
 func (retentionPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	wwid, st, p, err := readRetention(ctx, t)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -77,12 +78,40 @@ func (p sshPhase) Check(ctx context.Context, t *Target) (Check, error) {
 // once, not once per guest phase (each try can wait for the connect
 // timeout); a build afterwards dials again.
 func TestPlanDialsOnce(t *testing.T) {
+	tg, accepted := unreachableMT(t)
+	phases := []Phase{stubPhase{name: "vm", c: Check{Changes: []string{"reconfigure"}}}}
+	for _, n := range []string{"packages", "agent", "retention", "handoff"} {
+		phases = append(phases, sshPhase{stubPhase{name: n}})
+	}
+	rs, err := Plan(context.Background(), tg, phases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs[1:] {
+		if r.Status != StatusWouldChange {
+			t.Errorf("%s: %s, want would-change", r.Phase, r.Status)
+		}
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("plan dialled %d times, want 1", n)
+	}
+	if _, err := tg.SSH(context.Background()); err == nil {
+		t.Fatal("dial succeeded")
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Errorf("after the plan: %d dials, want 2 (outside a plan a failure is not remembered)", n)
+	}
+}
+
+// unreachableMT is a Target whose SSH address accepts connections and
+// closes them (no SSH there), and the count of connections it got.
+func unreachableMT(t *testing.T) (*Target, *atomic.Int32) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	var accepted atomic.Int32
+	t.Cleanup(func() { l.Close() })
+	accepted := new(atomic.Int32)
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -107,27 +136,26 @@ func TestPlanDialsOnce(t *testing.T) {
 	if err := os.WriteFile(s.SSH.PrivateKey, pem.EncodeToMemory(blk), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tg := &Target{Spec: s, Log: slog.New(slog.DiscardHandler), Env: func(string) (string, bool) { return "", false }}
-	phases := []Phase{stubPhase{name: "install", c: Check{Changes: []string{"power on"}}}}
-	for _, n := range []string{"packages", "agent", "retention", "handoff"} {
-		phases = append(phases, sshPhase{stubPhase{name: n}})
-	}
+	return &Target{Spec: s, Log: slog.New(slog.DiscardHandler), Env: func(string) (string, bool) { return "", false },
+		Options: BuildOptions{WorkDir: t.TempDir()}}, accepted
+}
+
+// TestPlanFreshMT: while the install phase is still to run, the guest
+// phases say what they will do on the fresh MT and do not try SSH (an
+// address that answers may be another system, or the installer).
+func TestPlanFreshMT(t *testing.T) {
+	tg, accepted := unreachableMT(t)
+	phases := []Phase{stubPhase{name: "install", c: Check{Changes: []string{"power on"}}}, packagesPhase{}, agentPhase{}, retentionPhase{}, handoffPhase{}}
 	rs, err := Plan(context.Background(), tg, phases)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rs[1:] {
-		if r.Status != StatusWouldChange {
-			t.Errorf("%s: %s, want would-change", r.Phase, r.Status)
+		if r.Status != StatusWouldChange || len(r.Changes) == 0 || !strings.Contains(r.Observed, "install phase installs the MT first") {
+			t.Errorf("%s: %+v", r.Phase, r)
 		}
 	}
-	if n := accepted.Load(); n != 1 {
-		t.Errorf("plan dialled %d times, want 1", n)
-	}
-	if _, err := tg.SSH(context.Background()); err == nil {
-		t.Fatal("dial succeeded")
-	}
-	if n := accepted.Load(); n != 2 {
-		t.Errorf("after the plan: %d dials, want 2 (outside a plan a failure is not remembered)", n)
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the plan dialled the MT %d times before its install", n)
 	}
 }
