@@ -136,7 +136,7 @@ func (installPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	}
 	t.keep("install", is)
 	if is == nil {
-		return Check{Changes: []string{fmt.Sprintf("power on VM %s: it boots the kickstart installer from the ISO", t.Spec.Name), wait, "eject the ISO"}, Observed: "no VM yet"}, nil
+		return Check{Changes: []string{fmt.Sprintf("power on VM %s: it boots the kickstart installer from the install media, with its kickstart from the seed", t.Spec.Name), wait, "eject both CD-ROMs"}, Observed: "no VM yet"}, nil
 	}
 	if is.done() {
 		return Check{Done: true, Observed: is.observed(addr)}, nil
@@ -270,7 +270,7 @@ func (t *Target) ejectISO(ctx context.Context, s *vsphereSession, is *installSta
 		}
 		return nil
 	}
-	if _, err := s.task(ctx, "eject the ISO of", "VM "+t.Spec.Name, func() (*object.Task, error) { return vm.Reconfigure(ctx, spec) }, answer); err != nil {
+	if _, err := s.task(ctx, "eject the install media and seed of", "VM "+t.Spec.Name, func() (*object.Task, error) { return vm.Reconfigure(ctx, spec) }, answer); err != nil {
 		return err
 	}
 	t.Note("install", fmt.Sprintf("installed from %s; SSH answers at %s; ISO ejected", is.isos[0], t.sshAddr()))
