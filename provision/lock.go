@@ -147,24 +147,22 @@ func (t *Target) ownsLock(value string) bool {
 	return value != "" && ParseLockOwner(value).Run == t.lockOwner().Run
 }
 
-// guestPhases are the phases that change the guest over SSH: they take
-// the guest lock too.
-var guestPhases = map[string]bool{"packages": true, "agent": true, "retention": true, "handoff": true}
-
 // beforeApply takes the locks phase p needs before it changes anything:
 // the VM lock for every phase that changes the VM or the guest (iso and
-// upload change neither), the guest lock for the guest phases.
+// upload change neither), the guest lock for the guest phases (those that
+// change the guest over SSH).
 func (t *Target) beforeApply(ctx context.Context, p Phase) error {
 	name := p.Name()
 	if name == "iso" || name == "upload" {
 		return nil
 	}
-	if !guestPhases[name] || t.Spec.VSphere.URL != "" {
+	_, guest := p.(guestPhase)
+	if !guest || t.Spec.VSphere.URL != "" {
 		if err := t.lockVM(ctx); err != nil {
 			return err
 		}
 	}
-	if guestPhases[name] {
+	if guest {
 		return t.lockGuest(ctx)
 	}
 	return nil
