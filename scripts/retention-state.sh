@@ -54,7 +54,7 @@ fi
 if [ "$(dd if="$dev" bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "55aa" ]; then
     echo "ptable mbr"
 fi
-if [ "$(dd if="$dev" bs=1 skip=512 count=8 2>/dev/null)" = "EFI PART" ]; then
+if [ "$(dd if="$dev" bs=1 skip=512 count=8 2>/dev/null | tr -d '\000')" = "EFI PART" ]; then
     echo "ptable gpt"
 fi
 awk -v m="$mnt" '$1 !~ /^#/ && $2 == m { print "fstab " $1 " " $3; exit }' /etc/fstab

@@ -264,8 +264,8 @@ func testRetentionRefusals(t *testing.T, ctx context.Context, m *mt, h provision
 		{name: "read-only (locked)", uuid: blank.UUID, want: "is read-only (locked)",
 			setup: []string{"blockdev", "--setro", blank.Mapper}, undo: []string{"blockdev", "--setrw", blank.Mapper}},
 		{name: "data past the first MiB, no file system", uuid: blank.UUID, want: "holds data (",
-			setup: []string{"sh", "-c", "dd if=/dev/urandom of=" + blank.Mapper + " bs=1M seek=$(($(blockdev --getsize64 " + blank.Mapper + ")/1048576-1)) count=1 conv=notrunc 2>/dev/null"},
-			undo:  []string{"sh", "-c", "dd if=/dev/zero of=" + blank.Mapper + " bs=1M seek=$(($(blockdev --getsize64 " + blank.Mapper + ")/1048576-1)) count=1 conv=notrunc 2>/dev/null"}},
+			setup: []string{"sh", "-c", "dd if=/dev/urandom of=" + blank.Mapper + " bs=1M seek=$(($(blockdev --getsize64 " + blank.Mapper + ")/1048576-1)) count=1 conv=notrunc,fsync 2>/dev/null"},
+			undo:  []string{"sh", "-c", "dd if=/dev/zero of=" + blank.Mapper + " bs=1M seek=$(($(blockdev --getsize64 " + blank.Mapper + ")/1048576-1)) count=1 conv=notrunc,fsync 2>/dev/null"}},
 		{name: "--format-wwid naming another disk", uuid: ext4.UUID, formatWWID: part.WWID, want: "holds a ext4 file system"},
 	}
 	for _, c := range cases {
