@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,25 +222,31 @@ Exit status: 0 when every phase is done or changed, 1 when a phase failed,
   mtprep build --spec mt01.yaml --format json --log-format json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, phases, err := a.target(&f)
-			if err != nil {
-				return err
-			}
-			rs, runErr := provision.Build(cmd.Context(), t, phases)
-			rt := t.VSphereRoundTrips() // before Close ends the session
-			closeErr := t.Close()
-			if err := a.writeResults(a.stdout, f.format, "build", t, rs, rt, runErr); err != nil {
-				return err
-			}
-			if runErr != nil {
-				return runErr
-			}
-			if closeErr != nil {
-				a.log.Warn("closing the connections", "err", closeErr)
-			}
-			return nil
+			return a.runPhases(cmd, &f, "build", provision.Build)
 		},
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// runPhases runs build or plan (run) for the one MT of --spec and writes
+// the report; the run's error, if any, decides the exit status.
+func (a *app) runPhases(cmd *cobra.Command, f *runFlags, verb string, run func(context.Context, *provision.Target, []provision.Phase) ([]provision.Result, error)) error {
+	t, phases, err := a.target(f)
+	if err != nil {
+		return err
+	}
+	rs, runErr := run(cmd.Context(), t, phases)
+	rt := t.VSphereRoundTrips() // before Close ends the session
+	closeErr := t.Close()
+	if err := a.writeResults(a.stdout, f.format, verb, t, rs, rt, runErr); err != nil {
+		return err
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if closeErr != nil {
+		a.log.Warn("closing the connections", "err", closeErr)
+	}
+	return nil
 }

@@ -41,23 +41,7 @@ check failed, 2 for bad flags or a bad spec.`,
 			if f.inventory != "" {
 				return a.planInventory(cmd, &f)
 			}
-			t, phases, err := a.target(&f)
-			if err != nil {
-				return err
-			}
-			rs, runErr := provision.Plan(cmd.Context(), t, phases)
-			rt := t.VSphereRoundTrips() // before Close ends the session
-			closeErr := t.Close()
-			if err := a.writeResults(a.stdout, f.format, "plan", t, rs, rt, runErr); err != nil {
-				return err
-			}
-			if runErr != nil {
-				return runErr
-			}
-			if closeErr != nil {
-				a.log.Warn("closing the connections", "err", closeErr)
-			}
-			return nil
+			return a.runPhases(cmd, &f, "plan", provision.Plan)
 		},
 	}
 	f.register(cmd)
