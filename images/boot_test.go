@@ -25,28 +25,7 @@ import (
 //
 //	go test ./images -run TestBootKickstartISO -v
 func TestBootKickstartISO(t *testing.T) {
-	ci := os.Getenv("CI") == "true"
-	unavailable := func(err error) {
-		t.Helper()
-		if ci {
-			t.Fatalf("boot test cannot run with CI=true: %v", err)
-		}
-		t.Skipf("boot test skipped: %v (install the packages in .ci/apt-packages.d/iso.txt)", err)
-	}
-	if testing.Short() && !ci {
-		t.Skip("boot test skipped with -short (about 15 s in qemu)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-
-	base, err := testiso.Build(ctx, dir, testiso.Options{})
-	if errors.Is(err, testiso.ErrMissingHost) {
-		unavailable(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, dir, base, unavailable := bootTestBase(t)
 	nonce := fmt.Sprintf("%d-%016x", time.Now().UnixNano(), rand.Uint64())
 	ks := "# mtprep boot test " + nonce + "\n" +
 		"install\ncdrom\nlang en_US.UTF-8\nkeyboard us\n" +
@@ -90,27 +69,7 @@ func TestBootKickstartISO(t *testing.T) {
 //
 //	go test ./images -run TestBootSharedMediaWithSeed -v
 func TestBootSharedMediaWithSeed(t *testing.T) {
-	ci := os.Getenv("CI") == "true"
-	unavailable := func(err error) {
-		t.Helper()
-		if ci {
-			t.Fatalf("boot test cannot run with CI=true: %v", err)
-		}
-		t.Skipf("boot test skipped: %v (install the packages in .ci/apt-packages.d/iso.txt)", err)
-	}
-	if testing.Short() && !ci {
-		t.Skip("boot test skipped with -short (about 15 s in qemu)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	base, err := testiso.Build(ctx, dir, testiso.Options{})
-	if errors.Is(err, testiso.ErrMissingHost) {
-		unavailable(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, dir, base, unavailable := bootTestBase(t)
 	media := filepath.Join(dir, "shared.iso")
 	if _, err := Remaster(ctx, RemasterOptions{Base: base, Out: media, KickstartArg: SharedKickstartArg, Reproducible: true}); err != nil {
 		t.Fatal(err)
@@ -147,4 +106,34 @@ func TestBootSharedMediaWithSeed(t *testing.T) {
 		t.Fatalf("the guest read\n%q\nwant\n%q", r.Kickstart, ks)
 	}
 	t.Logf("kernel command line: %s; kickstart from %s", r.Cmdline, r.Source)
+}
+
+// bootTestBase prepares a boot test: the CentOS-shaped test base built in
+// a temporary directory, a context bounding the test, and unavailable,
+// which skips (or fails with CI=true) when the host lacks qemu, ISOLINUX
+// or a kernel.
+func bootTestBase(t *testing.T) (ctx context.Context, dir, base string, unavailable func(error)) {
+	t.Helper()
+	ci := os.Getenv("CI") == "true"
+	unavailable = func(err error) {
+		t.Helper()
+		if ci {
+			t.Fatalf("boot test cannot run with CI=true: %v", err)
+		}
+		t.Skipf("boot test skipped: %v (install the packages in .ci/apt-packages.d/iso.txt)", err)
+	}
+	if testing.Short() && !ci {
+		t.Skip("boot test skipped with -short (about 15 s in qemu)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	dir = t.TempDir()
+	base, err := testiso.Build(ctx, dir, testiso.Options{})
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, dir, base, unavailable
 }
