@@ -205,7 +205,13 @@ func runHost(ctx context.Context, s *Spec, phases []Phase, o FleetOptions, st *s
 	// command is let finish (or time out) rather than cut in half.
 	work := context.WithoutCancel(ctx)
 	var results []Result
-	var runErr error
+	runErr := Preflight(work, t)
+	if runErr != nil {
+		for _, q := range phases {
+			results = append(results, Result{Phase: q.Name(), Status: StatusSkipped})
+		}
+		phases = nil
+	}
 	for i, p := range phases {
 		if ctx.Err() != nil {
 			runErr = ErrInterrupted

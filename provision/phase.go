@@ -222,6 +222,9 @@ func Select(all []Phase, names string) ([]Phase, error) {
 func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 	t.planning = true
 	defer func() { t.planning, t.sshErr = false, nil }()
+	if err := Preflight(ctx, t); err != nil {
+		return nil, err
+	}
 	var out []Result
 	pending, installing := false, false
 	for _, p := range phases {
@@ -258,6 +261,16 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 	return out, nil
 }
 
+// Preflight refuses, before any phase runs and whatever phases are
+// selected, what ASR would not accept at the end: today the agent rules
+// (agent_rules.go). Its errors are the user's input (exit 2).
+func Preflight(ctx context.Context, t *Target) error {
+	if err := t.checkAgentRules(ctx); err != nil {
+		return fmt.Errorf("%s: before any phase: %w", t.Spec.Name, err)
+	}
+	return nil
+}
+
 // guestPhase is a phase that works on the installed MT over SSH; what it
 // does on a freshly installed MT is known without looking.
 type guestPhase interface {
@@ -271,6 +284,9 @@ func Build(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 	// The locks end with the build, not with the Target: a caller may
 	// keep the Target (its facts) and let another run build the MT next.
 	defer func() { _ = t.ReleaseLocks() }()
+	if err := Preflight(ctx, t); err != nil {
+		return nil, err
+	}
 	var out []Result
 	for i, p := range phases {
 		r, err := runPhase(ctx, t, p)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	version "github.com/hashicorp/go-version"
+
 	"github.com/mtprep/mtprep/scripts"
 )
 
@@ -65,6 +67,18 @@ func (st handoffState) agentOK(t *Target) bool {
 	return st.vxVersion != "" && st.registeredCS == t.Spec.ConfigServer.IP
 }
 
+// upgradeTo reports the tarball's version when it is newer than the agent
+// on the MT: the spec asks for an upgrade (ASR allows CentOS 6.6 MTs one
+// to 9.10.x), which mtprep does not automate.
+func (st handoffState) upgradeTo(t *Target) (string, bool) {
+	want, err := version.NewVersion(AgentVersion(t.Spec.Agent.Tarball))
+	have, err2 := version.NewVersion(st.vxVersion)
+	if err != nil || err2 != nil || !have.LessThan(want) {
+		return "", false
+	}
+	return want.Original(), true
+}
+
 func (handoffPhase) OnFreshMT(t *Target) []string {
 	return []string{
 		fmt.Sprintf("/etc/hosts: map %s to the MT's NIC addresses", t.Spec.Network.Hostname),
@@ -87,6 +101,8 @@ func (handoffPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	}
 	if !st.agentOK(t) {
 		ch = append(ch, fmt.Sprintf("install the master target role and register it with %s:%d", t.Spec.ConfigServer.IP, t.Spec.ConfigServer.Port))
+	} else if want, ok := st.upgradeTo(t); ok {
+		ch = append(ch, fmt.Sprintf("upgrade the master target role from %s to %s (not automated: build refuses it, see the error)", st.vxVersion, want))
 	}
 	manifest := handoffPath(t)
 	if _, err := os.Stat(manifest); err != nil {
@@ -119,6 +135,9 @@ func (handoffPhase) Apply(ctx context.Context, t *Target) error {
 		if _, err := c.Script(ctx, scripts.HostsApply, nil, append([]string{s.Network.Hostname}, st.nics...)...); err != nil {
 			return fmt.Errorf("/etc/hosts: %w", err)
 		}
+	}
+	if want, ok := st.upgradeTo(t); ok && st.agentOK(t) {
+		return fmt.Errorf("the MT runs agent %s and the spec names %s: mtprep does not upgrade an installed agent; upgrade it on the MT with the new tarball's installer (ASR: run ./install from the unpacked %s), then re-run build", st.vxVersion, want, filepath.Base(t.Spec.Agent.Tarball))
 	}
 	if !st.agentOK(t) {
 		// Check first: an install that cannot reach the CS fails late and

@@ -75,3 +75,8 @@ var AgentInstall string
 //
 //go:embed audit-probe.sh
 var AuditProbe string
+
+// AgentVersion prints the version of the agent installed on the MT.
+//
+//go:embed agent-version.sh
+var AgentVersion string
