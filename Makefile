@@ -9,12 +9,18 @@ export PATH := $(PATH):/usr/local/go/bin
 # `go vet ./...` and `go test ./...` never wander into it.
 $(shell mkdir -p build && test -f build/go.mod || printf 'module mtprep.invalid/build\n' > build/go.mod)
 
-.PHONY: all build test vet fuzz demo clean
+.PHONY: all build deps test vet fuzz demo clean
 
 all: build
 
+# The Debian packages of .ci/apt-packages.d that test and demo need:
+# installed when missing (as root), else the command to run is named.
+deps:
+	@sh mk/deps.sh
+
 # The main job in the lab, then the ISO boot demo (mk/demo.mk).
-demo: demo-lab demo-iso
+demo: deps
+	@$(MAKE) --no-print-directory demo-lab demo-iso
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mtprep
@@ -26,9 +32,10 @@ vet:
 # Unit, golden, simulator, lab and qemu boot tests, then a short run of
 # every fuzzer. The lab and boot tests need root, Linux and the Debian
 # packages in .ci/apt-packages.d; with CI=true they fail rather than skip.
-test: vet
+test: deps
+	@$(MAKE) --no-print-directory vet
 	$(GO) test -count=1 -timeout 60m ./...
-	$(MAKE) fuzz
+	@$(MAKE) --no-print-directory fuzz
 
 # Every fuzzer: the spec and inventory loaders, the audit probe's parser,
 # the retention decision (never a format of a disk that showed data),
