@@ -40,6 +40,7 @@ var vmProps = []string{
 	"name", "config.template", "config.guestId", "config.hardware.numCPU", "config.hardware.memoryMB",
 	"config.hardware.device", "config.extraConfig", "config.flags", "config.bootOptions",
 	"runtime.powerState", "runtime.host", "guest.toolsRunningStatus",
+	"datastore",            // its datastore clusters' Storage DRS overrides (vm_sdrs.go)
 	"config.changeVersion", // the lock's compare-and-swap (lock.go)
 }
 
@@ -569,6 +570,19 @@ type vmCheck struct {
 	want  vmWant
 	st    *vmState // nil: absent
 	diffs []vmDiff
+	// pods are the datastore clusters of the MT's datastores; sdrs the
+	// ones where it is not kept out of Storage DRS (vm_sdrs.go).
+	pods []sdrsPod
+	sdrs []sdrsDiff
+}
+
+// sdrsLines are the plan lines for the Storage DRS overrides to add.
+func (c *vmCheck) sdrsLines(withFix bool) []string {
+	var l []string
+	for _, d := range c.sdrs {
+		l = append(l, d.String(withFix))
+	}
+	return l
 }
 
 // checkVM reads the VM and diffs it against the spec. byRef reads the VM
@@ -595,13 +609,27 @@ func (t *Target) checkVM(ctx context.Context, byRef bool) (*vmCheck, error) {
 		return nil, err
 	}
 	c := &vmCheck{inv: inv, want: w, st: st}
+	var ref *types.ManagedObjectReference
 	if st != nil {
 		// The NIC backing is only needed to fix a NIC; building it for a
 		// DVS port group costs calls, so diffVM gets a placeholder that
 		// Apply replaces.
 		c.diffs = diffVM(st, w, nil)
+		ref = &st.ref
 	}
+	if c.pods, err = s.readPods(ctx, inv, mtDatastoreRefs(inv, st), ref); err != nil {
+		return nil, err
+	}
+	c.sdrs = diffSDRS(t.Spec.Name, ref, c.pods)
 	return c, nil
+}
+
+// observed is the plan's Observed line for an existing VM.
+func (c *vmCheck) observed() string {
+	if len(c.pods) == 0 {
+		return describeVM(c.st)
+	}
+	return describeVM(c.st) + "; " + describePods(c.pods)
 }
 
 func (vmPhase) Check(ctx context.Context, t *Target) (Check, error) {
@@ -611,16 +639,21 @@ func (vmPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	}
 	t.keep("vm", c)
 	if c.st == nil {
-		return Check{Changes: []string{t.createDescription(c.want, c.inv)}, Observed: fmt.Sprintf("no VM named %s in %s", t.Spec.Name, c.inv.folderDsp)}, nil
+		obs := fmt.Sprintf("no VM named %s in %s", t.Spec.Name, c.inv.folderDsp)
+		if len(c.pods) > 0 {
+			obs += "; " + c.inv.datastore.Name() + " is " + describePods(c.pods)
+		}
+		return Check{Changes: append([]string{t.createDescription(c.want, c.inv)}, c.sdrsLines(false)...), Observed: obs}, nil
 	}
-	if len(c.diffs) == 0 {
-		return Check{Done: true, Observed: describeVM(c.st)}, nil
+	if len(c.diffs) == 0 && len(c.sdrs) == 0 {
+		return Check{Done: true, Observed: c.observed()}, nil
 	}
 	var ch []string
 	for _, d := range c.diffs {
 		ch = append(ch, d.String())
 	}
-	return Check{Changes: ch, Observed: describeVM(c.st)}, nil
+	ch = append(ch, c.sdrsLines(!finishesCreation(c))...)
+	return Check{Changes: ch, Observed: c.observed()}, nil
 }
 
 func (vmPhase) Apply(ctx context.Context, t *Target) error {
@@ -639,9 +672,45 @@ func (vmPhase) Apply(ctx context.Context, t *Target) error {
 		return &VSphereError{Op: "read", Object: fmt.Sprintf("network %q", c.want.network), Err: err}
 	}
 	if c.st == nil {
-		return t.createVM(ctx, s, c, backing)
+		if err := t.createVM(ctx, s, c, backing); err != nil {
+			return err
+		}
+		// Part of creating the MT: no --fix needed.
+		return t.applySDRS(ctx, s, c)
 	}
 	return t.fixVM(ctx, s, c, backing)
+}
+
+// applySDRS adds (or edits) the MT's Storage DRS override in each pod
+// that lacks one keeping it out, then reads the pods back.
+func (t *Target) applySDRS(ctx context.Context, s *vsphereSession, c *vmCheck) error {
+	if len(c.sdrs) == 0 {
+		return nil
+	}
+	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: t.Facts.VMMoRef}
+	if c.st != nil {
+		ref = c.st.ref
+	}
+	var done []string
+	for _, d := range c.sdrs {
+		if err := s.keepOutOfSDRS(ctx, ref, d); err != nil {
+			return err
+		}
+		done = append(done, fmt.Sprintf("Storage DRS override in pod %s: %s", d.pod.name, d.Fix()))
+	}
+	st, err := s.readVM(ctx, ref)
+	if err != nil {
+		return err
+	}
+	pods, err := s.readPods(ctx, c.inv, mtDatastoreRefs(c.inv, st), &ref)
+	if err != nil {
+		return err
+	}
+	if left := diffSDRS(t.Spec.Name, &ref, pods); len(left) > 0 {
+		return fmt.Errorf("VM %s: %s after the change (vCenter did not keep the override)", t.Spec.Name, left[0].What())
+	}
+	t.Note("vm", strings.Join(done, ", "))
+	return nil
 }
 
 func (t *Target) createVM(ctx context.Context, s *vsphereSession, c *vmCheck, backing types.BaseVirtualDeviceBackingInfo) error {
@@ -717,6 +786,10 @@ func (t *Target) createVM(ctx context.Context, s *vsphereSession, c *vmCheck, ba
 // step (it needs the new disk's key). A run that stopped between the two
 // steps is finished without --fix: that is mtprep completing its own
 // work, not changing a VM someone else made.
+//
+// The Storage DRS override creation adds after the VM exists counts the
+// same way, when it is missing (an override someone set to automated is
+// theirs: --fix).
 func finishesCreation(c *vmCheck) bool {
 	if c.st == nil || c.st.extra(createdMarker) == "" || c.st.extra(installedMarker) != "" {
 		return false
@@ -726,7 +799,12 @@ func finishesCreation(c *vmCheck) bool {
 			return false
 		}
 	}
-	return len(c.diffs) > 0
+	for _, d := range c.sdrs {
+		if d.pod.override != nil {
+			return false
+		}
+	}
+	return len(c.diffs)+len(c.sdrs) > 0
 }
 
 // fixVM reconciles what is safe, with --fix, and fails listing what is
@@ -741,7 +819,12 @@ func (t *Target) fixVM(ctx context.Context, s *vsphereSession, c *vmCheck, backi
 		return strings.Join(l, "; ")
 	}
 	if !t.Options.Fix && !finishesCreation(c) {
-		return fmt.Errorf("VM %s differs from the spec and was not changed: %s. Run with --fix to reconcile what is safe", t.Spec.Name, list(c.diffs))
+		var l []string
+		for _, d := range c.diffs {
+			l = append(l, d.String())
+		}
+		l = append(l, c.sdrsLines(true)...)
+		return fmt.Errorf("VM %s differs from the spec and was not changed: %s. Run with --fix to reconcile what is safe", t.Spec.Name, strings.Join(l, "; "))
 	}
 	var fixed []string
 	// Up to two reconfigures: devices first, then what needs their real
@@ -779,7 +862,14 @@ func (t *Target) fixVM(ctx context.Context, s *vsphereSession, c *vmCheck, backi
 		}
 		c.st = st
 	}
-	t.Note("vm", "fixed: "+strings.Join(fixed, ", "))
+	if len(fixed) > 0 {
+		t.Note("vm", "fixed: "+strings.Join(fixed, ", "))
+	}
+	// Safe whatever the power state: the override only stops vCenter
+	// from moving the MT's files.
+	if err := t.applySDRS(ctx, s, c); err != nil {
+		return err
+	}
 	if left := diffVM(c.st, c.want, backing); len(left) > 0 {
 		return fmt.Errorf("VM %s still differs from the spec after --fix: %s", t.Spec.Name, list(left))
 	}
@@ -794,10 +884,13 @@ func (vmPhase) Verify(ctx context.Context, t *Target) error {
 	if c.st == nil {
 		return fmt.Errorf("VM %s is not in %s", t.Spec.Name, c.inv.folderDsp)
 	}
-	if len(c.diffs) > 0 {
+	if len(c.diffs) > 0 || len(c.sdrs) > 0 {
 		var l []string
 		for _, d := range c.diffs {
 			l = append(l, d.What)
+		}
+		for _, d := range c.sdrs {
+			l = append(l, d.What())
 		}
 		return fmt.Errorf("VM %s: %s", t.Spec.Name, strings.Join(l, "; "))
 	}

@@ -52,6 +52,10 @@ type inventory struct {
 	netName   string
 	folder    *object.Folder
 	folderDsp string // the folder as the user sees it, for messages
+	// dsNames names every datastore of the datacenter; dsPods maps the
+	// ones in a datastore cluster to their StoragePod (vm_sdrs.go).
+	dsNames map[types.ManagedObjectReference]string
+	dsPods  map[types.ManagedObjectReference]types.ManagedObjectReference
 }
 
 // placement is where a new VM goes.
@@ -458,7 +462,7 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 		}},
 		PropSet: []types.PropertySpec{
 			{Type: "Datacenter", PathSet: []string{"vmFolder"}},
-			{Type: "Datastore", PathSet: []string{"name", "summary.accessible"}},
+			{Type: "Datastore", PathSet: []string{"name", "summary.accessible", "parent"}},
 			{Type: "Network", PathSet: []string{"name"}},
 			{Type: "DistributedVirtualPortgroup", PathSet: []string{"name"}},
 			{Type: "OpaqueNetwork", PathSet: []string{"name"}},
@@ -468,7 +472,7 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading datacenter %s: %s", s.dc.Name(), faultText(err))
 	}
-	inv := &inventory{}
+	inv := &inventory{dsNames: map[types.ManagedObjectReference]string{}, dsPods: map[types.ManagedObjectReference]types.ManagedObjectReference{}}
 	var dsNames, netNames []string
 	var nets []types.ManagedObjectReference
 	for _, oc := range res.Returnval {
@@ -485,6 +489,10 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 			}
 		case "Datastore":
 			dsNames = append(dsNames, name)
+			inv.dsNames[oc.Obj] = name
+			if p, ok := props["parent"].(types.ManagedObjectReference); ok && p.Type == "StoragePod" {
+				inv.dsPods[oc.Obj] = p
+			}
 			if name == v.Datastore {
 				if ok, _ := props["summary.accessible"].(bool); !ok {
 					return nil, s.spec.inputError("vsphere.datastore", fmt.Sprintf("datastore %q is not accessible", name), "check the datastore's connection in vCenter, or pick another")
