@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 )
 
@@ -22,15 +23,39 @@ const (
 // 6.6 x86_64, or not a readable ISO at all. The CLI maps it to exit code 2.
 var ErrUnknownBase = errors.New("base ISO is not CentOS 6.6 x86_64")
 
+// MediaID66 is the media id (.discinfo line 1) of the CentOS 6.6 x86_64
+// compose: the minimal, netinstall and bin-DVD1/DVD2 ISOs all carry it.
+const MediaID66 = "1414159991.958686"
+
+// knownMedia names the composes whose media ids mtprep recognises, so that
+// a base whose .treeinfo says 6.6 but whose .discinfo is another release's
+// is refused as the contradiction it is. Ids as published for each
+// release's x86_64 media (xCAT's table of known discs agrees).
+var knownMedia = map[string]string{
+	"1362445555.957609": "CentOS 6.4 x86_64",
+	"1385726732.061157": "CentOS 6.5 x86_64",
+	MediaID66:           "CentOS 6.6 x86_64",
+	"1438724467.511049": "CentOS 6.7 x86_64",
+	"1463897259.552895": "CentOS 6.8 x86_64",
+}
+
 // BaseInfo describes a base ISO.
 type BaseInfo struct {
 	Family      string // .treeinfo [general] family
-	Version     string // .discinfo line 2, else .treeinfo [general] version
-	Arch        string // .discinfo line 3, else .treeinfo [general] arch
+	Version     string // .treeinfo [general] version, else the .discinfo release's
+	Arch        string // .treeinfo [general] arch, else .discinfo line 3
 	VolumeLabel string // primary volume identifier
 	SHA256      string // hex
 	Size        int64  // bytes
 	HasEFI      bool   // images/efiboot.img is present
+
+	MediaID string // .discinfo line 1, the compose's media id
+	Media   string // what MediaID is known as ("CentOS 6.6 x86_64"), "" when unknown
+	Release string // .discinfo line 2 as written ("CentOS 6.6", or "6.6")
+	Discs   string // .discinfo line 4, the disc numbers ("1", or "1,2")
+	// Warnings are doubts that do not refuse the base (an unknown media
+	// id); Remaster logs them.
+	Warnings []string
 }
 
 // maxMetaFile bounds .discinfo/.treeinfo/isolinux.cfg reads.
@@ -56,7 +81,16 @@ func Inspect(ctx context.Context, path string) (*BaseInfo, error) {
 }
 
 // identify fills BaseInfo (without SHA256) and returns an ErrUnknownBase
-// error listing every mismatch, or nil for CentOS 6.6 x86_64.
+// error listing every mismatch and every value found, or nil for CentOS
+// 6.6 x86_64.
+//
+// The rule: .treeinfo's [general] family, version and arch decide, and
+// .discinfo must agree with them (its release string's version, its arch,
+// disc 1 of the set). The media id alone decides nothing: it is the
+// compose's timestamp, not a content hash, and a site that respins the 6.6
+// media (makestamp.py again) gets a new one, so an unknown id is a
+// warning. A known id of another release is refused: the files contradict
+// each other. The exact bytes are pinned by the sha256 that is recorded.
 func identify(img *isoImage) (*BaseInfo, error) {
 	// go-diskfs returns the padded identifier: spaces (mkisofs) or NULs
 	// (go-diskfs itself).
@@ -75,55 +109,135 @@ func identify(img *isoImage) (*BaseInfo, error) {
 		}
 	}
 
-	disc, err := img.readSmall(".discinfo", maxMetaFile)
+	var disc discinfo
+	discErr := error(nil)
+	b, err := img.readSmall(".discinfo", maxMetaFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		problems = append(problems, ".discinfo: missing")
+		discErr = err
 	case err != nil:
 		return info, err
 	default:
-		version, arch := parseDiscinfo(disc)
-		info.Version, info.Arch = version, arch
-		mismatch(".discinfo", "version (line 2)", version, WantVersion)
-		mismatch(".discinfo", "arch (line 3)", arch, WantArch)
+		disc = parseDiscinfo(b)
+		info.MediaID, info.Release, info.Discs = disc.MediaID, disc.Release, disc.Discs
+		info.Media = knownMedia[disc.MediaID]
+		switch {
+		case disc.Release == "":
+			problems = append(problems, ".discinfo: line 2 (release) is empty, want e.g. \"CentOS 6.6\"")
+		case disc.Version == "":
+			problems = append(problems, fmt.Sprintf(".discinfo: release (line 2) %q has no version number, want e.g. \"CentOS 6.6\"", disc.Release))
+		default:
+			mismatch(".discinfo", fmt.Sprintf("release (line 2) %q: version", disc.Release), disc.Version, WantVersion)
+		}
+		mismatch(".discinfo", "arch (line 3)", disc.Arch, WantArch)
+		if disc.Discs != "" && !slices.Contains(strings.Split(strings.ReplaceAll(disc.Discs, " ", ""), ","), "1") {
+			problems = append(problems, fmt.Sprintf(".discinfo: disc numbers (line 4) are %q: not disc 1, which is the one that boots", disc.Discs))
+		}
+		want := WantFamily + " " + WantVersion + " " + WantArch
+		switch {
+		case info.Media != "" && info.Media != want:
+			problems = append(problems, fmt.Sprintf(".discinfo: media id (line 1) %s is %s's, want %s's %s", disc.MediaID, info.Media, want, MediaID66))
+		case info.Media == "":
+			info.Warnings = append(info.Warnings, fmt.Sprintf(".discinfo: media id (line 1) %q is not %s's %s: a respin or remaster; "+
+				"accepted because .treeinfo and .discinfo agree (the sha256 recorded pins the exact image)", disc.MediaID, want, MediaID66))
+		}
 	}
 
 	tree, err := img.readSmall(".treeinfo", maxMetaFile)
+	var general map[string]string
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		problems = append(problems, ".treeinfo: missing")
 	case err != nil:
 		return info, err
 	default:
-		general := parseIni(tree)["general"]
-		info.Family = general["family"]
-		if info.Version == "" {
-			info.Version = general["version"]
-		}
-		if info.Arch == "" {
-			info.Arch = general["arch"]
-		}
+		general = parseIni(tree)["general"]
+		info.Family, info.Version, info.Arch = general["family"], general["version"], general["arch"]
 		mismatch(".treeinfo", "[general] family", general["family"], WantFamily)
 		mismatch(".treeinfo", "[general] version", general["version"], WantVersion)
 		mismatch(".treeinfo", "[general] arch", general["arch"], WantArch)
 	}
+	if info.Version == "" {
+		info.Version = disc.Version
+	}
+	if info.Arch == "" {
+		info.Arch = disc.Arch
+	}
 	if len(problems) > 0 {
-		return info, fmt.Errorf("iso: base %s: %s: %w", img.path, strings.Join(problems, "; "), ErrUnknownBase)
+		found := []string{}
+		if discErr == nil && b != nil {
+			found = append(found, fmt.Sprintf(".discinfo media id %q%s, release %q (version %q), arch %q, discs %q",
+				disc.MediaID, knownAs(info.Media), disc.Release, disc.Version, disc.Arch, disc.Discs))
+		}
+		if general != nil {
+			found = append(found, fmt.Sprintf(".treeinfo family %q, version %q, arch %q, variant %q",
+				general["family"], general["version"], general["arch"], general["variant"]))
+		}
+		found = append(found, fmt.Sprintf("volume id %q", info.VolumeLabel))
+		return info, fmt.Errorf("iso: base %s: %s (found: %s) (fix: use CentOS-6.6-x86_64-minimal.iso or CentOS-6.6-x86_64-bin-DVD1.iso, "+
+			"or --allow-unknown-base to remaster this one anyway): %w",
+			img.path, strings.Join(problems, "; "), strings.Join(found, "; "), ErrUnknownBase)
 	}
 	return info, nil
 }
 
-// parseDiscinfo returns lines 2 (release) and 3 (arch) of a .discinfo file:
-// timestamp, release, arch, disc numbers.
-func parseDiscinfo(b []byte) (version, arch string) {
-	lines := strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n")
-	if len(lines) > 1 {
-		version = strings.TrimSpace(lines[1])
+func knownAs(media string) string {
+	if media == "" {
+		return " (unknown)"
 	}
-	if len(lines) > 2 {
-		arch = strings.TrimSpace(lines[2])
+	return " (" + media + ")"
+}
+
+// discinfo is a parsed .discinfo, as anaconda's makestamp.py writes it:
+// media id (a timestamp), release string, arch, disc numbers; one a line.
+type discinfo struct {
+	MediaID, Release, Version, Arch, Discs string
+}
+
+// parseDiscinfo reads the four lines of a .discinfo. It never fails: what
+// is missing stays empty and identify says so. Version is the release
+// string's version (see releaseVersion).
+func parseDiscinfo(b []byte) discinfo {
+	s := strings.TrimPrefix(string(b), "\uFEFF")
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	line := func(i int) string {
+		if i < len(lines) {
+			return strings.TrimSpace(lines[i])
+		}
+		return ""
 	}
-	return version, arch
+	d := discinfo{MediaID: line(0), Release: line(1), Arch: line(2), Discs: line(3)}
+	d.Version = releaseVersion(d.Release)
+	return d
+}
+
+// releaseVersion takes the version out of a .discinfo release string.
+// pungi has makestamp.py write "<product> <version>" ("CentOS 6.6"); some
+// remasters write the version alone ("6.6"), and a product name may have
+// several words ("CentOS Linux 6.6"). The version is the last
+// space-separated token made only of digits and dots (not starting or
+// ending with a dot); "" when there is none.
+func releaseVersion(release string) string {
+	fields := strings.Fields(release)
+	for i := len(fields) - 1; i >= 0; i-- {
+		if isVersion(fields[i]) {
+			return fields[i]
+		}
+	}
+	return ""
+}
+
+func isVersion(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && r != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseIni parses the .treeinfo INI dialect (Python ConfigParser): sections,

@@ -32,8 +32,9 @@ func centosTree(t *testing.T) baseTree {
 	}
 	return baseTree{
 		files: map[string][]byte{
-			".discinfo":              []byte("1414159991.958686\n6.6\nx86_64\n1\n"),
-			".treeinfo":              []byte("[general]\nfamily = CentOS\ntimestamp = 1414159991.96\nversion = 6.6\narch = x86_64\n\n[images-x86_64]\nkernel = images/pxeboot/vmlinuz\ninitrd = images/pxeboot/initrd.img\n\n[stage2]\nmainimage = images/install.img\n"),
+			// As pungi has makestamp.py write it: media id, "<product> <version>", arch, discs.
+			".discinfo":              []byte("1414159991.958686\nCentOS 6.6\nx86_64\n1\n"),
+			".treeinfo":              []byte(treeinfo66),
 			"isolinux/isolinux.cfg":  cfg,
 			"isolinux/isolinux.bin":  random(1, 24576),
 			"isolinux/boot.msg":      []byte("\nPress the <ENTER> key to begin the installation process.\n"),
@@ -52,6 +53,30 @@ func centosTree(t *testing.T) baseTree {
 		links: map[string]string{"isolinux/LINK.cfg": "isolinux.cfg"},
 	}
 }
+
+// treeinfo66 is CentOS 6.6's .treeinfo as anaconda's buildinstall writes
+// it (the pre-productmd [general] section).
+const treeinfo66 = `[general]
+family = CentOS
+timestamp = 1414159991.96
+variant = 
+totaldiscs = 1
+version = 6.6
+discnum = 1
+packagedir = 
+arch = x86_64
+
+[images-x86_64]
+kernel = images/pxeboot/vmlinuz
+initrd = images/pxeboot/initrd.img
+
+[images-xen]
+kernel = images/pxeboot/vmlinuz
+initrd = images/pxeboot/initrd.img
+
+[stage2]
+mainimage = images/install.img
+`
 
 func random(seed uint64, n int) []byte {
 	b := make([]byte, n)
@@ -118,8 +143,8 @@ func diskfsISO(t *testing.T, tr baseTree, label string) string {
 	return out
 }
 
-// xorrisoISO builds tr the way CentOS builds its media (genisoimage -R -J
-// -T: Rock Ridge, Joliet, TRANS.TBL files), with xorriso's mkisofs mode.
+// xorrisoISO builds tr with xorriso's mkisofs mode, Rock Ridge and Joliet
+// (it accepts -T but writes no TRANS.TBL; see pungiISO for that).
 func xorrisoISO(t *testing.T, tr baseTree, label string) string {
 	t.Helper()
 	requireTool(t, "xorriso")
@@ -133,6 +158,32 @@ func xorrisoISO(t *testing.T, tr baseTree, label string) string {
 		"-eltorito-alt-boot", "-e", "images/efiboot.img", "-no-emul-boot", "-o", out, ws)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("xorriso: %v\n%s", err, b)
+	}
+	return out
+}
+
+// pungiISO builds tr with genisoimage and the flags pungi gives mkisofs
+// for CentOS 6 media: -v -U -J -R -T (untranslated ISO 9660 names, Joliet,
+// Rock Ridge, a TRANS.TBL in every directory), isolinux El Torito with a
+// boot info table, the EFI image as the alternative entry. xorriso's
+// mkisofs mode writes no TRANS.TBL, so this is the base like the real one.
+func pungiISO(t *testing.T, tr baseTree, label string) string {
+	t.Helper()
+	requireTool(t, "genisoimage")
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "ws")
+	tr.links = nil
+	writeTree(t, ws, tr)
+	out := filepath.Join(dir, "base.iso")
+	args := []string{"-quiet", "-U", "-J", "-R", "-T", "-V", label, "-o", out}
+	if _, ok := tr.files["isolinux/isolinux.bin"]; ok {
+		args = append(args, "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table")
+	}
+	if _, ok := tr.files["images/efiboot.img"]; ok {
+		args = append(args, "-eltorito-alt-boot", "-e", "images/efiboot.img", "-no-emul-boot")
+	}
+	if b, err := exec.Command("genisoimage", append(args, ws)...).CombinedOutput(); err != nil {
+		t.Fatalf("genisoimage: %v\n%s", err, b)
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -100,7 +101,11 @@ func Remaster(ctx context.Context, o RemasterOptions) (res *Result, err error) {
 		log.Warn("remastering an unknown base, as allowed", "base", o.Base, "reason", err.Error())
 	}
 	log.Info("base identified", "base", o.Base, "family", info.Family, "version", info.Version,
-		"arch", info.Arch, "label", info.VolumeLabel, "size", info.Size, "efi", info.HasEFI)
+		"arch", info.Arch, "media_id", info.MediaID, "release", info.Release, "discs", info.Discs,
+		"label", info.VolumeLabel, "size", info.Size, "efi", info.HasEFI)
+	for _, w := range info.Warnings {
+		log.Warn("base accepted with a doubt", "base", o.Base, "doubt", w)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -290,11 +295,34 @@ func prepare(img *isoImage, info *BaseInfo, o RemasterOptions) (*treePlan, error
 		}
 		entries = kept
 	}
+	entries = dropTransTables(entries)
 	boot := []string{isolinuxBinPath}
 	if info.HasEFI {
 		boot = append(boot, efiImagePath)
 	}
 	return planTree(entries, catalog, contents, boot)
+}
+
+// transTable is the name mkisofs -T (pungi builds CentOS's media with it)
+// gives the table in each directory that maps its ISO 9660 names to the
+// long names.
+const transTable = "TRANS.TBL"
+
+// dropTransTables leaves the base's TRANS.TBL files out of the new ISO.
+// They list the base's ISO 9660 names, which go-diskfs does not keep (it
+// makes its own), so kept they would describe names the new ISO does not
+// have, and ks.cfg would be missing from the root's. Nothing on the install
+// path reads them: ISOLINUX reads ISO 9660 names, anaconda and yum the Rock
+// Ridge names the new ISO carries.
+func dropTransTables(entries []isoEntry) []isoEntry {
+	kept := entries[:0:0]
+	for _, e := range entries {
+		if e.mode.IsRegular() && path.Base(e.path) == transTable {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept
 }
 
 // checkSpace fails early, before anything is written, when the output's
