@@ -27,15 +27,15 @@ var guestFiles embed.FS
 
 // Package is one of the test RPMs the lab builds: the real name, epoch,
 // version and release of the package the MT procedure installs, with
-// marker files (and, for device-mapper-multipath, the lab's stand-in
-// scripts) as its only content.
+// marker files (and, for device-mapper-multipath and open-vm-tools, the
+// lab's stand-in scripts) as its only content.
 type Package struct {
 	Name    string
 	Epoch   string
 	Version string
 	Release string
 	// Repo is where the real package comes from: "os" (CentOS 6.6 in the
-	// vault) or "elrepo".
+	// vault), "elrepo" or "epel" (EPEL 6).
 	Repo     string
 	Requires []string
 	Provides []string
@@ -55,7 +55,8 @@ func (p Package) FileName() string { return p.NEVRA() + ".rpm" }
 
 type pkgSource struct {
 	Index int
-	Name  string // file under guestfs/multipath
+	Dir   string // directory under guestfs: multipath when empty
+	Name  string // file under guestfs/<Dir>
 	Dest  string
 	Mode  string
 }
@@ -90,6 +91,27 @@ func Packages() []Package {
 		},
 		{Name: "kmod-reiserfs", Version: "0.0", Release: "1.el6.elrepo", Repo: "elrepo"},
 		{Name: "reiserfs-utils", Version: "3.6.21", Release: "1.el6.elrepo", Repo: "elrepo"},
+		ToolsPackage(),
+	}
+}
+
+// ToolsPackage is the VMware Tools STAND-IN: open-vm-tools with EPEL 6's
+// name and an el6 version (9.10.2-3.el6), holding the lab's stand-in
+// daemon /usr/bin/vmtoolsd and its SysV script /etc/rc.d/init.d/vmtoolsd
+// (guestfs/tools). As a Fedora/EPEL package does, its %post registers the
+// service (chkconfig --add) and neither enables nor starts it. While the
+// daemon runs in a guest, the lab's vCenter reports Tools running on the
+// VMs coupled to that guest (tools.go). It is in the offline bundle and in
+// the lab's EPEL repository.
+func ToolsPackage() Package {
+	return Package{
+		Name: "open-vm-tools", Version: "9.10.2", Release: "3.el6", Repo: "epel",
+		sources: []pkgSource{
+			{Dir: "tools", Name: "vmtoolsd", Dest: "/usr/bin/vmtoolsd", Mode: "0755"},
+			{Dir: "tools", Name: "vmtoolsd.init", Dest: "/etc/rc.d/init.d/vmtoolsd", Mode: "0755"},
+		},
+		post:  "/sbin/chkconfig --add vmtoolsd",
+		preun: "if [ $1 = 0 ]; then\n\t/sbin/service vmtoolsd stop > /dev/null 2>&1\n\t/sbin/chkconfig --del vmtoolsd\nfi",
 	}
 }
 
@@ -120,7 +142,7 @@ func BasePackages() []Package {
 
 const specTemplate = `# mtlab stand-in package: built by the mtprep lab with the real package's
 # name and version; it installs marker files only (and the lab's stand-in
-# scripts for device-mapper-multipath).
+# scripts for device-mapper-multipath and open-vm-tools).
 %global debug_package %{nil}
 %global _build_id_links none
 %global __os_install_post %{nil}
@@ -208,7 +230,7 @@ type artifacts struct {
 
 // artifactsFormat changes when the layout below changes, to invalidate old
 // caches.
-const artifactsFormat = "mtlab-artifacts-5"
+const artifactsFormat = "mtlab-artifacts-6"
 
 // cacheKey hashes everything the artifacts are built from: the specs, the
 // stand-in scripts and the agent files.
@@ -222,7 +244,7 @@ func cacheKey() (string, error) {
 		}
 		fmt.Fprintf(h, "%s\n%s\n", p.Repo, s)
 	}
-	for _, dir := range []string{"guestfs/multipath", "guestfs/agent"} {
+	for _, dir := range []string{"guestfs/multipath", "guestfs/agent", "guestfs/tools"} {
 		err := fs.WalkDir(guestFiles, dir, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -314,6 +336,9 @@ func (a *artifacts) repoDir(repo string) string {
 	if repo == "elrepo" {
 		return filepath.Join(a.WWW, "elrepo", "el6", "x86_64", "RPMS")
 	}
+	if repo == "epel" {
+		return filepath.Join(a.WWW, "epel", "6", "x86_64", "Packages")
+	}
 	return filepath.Join(a.WWW, "vault", "6.6", "os", "x86_64", "Packages")
 }
 
@@ -349,6 +374,7 @@ func build(ctx context.Context, log *slog.Logger, a *artifacts, tmp string) erro
 		filepath.Join(a.WWW, "vault", "6.6", "updates", "x86_64"),
 		filepath.Join(a.WWW, "vault", "6.6", "extras", "x86_64"),
 		filepath.Join(a.WWW, "elrepo", "el6", "x86_64"),
+		filepath.Join(a.WWW, "epel", "6", "x86_64"),
 	} {
 		if err := os.MkdirAll(repo, 0o755); err != nil {
 			return err
@@ -378,7 +404,11 @@ func rpmbuild(ctx context.Context, p Package, top, out string) error {
 		return err
 	}
 	for _, s := range p.sources {
-		b, err := guestFiles.ReadFile("guestfs/multipath/" + s.Name)
+		dir := s.Dir
+		if dir == "" {
+			dir = "multipath"
+		}
+		b, err := guestFiles.ReadFile("guestfs/" + dir + "/" + s.Name)
 		if err != nil {
 			return err
 		}

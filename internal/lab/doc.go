@@ -28,20 +28,22 @@
 //	                  Network "VM Network", Host, ResourcePool, Folder, Model, Server, Client()
 //	Lab.Guests        []*Guest
 //	Lab.ConfigServer  *ConfigServer: IP, Port 443, CertPEM, Passphrase(File), Stop, Start, Registrations
-//	Lab.RepoURL       online yum repository (vault layout: VaultURL + 6.6/os/x86_64/); ELRepoURL
+//	Lab.RepoURL       online yum repository (vault layout: VaultURL + 6.6/os/x86_64/); ELRepoURL, EPELURL
 //	Lab.BundlePath    offline bundle: uncompressed tar, SHA256SUMS first, RPMs at the top level
 //	Lab.RPMs          package name -> RPM file
 //	Lab.AgentTarball, AgentTarballLegacy   Unified Agent stand-ins 9.3.0.0 and 8.4.0.0
 //	Lab.CreateVM(ctx, VMSpec)              a VM in vCenter, disk UUIDs chosen or left to vSphere
 //	Lab.PresentDisks(ctx, g, vm, ...opt)   the VM's disks in the guest, by WWID
-//	Lab.SetToolsGuest(vm, g)               VMware Tools of vm report guest g
+//	Lab.SetToolsGuest(vm, g)               VMware Tools of vm report guest g's Tools stand-in (running only while it runs)
+//	Lab.VMTools(ctx, vm), WaitTools(ctx, vm, running)   what vSphere reports about vm's Tools
 //	Lab.RepoRequests()                     what the repository server served
 //	Lab.Env(), WriteEnvFile(path)          the lab as GOVC_*/MTLAB_* variables
 //
 //	Guest: Name, Hostname, VMName, Address, SSHPort 22, Root, Netns, HostKeyPublic,
 //	       HostKeyFingerprint, KnownHostsFile, UserKeyFile
 //	       SSHConfig, Dial, Exec (inside the guest, no SSH), Reboot, PowerOff, PowerOn,
-//	       WaitBoot, Boots (BootReport per boot), State, WaitSSH, Disks, DiskByRole, Path
+//	       WaitBoot, Boots (BootReport per boot), State, WaitSSH, Disks, DiskByRole, Path,
+//	       ToolsRunning (the Tools stand-in vmtoolsd runs)
 //	Disk:  Role, VM, Key, Label, UUID, WWID, Mapper, ByID, SD, DM, HCTL, SizeBytes,
 //	       CapacityBytes, MountPoint, Loop, Image, SHA256()
 //

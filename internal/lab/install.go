@@ -45,8 +45,9 @@ import (
 //     disk, the others blank), as a VM with disk.EnableUUID=TRUE shows them;
 //
 // then boots the guest, so that its sshd serves the kickstart's host key
-// with the kickstart's host name, and makes VMware Tools of the VM report
-// the guest running at its address. It does not check the kickstart against
+// with the kickstart's host name, and couples the VM's VMware Tools to the
+// guest: like a real minimal install it has none, so vSphere reports them
+// not running until something installs and starts them (tools.go). It does not check the kickstart against
 // anaconda's grammar (package centos's golden tests do), partition, or
 // install packages: the rest of the guest stays as the lab made it.
 
@@ -237,8 +238,8 @@ func (l *Lab) findVM(ctx context.Context, vmName string) (*object.VirtualMachine
 // Install plays anaconda for VM vmName on guest g (see the comment at the
 // top of this file): it reads the kickstart from the ISO in the VM's
 // CD-ROM, powers the guest off if it runs, presents the VM's disks,
-// applies the kickstart, boots the guest and makes the VM's VMware Tools
-// report it. The guest's address must be the kickstart's.
+// applies the kickstart, boots the guest and couples the VM's VMware
+// Tools to it (tools.go). The guest's address must be the kickstart's.
 func (l *Lab) Install(ctx context.Context, g *Guest, vmName string) (*InstallReport, error) {
 	rep := &InstallReport{VM: vmName, Guest: g.Name, Started: time.Now()}
 	fail := func(err error) (*InstallReport, error) {
@@ -320,7 +321,10 @@ func (l *Lab) Install(ctx context.Context, g *Guest, vmName string) (*InstallRep
 	if err := l.replaceKnownHost(g, key); err != nil {
 		return fail(err)
 	}
-	if err := l.setTools(vm, g.Address, ks.Hostname); err != nil {
+	// The VM's Tools report what the installed guest runs: a CentOS 6.6
+	// minimal install has no VMware Tools, so not running until the tools
+	// phase installs and starts them.
+	if err := l.bindTools(vm.Reference(), g, ks.Hostname); err != nil {
 		return fail(err)
 	}
 	rep.Finished = time.Now()

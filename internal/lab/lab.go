@@ -61,6 +61,9 @@ type Lab struct {
 	// ELRepoURL is elrepo's el6 tree (a repository; the RPMs are at
 	// <ELRepoURL>RPMS/<file>, as the seed's wget URLs expect).
 	ELRepoURL string
+	// EPELURL is EPEL 6's x86_64 tree (a repository; the RPMs are in
+	// Packages/): the VMware Tools stand-in, open-vm-tools, is there.
+	EPELURL string
 	// BundlePath is the offline bundle: an uncompressed tar with SHA256SUMS
 	// ("<hex>  <file>") first and every test RPM at the top level.
 	BundlePath string
@@ -92,6 +95,10 @@ type Lab struct {
 	// khMu serialises rewrites of the guests' known_hosts file (the
 	// install stand-in replaces a guest's line).
 	khMu sync.Mutex
+
+	// tools couples VMs to the guests whose Tools stand-in they report
+	// (tools.go).
+	tools toolsWatch
 
 	downOnce sync.Once
 	downErr  error
@@ -520,10 +527,12 @@ func (l *Lab) startRepoServer(ctx context.Context) error {
 	}
 	vault := http.FileServer(http.Dir(filepath.Join(l.art.WWW, "vault")))
 	elrepo := http.FileServer(http.Dir(filepath.Join(l.art.WWW, "elrepo")))
+	epel := http.FileServer(http.Dir(filepath.Join(l.art.WWW, "epel")))
 	mux := http.NewServeMux()
 	mux.Handle("/vault/", http.StripPrefix("/vault", vault))
 	mux.Handle("/centos/", http.StripPrefix("/centos", vault))
 	mux.Handle("/elrepo/", http.StripPrefix("/elrepo", elrepo))
+	mux.Handle("/epel/", http.StripPrefix("/epel", epel))
 	l.httpSrv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			l.reqMu.Lock()
@@ -539,14 +548,15 @@ func (l *Lab) startRepoServer(ctx context.Context) error {
 	l.VaultURL = fmt.Sprintf("http://%s/vault/", l.HostIP)
 	l.RepoURL = l.VaultURL + "6.6/os/x86_64/"
 	l.ELRepoURL = fmt.Sprintf("http://%s/elrepo/el6/x86_64/", l.HostIP)
+	l.EPELURL = fmt.Sprintf("http://%s/epel/6/x86_64/", l.HostIP)
 	return waitListening(ctx, addr)
 }
 
 // VaultRepos are the lab's stand-ins for provision.DefaultVaultRepos, in
-// the same order: CentOS 6.6 os and updates in the vault's layout, and
-// ELRepo's el6 tree.
+// the same order: CentOS 6.6 os and updates in the vault's layout,
+// ELRepo's el6 tree and EPEL 6's.
 func (l *Lab) VaultRepos() []string {
-	return []string{l.RepoURL, l.VaultURL + "6.6/updates/x86_64/", l.ELRepoURL}
+	return []string{l.RepoURL, l.VaultURL + "6.6/updates/x86_64/", l.ELRepoURL, l.EPELURL}
 }
 
 // RepoRequests returns the HTTP requests the repository server has seen
@@ -589,6 +599,7 @@ func (l *Lab) down() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var errs []error
+	l.tools.stop()
 	var wg sync.WaitGroup
 	for _, g := range l.Guests {
 		wg.Add(1)
@@ -669,6 +680,7 @@ func (l *Lab) Env() []string {
 		"MTLAB_REPO_URL=" + l.RepoURL,
 		"MTLAB_VAULT_URL=" + l.VaultURL,
 		"MTLAB_ELREPO_URL=" + l.ELRepoURL,
+		"MTLAB_EPEL_URL=" + l.EPELURL,
 		"MTLAB_BUNDLE=" + l.BundlePath,
 		"MTLAB_AGENT_TARBALL=" + l.AgentTarball,
 		"MTLAB_AGENT_TARBALL_LEGACY=" + l.AgentTarballLegacy,

@@ -308,8 +308,9 @@ type VMSpec struct {
 	// NoEnableUUID leaves disk.EnableUUID unset (an MT that misses it).
 	NoEnableUUID bool
 	PowerOn      bool
-	// Guest, when set, makes VMware Tools report this lab guest: tools
-	// running, its address and host name.
+	// Guest, when set, couples the VM's VMware Tools to this lab guest
+	// (SetToolsGuest): they report running while it runs the Tools
+	// stand-in.
 	Guest *Guest
 }
 
@@ -446,38 +447,14 @@ func (l *Lab) CreateVM(ctx context.Context, spec VMSpec) (*object.VirtualMachine
 	return vm, nil
 }
 
-// SetToolsGuest makes VMware Tools of vm report the lab guest g: tools
-// running, g's address and host name. vcsim leaves tools "not running" on a
-// VM it did not boot a container for; a test uses this to say "the OS on
-// this VM is installed and up" (the install phase waits for that).
+// SetToolsGuest couples VMware Tools of vm to the lab guest g: vm
+// reports Tools running, with g's address and host name, only while g
+// runs the Tools stand-in (the open-vm-tools test RPM's vmtoolsd, which
+// the tools phase installs and starts), and not running otherwise
+// (tools.go). A test that wants Tools running installs and starts them in
+// g, with mtprep's tools phase or by hand.
 func (l *Lab) SetToolsGuest(vm *object.VirtualMachine, g *Guest) error {
-	return l.setTools(vm, g.Address, g.Hostname)
-}
-
-// setTools makes VMware Tools of vm report a running guest at address with
-// host name hostname.
-func (l *Lab) setTools(vm *object.VirtualMachine, address, hostname string) error {
-	sctx := l.VC.Model.Service.Context
-	obj, ok := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
-	if !ok {
-		return fmt.Errorf("VM %s not in the simulator", vm.Reference())
-	}
-	running := string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
-	sctx.Map.AtomicUpdate(sctx, obj, []types.PropertyChange{
-		{Name: "guest.toolsRunningStatus", Val: running},
-		{Name: "guest.toolsStatus", Val: types.VirtualMachineToolsStatusToolsOk},
-		{Name: "guest.toolsVersionStatus2", Val: string(types.VirtualMachineToolsVersionStatusGuestToolsUnmanaged)},
-		{Name: "guest.ipAddress", Val: address},
-		{Name: "guest.hostName", Val: hostname},
-		{Name: "guest.guestId", Val: string(types.VirtualMachineGuestOsIdentifierCentos64Guest)},
-		{Name: "guest.guestFullName", Val: "CentOS 4/5/6 (64-bit)"},
-		{Name: "guest.guestState", Val: "running"},
-		{Name: "summary.guest.toolsRunningStatus", Val: running},
-		{Name: "summary.guest.toolsStatus", Val: types.VirtualMachineToolsStatusToolsOk},
-		{Name: "summary.guest.ipAddress", Val: address},
-		{Name: "summary.guest.hostName", Val: hostname},
-	})
-	return nil
+	return l.bindTools(vm.Reference(), g, g.Hostname)
 }
 
 // vmDisk is a virtual disk as the lab reads it from vSphere.
