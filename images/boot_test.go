@@ -32,8 +32,14 @@ func TestBootKickstartISO(t *testing.T) {
 		"rootpw --iscrypted $6$salt$" + nonce + "\n" +
 		"%packages --nobase\n@core\n%end\n"
 	out := filepath.Join(dir, "mt-boot-test.iso")
-	if _, err := Remaster(ctx, RemasterOptions{Base: base, Out: out, Kickstart: []byte(ks)}); err != nil {
+	res, err := Remaster(ctx, RemasterOptions{Base: base, Out: out, Kickstart: []byte(ks)})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The test base is laid out like the real media (testiso): pungi's
+	// release line, media id and volume id were accepted, not worked around.
+	if b := res.Base; b.Release != "CentOS 6.6" || b.MediaID != MediaID66 || b.VolumeLabel != testiso.VolumeLabel || len(b.Warnings) > 0 {
+		t.Errorf("base identified as %+v", b)
 	}
 
 	start := time.Now()

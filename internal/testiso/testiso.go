@@ -1,8 +1,11 @@
-// Package testiso builds a small bootable ISO shaped like the CentOS 6.6
-// x86_64 minimal ISO (.discinfo, .treeinfo, isolinux/ with a CentOS-style
-// menu, images/, Packages/) from what a Debian machine has: ISOLINUX from
-// isolinux/syslinux-common, the running distribution's kernel and a busybox
-// initramfs. Its /init prints the kernel command line and the kickstart
+// Package testiso builds a small bootable ISO laid out like the CentOS 6.6
+// x86_64 minimal ISO, made the way pungi makes it (genisoimage -U -J -R
+// -T: Rock Ridge, Joliet and a TRANS.TBL in every directory; volume id
+// CentOS_6.6_Final; .discinfo and .treeinfo as the compose writes them;
+// isolinux/ with CentOS's vesamenu menu, images/, EFI/BOOT/, Packages/
+// with CentOS 6.6's package file names, repodata/), from what a Debian
+// machine has: ISOLINUX from isolinux/syslinux-common, the running
+// distribution's kernel and a busybox initramfs. Its /init prints the kernel command line and the kickstart
 // named by ks=cdrom:/... to the serial port, then powers off, so Boot can
 // check in qemu that a remastered ISO starts its kickstart unattended.
 //
@@ -12,31 +15,44 @@ package testiso
 
 import (
 	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
-	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 )
 
 // ErrMissingHost is wrapped when a host file or tool the test ISO needs is
 // not installed (see .ci/apt-packages.d/iso.txt).
 var ErrMissingHost = errors.New("missing on this host")
 
-// VolumeLabel is the label of the real CentOS 6.6 x86_64 media.
-const VolumeLabel = "CentOS 6.6 x86_64"
+// VolumeLabel is the volume id of the real CentOS 6.6 x86_64 media.
+const VolumeLabel = "CentOS_6.6_Final"
+
+// packageNames are the Packages/ file names: CentOS 6.6 x86_64's
+// minimal set (from 6.6 GA's rpm -qa and package lists; not checked file
+// by file against the ISO). Most are longer than 31 characters, so only
+// Rock Ridge (or Joliet) keeps them.
+//
+//go:embed packages.txt
+var packageNames string
 
 // Options configures Build.
 type Options struct {
-	// FillerMB adds deterministic, incompressible Packages/*.rpm files of
-	// about this many MiB in total, to make a base as big as the real
-	// one (about 450) for benchmarks.
+	// FillerMB makes the Packages/*.rpm files about this many MiB in
+	// total (deterministic, incompressible), to make a base as big as the
+	// real one (about 450) for benchmarks. Without it they are a few KiB
+	// each.
 	FillerMB int
 	// Name is the file name in dir; default centos66-test.iso, or
 	// centos66-test-<FillerMB>mb.iso with filler.
@@ -92,8 +108,13 @@ label local
   localboot 0xffff
 `
 
-const discinfo = "1414159991.958686\n6.6\nx86_64\n1\n"
+// discinfo is what pungi has anaconda's makestamp.py write: media id (the
+// compose's timestamp), --releasestr "<product> <version>", arch, disc
+// numbers.
+const discinfo = "1414159991.958686\nCentOS 6.6\nx86_64\n1\n"
 
+// treeinfo is the compose's .treeinfo; [checksums] (sha256 of images/, as
+// pungi adds them) is appended by Build.
 const treeinfo = `[general]
 family = CentOS
 timestamp = 1414159991.96
@@ -146,16 +167,35 @@ func Build(ctx context.Context, dir string, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	placeholder := func(what string) []byte { return []byte("mtprep test base placeholder: " + what + "\n") }
 	files := map[string][]byte{
-		".discinfo":                                 []byte(discinfo),
-		".treeinfo":                                 []byte(treeinfo),
-		"isolinux/isolinux.cfg":                     []byte(isolinuxCfg),
-		"isolinux/boot.msg":                         []byte(bootMsg),
-		"isolinux/initrd.img":                       initrd,
-		"images/pxeboot/initrd.img":                 initrd,
-		"images/install.img":                        []byte("stage2 placeholder: the test kernel never loads it\n"),
-		"Packages/mtprep-test-1.0-1.el6.x86_64.rpm": []byte("not an rpm\n"),
-		"EFI/BOOT/grub.conf":                        []byte("# placeholder: the test base only boots with BIOS\n"),
+		".discinfo":                     []byte(discinfo),
+		"isolinux/isolinux.cfg":         []byte(isolinuxCfg),
+		"isolinux/boot.msg":             []byte(bootMsg),
+		"isolinux/initrd.img":           initrd,
+		"isolinux/grub.conf":            placeholder("grub.conf, for booting the ISO's kernel from grub"),
+		"isolinux/memtest":              placeholder("memtest86+"),
+		"isolinux/splash.jpg":           placeholder("splash image"),
+		"images/pxeboot/initrd.img":     initrd,
+		"images/install.img":            placeholder("stage2 (the test kernel never loads it)"),
+		"EFI/BOOT/BOOTX64.conf":         placeholder("grub.conf for EFI (the test base only boots with BIOS)"),
+		"EFI/BOOT/BOOTX64.efi":          placeholder("EFI grub"),
+		"EFI/BOOT/splash.xpm.gz":        placeholder("EFI splash"),
+		"CentOS_BuildTag":               []byte("20141024-1414159991\n"),
+		"EULA":                          placeholder("EULA"),
+		"GPL":                           placeholder("GPL"),
+		"RELEASE-NOTES-en-US.html":      placeholder("release notes"),
+		"RPM-GPG-KEY-CentOS-6":          placeholder("RPM-GPG-KEY-CentOS-6"),
+		"RPM-GPG-KEY-CentOS-Debug-6":    placeholder("RPM-GPG-KEY-CentOS-Debug-6"),
+		"RPM-GPG-KEY-CentOS-Security-6": placeholder("RPM-GPG-KEY-CentOS-Security-6"),
+		"RPM-GPG-KEY-CentOS-Testing-6":  placeholder("RPM-GPG-KEY-CentOS-Testing-6"),
+		"repodata/repomd.xml":           placeholder("repomd.xml"),
+	}
+	// repodata file names are checksum-prefixed, as createrepo writes them.
+	for _, kind := range []string{"primary.sqlite.bz2", "filelists.sqlite.bz2", "other.sqlite.bz2", "primary.xml.gz", "filelists.xml.gz", "other.xml.gz", "c6-minimal-x86_64.xml"} {
+		data := placeholder("repodata " + kind)
+		sum := sha256.Sum256(data)
+		files["repodata/"+hex.EncodeToString(sum[:])+"-"+kind] = data
 	}
 	copies := map[string]string{
 		"isolinux/isolinux.bin":  isolinuxBin,
@@ -182,19 +222,17 @@ func Build(ctx context.Context, dir string, o Options) (string, error) {
 	if err := writeEFIImage(filepath.Join(ws, "images/efiboot.img")); err != nil {
 		return "", err
 	}
-	if err := writeFiller(ctx, filepath.Join(ws, "Packages"), o.FillerMB); err != nil {
+	if err := writeTreeinfo(ws); err != nil {
 		return "", err
 	}
-	size, err := dirSize(ws)
-	if err != nil {
+	if err := writePackages(ctx, filepath.Join(ws, "Packages"), o.FillerMB); err != nil {
 		return "", err
 	}
-
 	// Build under a temporary name, so an interrupted build is not
 	// mistaken for a cached one.
 	out := filepath.Join(dir, name)
 	tmp := filepath.Join(scratch, name)
-	if err := writeISO(tmp, ws, size+4<<20); err != nil {
+	if err := writeISO(ctx, tmp, ws); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, out); err != nil {
@@ -203,63 +241,42 @@ func Build(ctx context.Context, dir string, o Options) (string, error) {
 	return out, nil
 }
 
-// writeISO makes the ISO the way CentOS's is made (isolinux El Torito,
-// boot info table, load size 4, catalog isolinux/boot.cat, EFI image),
-// with Rock Ridge and without Joliet, which go-diskfs v1.9.4 cannot boot.
-func writeISO(path, ws string, size int64) error {
-	d, err := diskfs.Create(path, size, diskfs.SectorSize(2048))
+// writeISO makes the ISO with the flags pungi gives mkisofs for CentOS 6
+// (pypungi doCreateIsos: -v -U -J -R -T, isolinux El Torito with a boot
+// info table and load size 4, catalog isolinux/boot.cat, the EFI image as
+// the alternative entry), with genisoimage, Debian's mkisofs. xorriso's
+// mkisofs mode would do, except that it writes no TRANS.TBL for -T.
+// isohybrid and implantisomd5, which pungi runs afterwards, are left out:
+// they change only the system area and an unused part of the volume
+// descriptor, which the remaster writes anew.
+func writeISO(ctx context.Context, path, ws string) error {
+	tool, err := exec.LookPath("genisoimage")
 	if err != nil {
-		return fmt.Errorf("testiso: create %s: %w", path, err)
+		return fmt.Errorf("testiso: genisoimage: %w (install genisoimage)", ErrMissingHost)
 	}
-	defer d.Close()
-	fsys, err := d.CreateFilesystem(disk.FilesystemSpec{
-		Partition: 0, FSType: filesystem.TypeISO9660, VolumeLabel: VolumeLabel, WorkDir: ws,
-	})
-	if err != nil {
-		return fmt.Errorf("testiso: create %s: %w", path, err)
+	cmd := exec.CommandContext(ctx, tool, "-quiet", "-U", "-J", "-R", "-T",
+		"-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+		"-eltorito-alt-boot", "-e", "images/efiboot.img", "-no-emul-boot",
+		"-V", VolumeLabel, "-o", path, ws)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("testiso: genisoimage %s: %w\n%s", path, err, out)
 	}
-	iso, ok := fsys.(*iso9660.FileSystem)
-	if !ok {
-		return fmt.Errorf("testiso: %s: not an iso9660 file system", path)
-	}
-	bios := &iso9660.ElToritoEntry{
-		Platform: iso9660.BIOS, Emulation: iso9660.NoEmulation,
-		BootFile: "isolinux/isolinux.bin", BootTable: true,
-	}
-	bios.SetLoadSize(4)
-	err = iso.Finalize(iso9660.FinalizeOptions{
-		RockRidge:        true,
-		VolumeIdentifier: VolumeLabel,
-		ElTorito: &iso9660.ElTorito{
-			BootCatalog: "isolinux/boot.cat",
-			Entries: []*iso9660.ElToritoEntry{bios, {
-				Platform: iso9660.EFI, Emulation: iso9660.NoEmulation, BootFile: "images/efiboot.img",
-			}},
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("testiso: finalize %s: %w", path, err)
-	}
-	return trimToVolume(path)
+	return nil
 }
 
-// trimToVolume cuts the image to the size its volume descriptor records:
-// diskfs.Create needs a size up front, which is only an estimate here.
-func trimToVolume(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("testiso: %w", err)
+// writeTreeinfo writes .treeinfo with pungi's [checksums] of images/.
+func writeTreeinfo(ws string) error {
+	var b strings.Builder
+	b.WriteString(treeinfo)
+	b.WriteString("\n[checksums]\n")
+	for _, rel := range []string{"images/efiboot.img", "images/install.img", "images/pxeboot/initrd.img", "images/pxeboot/vmlinuz"} {
+		data, err := os.ReadFile(filepath.Join(ws, rel))
+		if err != nil {
+			return fmt.Errorf("testiso: %w", err)
+		}
+		fmt.Fprintf(&b, "%s = sha256:%x\n", rel, sha256.Sum256(data))
 	}
-	defer f.Close()
-	pvd := make([]byte, 2048)
-	if _, err := f.ReadAt(pvd, 16*2048); err != nil {
-		return fmt.Errorf("testiso: read %s: %w", path, err)
-	}
-	blocks := int64(pvd[80]) | int64(pvd[81])<<8 | int64(pvd[82])<<16 | int64(pvd[83])<<24
-	if err := f.Truncate(blocks * 2048); err != nil {
-		return fmt.Errorf("testiso: %w", err)
-	}
-	return f.Close()
+	return writeFile(filepath.Join(ws, ".treeinfo"), []byte(b.String()))
 }
 
 // writeEFIImage makes images/efiboot.img a small FAT12 image with an
@@ -288,21 +305,30 @@ func writeEFIImage(path string) error {
 	return nil
 }
 
-// writeFiller writes mb MiB of pseudo-random, incompressible, reproducible
-// RPM-sized files (1 to 8 MiB), streamed with a small buffer.
-func writeFiller(ctx context.Context, dir string, mb int) error {
-	if mb <= 0 {
-		return nil
+// writePackages writes one file per CentOS 6.6 package name: a few KiB
+// each, or, with mb, sizes of 1 to 8 shares adding up to about mb MiB, all
+// pseudo-random (incompressible) and reproducible, streamed with a small
+// buffer.
+func writePackages(ctx context.Context, dir string, mb int) error {
+	names := strings.Fields(packageNames)
+	var shares int64
+	for i := range names {
+		shares += int64(1 + i%8)
 	}
-	left := int64(mb) << 20
 	buf := make([]byte, 1<<20)
-	for i := 1; left > 0; i++ {
+	for i, name := range names {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		size := min(left, int64(1+i%8)<<20-int64(i*4093%2048))
+		size := int64(1+i%8)*1024 + int64(i*37%1024)
+		if mb > 0 {
+			size = int64(mb) << 20 * int64(1+i%8) / shares
+		}
 		rng := rand.NewChaCha8([32]byte{byte(i), byte(i >> 8), 'm', 't', 'p', 'r', 'e', 'p'})
-		p := filepath.Join(dir, fmt.Sprintf("filler-%04d-1.0-1.el6.x86_64.rpm", i))
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("testiso: %w", err)
+		}
 		f, err := os.Create(p)
 		if err != nil {
 			return fmt.Errorf("testiso: %w", err)
@@ -319,10 +345,15 @@ func writeFiller(ctx context.Context, dir string, mb int) error {
 		if err := f.Close(); err != nil {
 			return fmt.Errorf("testiso: write %s: %w", p, err)
 		}
-		left -= size
+		if err := os.Chtimes(p, fixedTime, fixedTime); err != nil {
+			return fmt.Errorf("testiso: %w", err)
+		}
 	}
 	return nil
 }
+
+// fixedTime keeps the tree the same from build to build.
+var fixedTime = time.Date(2014, 10, 24, 14, 53, 11, 0, time.UTC)
 
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -331,27 +362,5 @@ func writeFile(path string, data []byte) error {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("testiso: %w", err)
 	}
-	// Fixed times keep the tree the same from build to build.
-	t := time.Date(2014, 10, 24, 14, 53, 11, 0, time.UTC)
-	return os.Chtimes(path, t, t)
-}
-
-func dirSize(root string) (int64, error) {
-	var total int64
-	err := filepath.WalkDir(root, func(_ string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		total += (fi.Size() + 2047) &^ 2047
-		total += 2048 // directory records, generously
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("testiso: %w", err)
-	}
-	return total, nil
+	return os.Chtimes(path, fixedTime, fixedTime)
 }

@@ -3,6 +3,7 @@ package testiso
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,5 +101,80 @@ func TestInitramfsHasInit(t *testing.T) {
 		if !bytes.Contains(raw.Bytes(), []byte(want)) {
 			t.Errorf("initramfs lacks %q", strings.TrimSuffix(want, "\x00"))
 		}
+	}
+}
+
+// TestBuildLikeCentOS checks the test base against what pungi's mkisofs
+// -U -J -R -T makes of CentOS 6.6, read with isoinfo (genisoimage's
+// reader): volume id, Rock Ridge and Joliet, a TRANS.TBL in every
+// directory, the long package names, the compose's .discinfo.
+func TestBuildLikeCentOS(t *testing.T) {
+	if _, err := exec.LookPath("isoinfo"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("isoinfo is not installed (CI=true; see .ci/apt-packages.d/iso.txt)")
+		}
+		t.Skip("isoinfo is not installed (apt-get install genisoimage)")
+	}
+	iso, err := Build(t.Context(), t.TempDir(), Options{})
+	if errors.Is(err, ErrMissingHost) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	isoinfo := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("isoinfo", append(args, "-i", iso)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("isoinfo %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	d := isoinfo("-d")
+	for _, want := range []string{"Volume id: CentOS_6.6_Final", "Joliet", "Rock Ridge signatures"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("isoinfo -d does not say %q:\n%s", want, d)
+		}
+	}
+	rr := strings.Fields(isoinfo("-R", "-f"))
+	dirs := map[string]bool{"": true}
+	files := map[string]bool{}
+	for _, p := range rr {
+		files[p] = true
+		if i := strings.LastIndexByte(p, '/'); i > 0 {
+			dirs[p[:i]] = true
+		}
+	}
+	for dir := range dirs {
+		if !files[dir+"/TRANS.TBL"] {
+			t.Errorf("no TRANS.TBL in %q", dir+"/")
+		}
+	}
+	names := strings.Fields(packageNames)
+	if len(names) < 200 {
+		t.Errorf("%d package names, want a few hundred", len(names))
+	}
+	long := 0
+	for _, n := range names {
+		if !files["/Packages/"+n] {
+			t.Errorf("Rock Ridge tree lacks /Packages/%s", n)
+		}
+		if len(n) > 31 {
+			long++
+		}
+	}
+	if long < len(names)/2 {
+		t.Errorf("only %d of %d package names are longer than 31 characters", long, len(names))
+	}
+	for _, want := range []string{"/.discinfo", "/.treeinfo", "/images/efiboot.img", "/images/install.img", "/EFI/BOOT/BOOTX64.efi", "/repodata/repomd.xml", "/isolinux/vesamenu.c32"} {
+		if !files[want] {
+			t.Errorf("no %s", want)
+		}
+	}
+	if got := isoinfo("-R", "-x", "/.discinfo"); got != discinfo {
+		t.Errorf(".discinfo = %q, want %q", got, discinfo)
+	}
+	if cfg := isoinfo("-R", "-x", "/isolinux/isolinux.cfg"); !strings.Contains(cfg, "timeout 600") || !strings.Contains(cfg, "default vesamenu.c32") {
+		t.Errorf("isolinux.cfg is not CentOS's vesamenu menu:\n%s", cfg)
 	}
 }
