@@ -162,3 +162,38 @@ func Missing(want []Package, have Installed) map[string]string {
 	}
 	return out
 }
+
+// ToolsPackage is one way of putting VMware Tools on a CentOS 6 MT from
+// RPMs. ASR's failback preparation: "Install VMware tools or
+// open-vm-tools on the master target server. Without the tools, the
+// datastores on the master target's ESXi host can't be detected".
+type ToolsPackage struct {
+	Name    string // the RPM that brings the daemon
+	Service string // its init script (/etc/rc.d/init.d) or upstart job (/etc/init)
+	From    string // where the operator gets it
+}
+
+// Tools lists the VMware Tools packages the tools phase installs, in the
+// order it prefers them when a bundle holds more than one: EPEL 6's
+// open-vm-tools (daemon vmtoolsd, SysV script vmtoolsd), then VMware's
+// operating system specific packages for ESXi (vmware-tools-esx-nox, the
+// non-X set, whose daemons run as vmware-tools-services).
+func Tools() []ToolsPackage {
+	return []ToolsPackage{
+		{Name: "open-vm-tools", Service: "vmtoolsd", From: "EPEL 6 (archives.fedoraproject.org/pub/archive/epel/6/x86_64)"},
+		{Name: "vmware-tools-esx-nox", Service: "vmware-tools-services", From: "VMware's OSP repository (packages.vmware.com/tools/esx/<version>/rhel6/x86_64)"},
+	}
+}
+
+// ToolsIn returns the VMware Tools package a bundle's RPMs hold, in the
+// order of Tools.
+func ToolsIn(rpms []RPMFile) (ToolsPackage, RPMFile, bool) {
+	for _, tp := range Tools() {
+		for _, r := range rpms {
+			if r.Name == tp.Name {
+				return tp, r, true
+			}
+		}
+	}
+	return ToolsPackage{}, RPMFile{}, false
+}

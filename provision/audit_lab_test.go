@@ -90,14 +90,41 @@ func startLabAudit(t *testing.T) *labAudit {
 }
 
 // prepare makes mtlab-g1 a prepared MT with mtprep's own guest phases
-// (the vSphere half is the lab's VM, already shaped like a built MT).
+// (the vSphere half is the lab's VM, already shaped like a built MT). The
+// lab's VM reports VMware Tools as its guest runs them: the audit's
+// vsphere.tools FAILs until the tools phase has installed and started
+// them, and PASSes after.
 func (a *labAudit) prepare(ctx context.Context, t *testing.T) {
+	t.Helper()
+	a.build(ctx, t, "packages")
+	toolsResult := func() provision.Finding {
+		for _, f := range a.audit(ctx, t, provision.AuditOptions{}) {
+			if f.ID == provision.CheckTools {
+				return f
+			}
+		}
+		t.Fatalf("the audit has no %s finding", provision.CheckTools)
+		return provision.Finding{}
+	}
+	if f := toolsResult(); f.Result != provision.Fail {
+		t.Fatalf("before the tools phase: %s %s (%s), want FAIL", f.ID, f.Result, f.Reason)
+	} else {
+		t.Logf("before the tools phase: %s %s: %s", f.ID, f.Result, f.Reason)
+	}
+	a.build(ctx, t, "tools,agent,retention,handoff")
+	if f := toolsResult(); f.Result != provision.Pass {
+		t.Fatalf("after the tools phase: %s %s (%s), want PASS", f.ID, f.Result, f.Reason)
+	}
+}
+
+// build runs the named phases of mtprep on the lab's MT.
+func (a *labAudit) build(ctx context.Context, t *testing.T, names string) {
 	t.Helper()
 	s, err := provision.Load(a.spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	phases, err := provision.Select(provision.Phases(), "packages,agent,retention,handoff")
+	phases, err := provision.Select(provision.Phases(), names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +140,9 @@ func (a *labAudit) prepare(ctx context.Context, t *testing.T) {
 		st = append(st, r.Phase+"="+string(r.Status))
 	}
 	if err != nil {
-		t.Fatalf("preparing %s with mtprep's guest phases: %v (%s)", a.g.VMName, err, strings.Join(st, " "))
+		t.Fatalf("preparing %s with mtprep's phases %s: %v (%s)", a.g.VMName, names, err, strings.Join(st, " "))
 	}
-	t.Logf("prepared %s with mtprep's guest phases: %s", a.g.VMName, strings.Join(st, " "))
+	t.Logf("prepared %s with mtprep's phases: %s", a.g.VMName, strings.Join(st, " "))
 }
 
 func mustReadFile(t *testing.T, p string) []byte {
@@ -265,6 +292,19 @@ func TestAuditLab(t *testing.T) {
 		{"retention unmounted", guestRun("umount", "/mnt/retention"), guestRun("mount", "/mnt/retention"), provision.CheckRetMounted,
 			[]string{provision.CheckRetFilesystem, provision.CheckRetFree, provision.CheckRetWWID}},
 		{"multipathd stopped", guestRun("service", "multipathd", "stop"), guestRun("service", "multipathd", "start"), provision.CheckMultipathd, nil},
+		// vSphere sees the guest's Tools stop (the lab's stand-in watches
+		// vmtoolsd): the wait is for that, bounded by the test's context.
+		{"VMware Tools stopped", func(t *testing.T) {
+			guestRun("service", "vmtoolsd", "stop")(t)
+			if _, err := l.WaitTools(ctx, a.vm, false); err != nil {
+				t.Fatal(err)
+			}
+		}, func(t *testing.T) {
+			guestRun("service", "vmtoolsd", "start")(t)
+			if _, err := l.WaitTools(ctx, a.vm, true); err != nil {
+				t.Fatal(err)
+			}
+		}, provision.CheckTools, nil},
 		{"package removed", guestRun("rpm", "-e", "--nodeps", "wget"), func(t *testing.T) {
 			b, err := os.ReadFile(l.RPMs["wget"])
 			if err != nil {

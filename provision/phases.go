@@ -10,6 +10,7 @@ func Phases() []Phase {
 		enableUUIDPhase{},
 		installPhase{},
 		packagesPhase{},
+		toolsPhase{}, // after packages: the bundle is on the MT; before agent, whose reboot shows Tools start at boot
 		agentPhase{},
 		retentionPhase{},
 		handoffPhase{},

@@ -145,7 +145,7 @@ func unreachableMT(t *testing.T) (*Target, *atomic.Int32) {
 // address that answers may be another system, or the installer).
 func TestPlanFreshMT(t *testing.T) {
 	tg, accepted := unreachableMT(t)
-	phases := []Phase{stubPhase{name: "install", c: Check{Changes: []string{"power on"}}}, packagesPhase{}, agentPhase{}, retentionPhase{}, handoffPhase{}}
+	phases := []Phase{stubPhase{name: "install", c: Check{Changes: []string{"power on"}}}, packagesPhase{}, toolsPhase{}, agentPhase{}, retentionPhase{}, handoffPhase{}}
 	rs, err := Plan(context.Background(), tg, phases)
 	if err != nil {
 		t.Fatal(err)

@@ -163,13 +163,15 @@ const (
 )
 
 // DefaultVaultRepos are CentOS 6.6's archived repositories (mirror.centos.org
-// no longer serves CentOS 6) and ELRepo's el6 tree, where the seed's ReiserFS
-// RPMs come from.
+// no longer serves CentOS 6), ELRepo's el6 tree, where the seed's ReiserFS
+// RPMs come from, and EPEL 6's archive, where el6's open-vm-tools comes
+// from (the tools phase).
 func DefaultVaultRepos() []string {
 	return []string{
 		"http://vault.centos.org/6.6/os/x86_64/",
 		"http://vault.centos.org/6.6/updates/x86_64/",
 		"http://elrepo.org/linux/elrepo/el6/x86_64/",
+		"https://archives.fedoraproject.org/pub/archive/epel/6/x86_64/",
 	}
 }
 
