@@ -50,6 +50,7 @@ const (
 	CheckLicense            = "vsphere.license"
 	CheckDatastore          = "vsphere.datastore"
 	CheckProtectedDatastore = "vsphere.protected-datastores"
+	CheckSDRS               = "vsphere.sdrs"
 	CheckUUIDUnique         = "vsphere.uuid-unique"
 	CheckPrivileges         = "vsphere.privileges"
 
@@ -94,6 +95,7 @@ func vsphereChecks() []AuditCheck {
 		{CheckLicense, "the MT's ESXi host is not the free edition"},
 		{CheckDatastore, "the MT's host has a VMFS or vSAN datastore"},
 		{CheckProtectedDatastore, "the MT's host sees the datastores of the VMs to fail back"},
+		{CheckSDRS, "Storage DRS cannot move the MT (no Storage vMotion)"},
 		{CheckUUIDUnique, "no other VM shares the MT's BIOS UUID"},
 		{CheckPrivileges, "the vCenter account has the privileges reprotect needs"},
 	}

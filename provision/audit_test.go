@@ -262,6 +262,26 @@ func goodFacts(t *testing.T) (*Spec, *vsphereFacts) {
 	return s, f
 }
 
+// inPod puts the MT's datastore ds-vmfs in a datastore cluster with the
+// MT's override o (nil: none).
+func inPod(f *vsphereFacts, enabled bool, behavior string, o *types.StorageDrsVmConfigInfo) {
+	ref := types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}
+	podRef := types.ManagedObjectReference{Type: "StoragePod", Value: "group-p1"}
+	ds := f.dss[ref]
+	ds.Parent = &podRef
+	f.dss[ref] = ds
+	p := mo.StoragePod{PodStorageDrsEntry: &types.PodStorageDrsEntry{StorageDrsConfig: types.StorageDrsConfigInfo{
+		PodConfig: types.StorageDrsPodConfigInfo{Enabled: enabled, DefaultVmBehavior: behavior},
+	}}}
+	p.Self, p.Name = podRef, "POD1"
+	if o != nil {
+		vm := f.vms["mt01"][0].Self
+		o.Vm = &vm
+		p.PodStorageDrsEntry.StorageDrsConfig.VmConfig = []types.StorageDrsVmConfigInfo{*o}
+	}
+	f.pods[podRef] = p
+}
+
 func TestVSphereFindings(t *testing.T) {
 	vmOf := func(f *vsphereFacts) *mo.VirtualMachine { return &f.vms["mt01"][0] }
 	cases := []struct {
@@ -329,10 +349,22 @@ func TestVSphereFindings(t *testing.T) {
 			f.privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["VirtualMachine.Interact.PowerOn"] = false
 		}, fails: "vsphere.privileges"},
 		{name: "privileges not queried", edit: func(_ *Spec, f *vsphereFacts) { f.privs, f.privErr = nil, "NoPermission" }, unk: "vsphere.privileges"},
+		{name: "in a datastore cluster, automated", edit: func(_ *Spec, f *vsphereFacts) { inPod(f, true, "automated", nil) }, warns: "vsphere.sdrs"},
+		{name: "in a datastore cluster, kept out", edit: func(_ *Spec, f *vsphereFacts) {
+			inPod(f, true, "automated", &types.StorageDrsVmConfigInfo{Enabled: types.NewBool(false)})
+		}},
+		{name: "in a datastore cluster, manual override", edit: func(_ *Spec, f *vsphereFacts) {
+			inPod(f, true, "automated", &types.StorageDrsVmConfigInfo{Enabled: types.NewBool(true), Behavior: "manual"})
+		}, warns: "vsphere.sdrs"},
+		{name: "in a datastore cluster with Storage DRS off, no override", edit: func(_ *Spec, f *vsphereFacts) { inPod(f, false, "automated", nil) }, warns: "vsphere.sdrs"},
+		{name: "datastore cluster not readable", edit: func(_ *Spec, f *vsphereFacts) {
+			inPod(f, true, "automated", nil)
+			clear(f.pods)
+		}, unk: "vsphere.sdrs"},
 		{name: "no VM", edit: func(_ *Spec, f *vsphereFacts) { delete(f.vms, "mt01") }, fails: "vsphere.vm",
-			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.uuid-unique,vsphere.privileges"},
+			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.sdrs,vsphere.uuid-unique,vsphere.privileges"},
 		{name: "two VMs named mt01", edit: func(_ *Spec, f *vsphereFacts) { f.vms["mt01"] = append(f.vms["mt01"], f.vms["mt01"][0]) }, fails: "vsphere.vm",
-			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.uuid-unique,vsphere.privileges"},
+			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.sdrs,vsphere.uuid-unique,vsphere.privileges"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -67,6 +67,7 @@ type vsphereFacts struct {
 	uuids   map[string][]string            // config.uuid -> VM names (every VM, not only MTs)
 	hosts   map[types.ManagedObjectReference]mo.HostSystem
 	dss     map[types.ManagedObjectReference]mo.Datastore
+	pods    map[types.ManagedObjectReference]mo.StoragePod // datastore clusters
 	// licenses are the hosts' licenses by host MoRef value; on a direct
 	// ESXi connection the one entry has key "".
 	licenses map[string]types.LicenseManagerLicenseInfo
@@ -81,6 +82,7 @@ func newVSphereFacts() *vsphereFacts {
 	return &vsphereFacts{
 		vms: map[string][]mo.VirtualMachine{}, uuids: map[string][]string{},
 		hosts: map[types.ManagedObjectReference]mo.HostSystem{}, dss: map[types.ManagedObjectReference]mo.Datastore{},
+		pods:     map[types.ManagedObjectReference]mo.StoragePod{},
 		licenses: map[string]types.LicenseManagerLicenseInfo{},
 	}
 }
@@ -142,7 +144,7 @@ func (s *vsphereSession) logout() error {
 // session it ran in.
 func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, *types.UserSession, error) {
 	m := view.NewManager(c)
-	v, err := m.CreateContainerView(ctx, c.ServiceContent.RootFolder, []string{"VirtualMachine", "HostSystem", "Datastore"}, true)
+	v, err := m.CreateContainerView(ctx, c.ServiceContent.RootFolder, []string{"VirtualMachine", "HostSystem", "Datastore", "StoragePod"}, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -155,7 +157,10 @@ func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, *types.
 	props := []types.PropertySpec{
 		{Type: "VirtualMachine", PathSet: AuditVMProperties()},
 		{Type: "HostSystem", PathSet: []string{"name", "datastore", "config.product"}},
-		{Type: "Datastore", PathSet: []string{"name", "summary.type", "summary.accessible"}},
+		{Type: "Datastore", PathSet: []string{"name", "summary.type", "summary.accessible", "parent"}},
+		// Datastore clusters: their Storage DRS configuration, for
+		// vsphere.sdrs, in the same call.
+		{Type: "StoragePod", PathSet: sdrsPodProps},
 	}
 	// The session (for the privilege query) and the license manager ride
 	// along in the same call rather than costing one each.
@@ -202,6 +207,8 @@ func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, *types.
 			f.hosts[o.Reference()] = o
 		case mo.Datastore:
 			f.dss[o.Reference()] = o
+		case mo.StoragePod:
+			f.pods[o.Reference()] = o
 		case mo.SessionManager:
 			sess = o.CurrentSession
 		case mo.LicenseManager:
@@ -432,6 +439,7 @@ func vsphereFindings(s *Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 	} else {
 		out = append(out, hostFindings(s, vm, h, f)...)
 	}
+	out = append(out, sdrsFinding(s, vm, f))
 
 	if others := slices.DeleteFunc(slices.Clone(f.uuids[vm.Config.Uuid]), func(n string) bool { return n == vm.Name }); len(others) > 0 {
 		slices.Sort(others)
@@ -536,6 +544,58 @@ func hostFindings(s *Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vsphereFact
 		add(CheckProtectedDatastore, Pass, fmt.Sprintf("host %s sees %s", h.Name, strings.Join(want, ", ")), "")
 	}
 	return out
+}
+
+// sdrsFinding: Storage DRS must not be able to move the MT (ASR: a
+// storage-vMotioned MT breaks failback). PASS when none of its datastores
+// is in a datastore cluster, or its override in each has automation
+// disabled; WARN otherwise, also for manual mode (applying a
+// recommendation moves it) and for a pod with Storage DRS off (turning it
+// on would).
+func sdrsFinding(s *Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
+	fd := Finding{Host: s.Name, ID: CheckSDRS}
+	var kept, moves, unknown, plain []string
+	seen := map[types.ManagedObjectReference]bool{}
+	for _, ref := range vm.Datastore {
+		ds, ok := f.dss[ref]
+		if !ok {
+			unknown = append(unknown, "datastore "+ref.Value+" is not visible to this account")
+			continue
+		}
+		if ds.Parent == nil || ds.Parent.Type != "StoragePod" {
+			plain = append(plain, ds.Name)
+			continue
+		}
+		if seen[*ds.Parent] {
+			continue
+		}
+		seen[*ds.Parent] = true
+		pod, ok := f.pods[*ds.Parent]
+		if !ok || pod.PodStorageDrsEntry == nil {
+			unknown = append(unknown, fmt.Sprintf("%s is in datastore cluster %s, whose Storage DRS configuration could not be read", ds.Name, ds.Parent.Value))
+			continue
+		}
+		cfg := pod.PodStorageDrsEntry.StorageDrsConfig
+		o := vmOverride(cfg.VmConfig, vm.Reference())
+		line := fmt.Sprintf("%s in datastore cluster %s: %s", ds.Name, pod.Name, sdrsAutomation(cfg.PodConfig.Enabled, cfg.PodConfig.DefaultVmBehavior, o))
+		if sdrsKeepsOut(o) {
+			kept = append(kept, line)
+		} else {
+			moves = append(moves, line)
+		}
+	}
+	switch {
+	case len(moves) > 0:
+		fd.Result, fd.Reason = Warn, strings.Join(moves, "; ")+": Storage DRS may storage-vMotion the MT, and failback fails when the disks attached to it move"
+		fd.Fix = "mtprep build --phases vm --fix (adds a Storage DRS VM override with automation disabled), or in the vSphere Client: the datastore cluster > Configure > VM Overrides > Add " + vm.Name + ", Storage DRS automation level Disabled"
+	case len(unknown) > 0:
+		fd.Result, fd.Reason, fd.Fix = Unknown, strings.Join(unknown, "; "), "give the account read access to the MT's datastores and their datastore cluster"
+	case len(kept) > 0:
+		fd.Result, fd.Reason = Pass, strings.Join(kept, "; ")
+	default:
+		fd.Result, fd.Reason = Pass, "no datastore of the MT is in a datastore cluster ("+strings.Join(plain, ", ")+")"
+	}
+	return fd
 }
 
 // privilegeFinding judges each reprotect privilege on the MT's objects of

@@ -380,3 +380,54 @@ func TestSDRSAutomation(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditSDRS: vsphere.sdrs on the simulator, in the audit's one
+// retrieval: PASS on a plain datastore; WARN once the datastore is put
+// in a Storage DRS cluster, naming the fix; PASS after that fix.
+func TestAuditSDRS(t *testing.T) {
+	ctx := context.Background()
+	s := newSim(t)
+	withSDRSOverrides(s)
+	tg := simTarget(t, s, "", 0, nil)
+	if rs, err := Build(ctx, tg, vspherePhases(t, "upload,vm")); err != nil {
+		t.Fatalf("%v (%s)", err, statuses(rs))
+	}
+	audit := func() (Finding, int64) {
+		t.Helper()
+		va, err := AuditVSphere(ctx, []*Spec{tg.Spec}, tg.Env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFindingShape(t, va.Findings)
+		for _, f := range va.Findings {
+			if f.ID == CheckSDRS {
+				return f, va.RoundTrips
+			}
+		}
+		t.Fatalf("no %s finding", CheckSDRS)
+		return Finding{}, 0
+	}
+	f, plain := audit()
+	if f.Result != Pass || f.Reason != "no datastore of the MT is in a datastore cluster (LocalDS_0)" {
+		t.Errorf("plain datastore: %+v", f)
+	}
+
+	podOf(t, s, true, types.StorageDrsPodConfigInfoBehaviorAutomated)
+	f, trips := audit()
+	if f.Result != Warn || !strings.Contains(f.Reason, "LocalDS_0 in datastore cluster POD0: automation fully automated (the pod's default)") || !strings.Contains(f.Fix, "mtprep build --phases vm --fix") {
+		t.Errorf("in an automated pod: %+v", f)
+	}
+	if trips != plain {
+		t.Errorf("the pod cost round trips: %d, %d without", trips, plain)
+	}
+
+	fix := simTarget(t, s, "", 0, nil)
+	sameISOs(fix, tg)
+	fix.Options.Fix = true
+	if rs, err := Build(ctx, fix, vspherePhases(t, "vm")); err != nil || statuses(rs) != "vm=changed" {
+		t.Fatalf("the fix: %v (%s)", err, statuses(rs))
+	}
+	if f, _ := audit(); f.Result != Pass || f.Reason != "LocalDS_0 in datastore cluster POD0: automation disabled for the VM" {
+		t.Errorf("after the fix: %+v", f)
+	}
+}
