@@ -17,8 +17,8 @@ import (
 	"github.com/mtprep/mtprep/provision"
 )
 
-// guestPhases are the phases that run over SSH.
-var guestPhases = []string{"packages", "agent", "retention", "handoff"}
+// guestPhases are the phases that run over SSH (tools also reads vSphere).
+var guestPhases = []string{"packages", "tools", "agent", "retention", "handoff"}
 
 // TestBuildBundle is the main job end to end with the offline bundle:
 // every phase changes and verifies, a second run changes nothing, and no
