@@ -690,6 +690,17 @@ func (t *Target) applySDRS(ctx context.Context, s *vsphereSession, c *vmCheck) e
 	ref := types.ManagedObjectReference{Type: "VirtualMachine", Value: t.Facts.VMMoRef}
 	if c.st != nil {
 		ref = c.st.ref
+	} else {
+		// Just created: the check ran before the VM existed. vCenter may
+		// have given a VM placed on a pod's datastore (bypassing Storage
+		// DRS) an override of its own; look again with the VM's id.
+		pods, err := s.readPods(ctx, c.inv, mtDatastoreRefs(c.inv, nil), &ref)
+		if err != nil {
+			return err
+		}
+		if c.sdrs = diffSDRS(t.Spec.Name, &ref, pods); len(c.sdrs) == 0 {
+			return nil
+		}
 	}
 	var done []string
 	for _, d := range c.sdrs {

@@ -431,3 +431,49 @@ func TestAuditSDRS(t *testing.T) {
 		t.Errorf("after the fix: %+v", f)
 	}
 }
+
+// vcOverride stands in for a vCenter that gives a VM created directly on
+// a pod's datastore (bypassing Storage DRS placement) an override of its
+// own, as the vSphere Client's "Disable Storage DRS for this virtual
+// machine" does. Whether the API's CreateVM_Task does so on a real
+// vCenter is not known here; the vm phase must cope either way.
+type vcOverride struct{ pod *simulator.StoragePod }
+
+func (h vcOverride) Reference() types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: "mtprepTestHandler", Value: "vc-override"}
+}
+
+func (h vcOverride) PutObject(ctx *simulator.Context, obj mo.Reference) {
+	vm, ok := obj.(*simulator.VirtualMachine)
+	if !ok {
+		return
+	}
+	ref := vm.Reference()
+	ctx.WithLock(h.pod, func() {
+		c := &h.pod.PodStorageDrsEntry.StorageDrsConfig
+		c.VmConfig = append(c.VmConfig, types.StorageDrsVmConfigInfo{Vm: &ref, Enabled: types.NewBool(false)})
+	})
+}
+
+func (vcOverride) UpdateObject(*simulator.Context, mo.Reference, []types.PropertyChange) {}
+func (vcOverride) RemoveObject(*simulator.Context, types.ManagedObjectReference)         {}
+
+// TestSDRSOverrideByVCenter: when vCenter already kept the new VM out of
+// Storage DRS, the vm phase sees it after creating the VM and adds
+// nothing (an add would fail on the existing entry).
+func TestSDRSOverrideByVCenter(t *testing.T) {
+	s := newSim(t)
+	withSDRSOverrides(s)
+	pod := podOf(t, s, true, types.StorageDrsPodConfigInfoBehaviorAutomated)
+	s.model.Map().AddHandler(vcOverride{pod: s.model.Map().Get(pod.Reference()).(*simulator.StoragePod)})
+	tg := simTarget(t, s, "", 0, nil)
+	if rs, err := Build(context.Background(), tg, vspherePhases(t, "upload,vm")); err != nil || statuses(rs) != "upload=changed vm=changed" {
+		t.Fatalf("%v (%s)", err, statuses(rs))
+	}
+	if n := tg.VSphereRoundTrips().Calls["ConfigureStorageDrsForPod_Task"]; n != 0 {
+		t.Errorf("%d ConfigureStorageDrsForPod_Task calls", n)
+	}
+	if ov := podOverrides(t, s, pod); len(ov) != 1 || *ov[0].Enabled {
+		t.Errorf("overrides: %+v", ov)
+	}
+}
