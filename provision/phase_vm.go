@@ -720,7 +720,11 @@ func (t *Target) applySDRS(ctx context.Context, s *vsphereSession, c *vmCheck) e
 	if left := diffSDRS(t.Spec.Name, &ref, pods); len(left) > 0 {
 		return fmt.Errorf("VM %s: %s after the change (vCenter did not keep the override)", t.Spec.Name, left[0].What())
 	}
-	t.Note("vm", strings.Join(done, ", "))
+	note := strings.Join(done, ", ")
+	if prev := t.Facts.PhaseNotes["vm"]; prev != "" {
+		note = prev + "; " + note // after "created ..." or "fixed: ..."
+	}
+	t.Note("vm", note)
 	return nil
 }
 
