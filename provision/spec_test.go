@@ -56,7 +56,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 	if s.VM.CPUs != 4 || s.VM.MemoryMB != 6144 || s.VM.OSDiskGB != 100 || s.VM.RetentionDiskGB != 1024 {
 		t.Errorf("vm defaults: %+v", s.VM)
 	}
-	if len(s.Packages.Repos) != 3 || !*s.Packages.GPGCheck || s.Timezone != "UTC" || s.Network.Device != "eth0" || s.SSH.HostKey != "strict" {
+	if len(s.Packages.Repos) != len(DefaultVaultRepos()) || !*s.Packages.GPGCheck || s.Timezone != "UTC" || s.Network.Device != "eth0" || s.SSH.HostKey != "strict" {
 		t.Errorf("defaults: %+v %q", s.Packages, s.Timezone)
 	}
 	if s.Network.Netmask() != "255.255.0.0" {

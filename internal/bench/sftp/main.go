@@ -136,7 +136,7 @@ func buildFigures(ctx context.Context, log *slog.Logger, s *provision.Spec, work
 		var parts []string
 		for _, r := range rs {
 			switch r.Phase {
-			case "packages", "agent", "retention", "handoff":
+			case "packages", "tools", "agent", "retention", "handoff":
 				guest += r.Duration
 				parts = append(parts, fmt.Sprintf("%s %s %v", r.Phase, r.Status, r.Duration.Round(10*time.Millisecond)))
 			}
