@@ -109,16 +109,16 @@ func installText(t *Target) string {
 
 func (s toolsState) changes(t *Target) []string {
 	var out []string
-	svc := s.service
-	if s.pkg == "" {
-		out = append(out, installText(t))
-		svc = "its service"
-	}
-	if !s.enabled || s.pkg == "" {
-		out = append(out, "start "+svc+" at boot (chkconfig "+orUnset(s.service)+" on)")
-	}
-	if !s.running || s.pkg == "" {
-		out = append(out, "start "+svc+" now")
+	switch {
+	case s.pkg == "":
+		out = append(out, installText(t), "start its service at boot (chkconfig vmtoolsd on; the OSP's vmware-tools-services starts by upstart) and now")
+	default:
+		if !s.enabled {
+			out = append(out, "start "+s.service+" at boot (chkconfig "+s.service+" on)")
+		}
+		if !s.running {
+			out = append(out, "start "+s.service+" now")
+		}
 	}
 	if !s.vsphereDone() {
 		out = append(out, fmt.Sprintf("wait up to %s for vSphere to report Tools running (now %s)", toolsWait, s.vsphereText()))
