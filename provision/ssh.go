@@ -321,10 +321,20 @@ func (s *SSHConn) logger() *slog.Logger {
 }
 
 // Reboot reboots the MT: it issues the reboot, waits for the connection
-// to drop, then for SSH to answer again with the same host key.
+// to drop, then for SSH to answer again with the same host key, from the
+// new boot. A dropped connection alone proves nothing: under load the old
+// system's sshd can still accept a login while it shuts down (seen in the
+// lab), and the phases after the reboot would then run on a system about
+// to go away. So a marker goes into /var/run first, which every boot
+// empties (CentOS 6's rc.sysinit deletes its files; /run is a tmpfs on
+// newer systems and in the lab), and the wait ends only when it is gone.
 func (s *SSHConn) Reboot(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	marker := "/var/run/mtprep-reboot-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if _, err := s.runLine(ctx, nil, "touch "+marker, "touch "+marker); err != nil {
+		return fmt.Errorf("reboot %s: marking the boot: %w", s.cfg.Address, err)
+	}
 	s.mu.Lock()
 	c := s.client
 	s.mu.Unlock()
@@ -342,7 +352,13 @@ func (s *SSHConn) Reboot(ctx context.Context, timeout time.Duration) error {
 	for {
 		err := s.dial(ctx)
 		if err == nil {
-			break
+			_, err = s.runLine(ctx, nil, "test ! -e "+marker, "test ! -e "+marker)
+			if err == nil {
+				break // a new boot
+			}
+			s.logger().Debug("SSH answered, but from the system that is shutting down; waiting for the new boot", "err", err)
+			s.Close()
+			err = fmt.Errorf("the old boot still answers (%s is still there)", marker)
 		}
 		var ke *HostKeyError
 		if errors.As(err, &ke) {
