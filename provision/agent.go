@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	version "github.com/hashicorp/go-version"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // AgentInfo is what mtprep knows of the Unified Agent tarball.
@@ -26,17 +28,17 @@ var agentNameRe = regexp.MustCompile(`_UA_([0-9]+(\.[0-9]+){1,3})_`)
 
 // InspectAgent checks the tarball against agent.sha256 (when given) and
 // finds its version: a .vx_version file inside wins over the file name.
-func (s *Spec) InspectAgent(ctx context.Context) (*AgentInfo, error) {
+func InspectAgent(ctx context.Context, s *spec.Spec) (*AgentInfo, error) {
 	p := s.Agent.Tarball
 	if p == "" {
-		return nil, s.inputError("agent.tarball", "missing", "add `agent: {tarball: ./Microsoft-ASR_UA_…_RHEL6-64_….tar.gz}`")
+		return nil, s.InputError("agent.tarball", "missing", "add `agent: {tarball: ./Microsoft-ASR_UA_…_RHEL6-64_….tar.gz}`")
 	}
 	sum, _, err := fileSHA256(ctx, p, 0)
 	if err != nil {
-		return nil, s.inputError("agent.tarball", fmt.Sprintf("cannot read %s: %v", p, unwrapPathError(err)), "download the RHEL6-64 Unified Agent tarball and point agent.tarball at it")
+		return nil, s.InputError("agent.tarball", fmt.Sprintf("cannot read %s: %v", p, spec.PathProblem(err)), "download the RHEL6-64 Unified Agent tarball and point agent.tarball at it")
 	}
 	if s.Agent.SHA256 != "" && s.Agent.SHA256 != sum {
-		return nil, s.inputError("agent.sha256", fmt.Sprintf("%s has sha256 %s, the spec says %s", p, sum, s.Agent.SHA256), "download the tarball again or fix agent.sha256")
+		return nil, s.InputError("agent.sha256", fmt.Sprintf("%s has sha256 %s, the spec says %s", p, sum, s.Agent.SHA256), "download the tarball again or fix agent.sha256")
 	}
 	info := &AgentInfo{Path: p, SHA256: sum}
 	if v, err := versionInTarball(p); err == nil && v != "" {

@@ -134,7 +134,7 @@ func (t *Target) checkAgentRules(ctx context.Context) error {
 		in.Installed, in.MTReached = t.installedAgent(ctx)
 	}
 	if r := AgentRules(in); r != nil {
-		return s.inputError(r.Key, r.Problem, r.Fix)
+		return s.InputError(r.Key, r.Problem, r.Fix)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	version "github.com/hashicorp/go-version"
 
 	"github.com/mtprep/mtprep/packages"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // Result of one audit check.
@@ -237,7 +238,7 @@ type AuditContext struct {
 }
 
 // GuestFindings turns a probe into checks. Pure: tested with probe text.
-func GuestFindings(s *Spec, p Probe, ac AuditContext) []Finding {
+func GuestFindings(s *spec.Spec, p Probe, ac AuditContext) []Finding {
 	host := s.Name
 	var out []Finding
 	add := func(id, result, reason, fix string) {
@@ -327,7 +328,7 @@ func GuestFindings(s *Spec, p Probe, ac AuditContext) []Finding {
 // retentionFindings are the five retention checks. The volume is judged
 // by what is mounted at the spec's mount point; when nothing is, the
 // checks that need it are UNKNOWN, so one fault shows as one FAIL.
-func retentionFindings(s *Spec, p Probe, ac AuditContext) []Finding {
+func retentionFindings(s *spec.Spec, p Probe, ac AuditContext) []Finding {
 	var out []Finding
 	add := func(id, result, reason, fix string) {
 		out = append(out, Finding{Host: s.Name, ID: id, Result: result, Reason: oneLine(reason), Fix: fix})

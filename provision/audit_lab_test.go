@@ -24,6 +24,7 @@ import (
 
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // labAudit is one lab with its MT (mtlab-g1) prepared, and what the audit
@@ -34,7 +35,7 @@ type labAudit struct {
 	vm   *object.VirtualMachine
 	dir  string
 	spec string // the spec file
-	env  provision.LookupEnv
+	env  spec.LookupEnv
 }
 
 const labVCPasswordEnv = "MTLAB_AUDIT_VC_PASSWORD"
@@ -120,7 +121,7 @@ func (a *labAudit) prepare(ctx context.Context, t *testing.T) {
 // build runs the named phases of mtprep on the lab's MT.
 func (a *labAudit) build(ctx context.Context, t *testing.T, names string) {
 	t.Helper()
-	s, err := provision.Load(a.spec)
+	s, err := spec.Load(a.spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +164,14 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // audit runs the in-process audit on specs (the lab's MT by default).
-func (a *labAudit) audit(ctx context.Context, t *testing.T, o provision.AuditOptions, specs ...*provision.Spec) []provision.Finding {
+func (a *labAudit) audit(ctx context.Context, t *testing.T, o provision.AuditOptions, specs ...*spec.Spec) []provision.Finding {
 	t.Helper()
 	if len(specs) == 0 {
-		s, err := provision.Load(a.spec)
+		s, err := spec.Load(a.spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		specs = []*provision.Spec{s}
+		specs = []*spec.Spec{s}
 	}
 	o.Env = a.env
 	fs, _, err := provision.Audit(ctx, specs, o)
@@ -370,7 +371,7 @@ func TestAuditLab(t *testing.T) {
 			Disks: []lab.VMDisk{{CapacityKB: 1 << 20}, {CapacityKB: 1 << 20}}}); err != nil {
 			t.Fatal(err)
 		}
-		good, err := provision.Load(a.spec)
+		good, err := spec.Load(a.spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +380,7 @@ func TestAuditLab(t *testing.T) {
 		if err := os.WriteFile(ghostFile, []byte(labSpecYAML(l, g, "mtlab-ghost", ghostAddr)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ghost, err := provision.Load(ghostFile)
+		ghost, err := spec.Load(ghostFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,8 +519,8 @@ func (a *labAudit) testCLI(ctx context.Context, t *testing.T) {
 		t.Errorf("--format xml: exit %d, want 2", code)
 	}
 	bad := filepath.Join(a.dir, "bad.yaml")
-	spec, _ := os.ReadFile(a.spec)
-	if err := os.WriteFile(bad, bytes.Replace(spec, []byte("version: 9.3.0.0"), []byte("version: nine"), 1), 0o644); err != nil {
+	spec_, _ := os.ReadFile(a.spec)
+	if err := os.WriteFile(bad, bytes.Replace(spec_, []byte("version: 9.3.0.0"), []byte("version: nine"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, code = run("audit", "--spec", bad); code != 2 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mtprep/mtprep/packages"
+	"github.com/mtprep/mtprep/provision/spec"
 	"github.com/mtprep/mtprep/scripts"
 )
 
@@ -30,7 +31,7 @@ type AuditOptions struct {
 	// VSphereTimeout bounds one vCenter's part (login, retrieval,
 	// queries), which runs alongside the guest probes.
 	VSphereTimeout time.Duration
-	Env            LookupEnv
+	Env            spec.LookupEnv
 	Log            *slog.Logger
 	// SkipVSphere audits only the guests (no vCenter reachable).
 	SkipVSphere bool
@@ -50,7 +51,7 @@ type AuditStats struct {
 // reachability and UNKNOWN for its other checks; every MT gets every
 // check either way. The error is only the context's, when the run was
 // cancelled (the findings are then partial).
-func Audit(ctx context.Context, specs []*Spec, o AuditOptions) ([]Finding, AuditStats, error) {
+func Audit(ctx context.Context, specs []*spec.Spec, o AuditOptions) ([]Finding, AuditStats, error) {
 	if o.Concurrency < 1 {
 		o.Concurrency = DefaultAuditConcurrency
 	}
@@ -140,9 +141,9 @@ func Audit(ctx context.Context, specs []*Spec, o AuditOptions) ([]Finding, Audit
 
 // vcenterGroups splits specs by vCenter and account, keeping their order:
 // one login and one retrieval serve every MT of a group.
-func vcenterGroups(specs []*Spec) [][]*Spec {
+func vcenterGroups(specs []*spec.Spec) [][]*spec.Spec {
 	idx := map[string]int{}
-	var out [][]*Spec
+	var out [][]*spec.Spec
 	for _, s := range specs {
 		k := s.VSphere.URL + "\x00" + s.VSphere.Username + "\x00" + s.Audit.VCenterAccount
 		i, ok := idx[k]
@@ -184,7 +185,7 @@ type probeResult struct {
 	session bool // an SSH session was opened
 }
 
-func probeGuest(ctx context.Context, s *Spec, o AuditOptions) probeResult {
+func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, o.HostTimeout)
 	defer cancel()
@@ -194,7 +195,7 @@ func probeGuest(ctx context.Context, s *Spec, o AuditOptions) probeResult {
 		}
 		return err
 	}
-	cfg := s.SSHConfig(o.Env, o.Log)
+	cfg := SSHConfigFor(s, o.Env, o.Log)
 	cfg.DialTimeout = min(o.HostTimeout, 20*time.Second)
 	c, err := DialSSH(pctx, cfg)
 	if err != nil {

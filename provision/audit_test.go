@@ -23,6 +23,8 @@ import (
 	"github.com/vmware/govmomi/simulator/esx"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 const goodProbe = `os CentOS release 6.6 (Final)
@@ -91,11 +93,11 @@ func checkFindingShape(t *testing.T, fs []Finding) {
 }
 
 func TestGuestFindings(t *testing.T) {
-	s, err := Parse("mt01.yaml", []byte(validSpec))
+	s, err := spec.Parse("mt01.yaml", []byte(validSpec))
 	if err != nil {
 		t.Fatal(err)
 	}
-	withCS := func(v string) func(*Spec) { return func(s *Spec) { s.ConfigServer.Version = v } }
+	withCS := func(v string) func(*spec.Spec) { return func(s *spec.Spec) { s.ConfigServer.Version = v } }
 	replace := func(old, new string) func(string) string {
 		return func(p string) string {
 			if !strings.Contains(p, old) {
@@ -107,7 +109,7 @@ func TestGuestFindings(t *testing.T) {
 	cases := []struct {
 		name  string
 		edit  func(string) string
-		spec  func(*Spec)
+		spec  func(*spec.Spec)
 		disks []VMDiskInfo
 		fails string // the exact set of FAIL ids, comma-separated
 		warns string
@@ -199,9 +201,9 @@ func TestParseProbeVxVersion(t *testing.T) {
 }
 
 // goodFacts is a vSphere inventory where mt01 passes every check.
-func goodFacts(t *testing.T) (*Spec, *vsphereFacts) {
+func goodFacts(t *testing.T) (*spec.Spec, *vsphereFacts) {
 	t.Helper()
-	s, err := Parse("mt01.yaml", []byte(validSpec))
+	s, err := spec.Parse("mt01.yaml", []byte(validSpec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,9 +247,9 @@ func goodFacts(t *testing.T) (*Spec, *vsphereFacts) {
 	h := mo.HostSystem{Datastore: []types.ManagedObjectReference{ds1, ds2}}
 	h.Self, h.Name = host, "esx1"
 	f.hosts[host] = h
-	for ref, spec := range map[types.ManagedObjectReference][2]string{ds1: {"ds-vmfs", "VMFS"}, ds2: {"ds-nfs", "NFS"}} {
-		d := mo.Datastore{Summary: types.DatastoreSummary{Type: spec[1], Accessible: true}}
-		d.Self, d.Name = ref, spec[0]
+	for ref, spec_ := range map[types.ManagedObjectReference][2]string{ds1: {"ds-vmfs", "VMFS"}, ds2: {"ds-nfs", "NFS"}} {
+		d := mo.Datastore{Summary: types.DatastoreSummary{Type: spec_[1], Accessible: true}}
+		d.Self, d.Name = ref, spec_[0]
 		f.dss[ref] = d
 	}
 	f.licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "vSphere 8 Enterprise Plus", EditionKey: "esx.enterprisePlus.cpuPackage"}
@@ -286,84 +288,84 @@ func TestVSphereFindings(t *testing.T) {
 	vmOf := func(f *vsphereFacts) *mo.VirtualMachine { return &f.vms["mt01"][0] }
 	cases := []struct {
 		name  string
-		edit  func(*Spec, *vsphereFacts)
+		edit  func(*spec.Spec, *vsphereFacts)
 		fails string
 		warns string
 		unk   string
 	}{
 		{name: "all pass"},
-		{name: "EnableUUID unset", edit: func(_ *Spec, f *vsphereFacts) { vmOf(f).Config.ExtraConfig = nil }, fails: "vsphere.enableuuid"},
-		{name: "diskUuidEnabled false", edit: func(_ *Spec, f *vsphereFacts) { vmOf(f).Config.Flags.DiskUuidEnabled = types.NewBool(false) }, fails: "vsphere.enableuuid"},
-		{name: "snapshot", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "EnableUUID unset", edit: func(_ *spec.Spec, f *vsphereFacts) { vmOf(f).Config.ExtraConfig = nil }, fails: "vsphere.enableuuid"},
+		{name: "diskUuidEnabled false", edit: func(_ *spec.Spec, f *vsphereFacts) { vmOf(f).Config.Flags.DiskUuidEnabled = types.NewBool(false) }, fails: "vsphere.enableuuid"},
+		{name: "snapshot", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			vmOf(f).Snapshot = &types.VirtualMachineSnapshotInfo{RootSnapshotList: []types.VirtualMachineSnapshotTree{{Name: "before", ChildSnapshotList: []types.VirtualMachineSnapshotTree{{Name: "after"}}}}}
 		}, fails: "vsphere.snapshots"},
-		{name: "paravirtual", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "paravirtual", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			d := vmOf(f).Config.Hardware.Device
 			d[2] = &types.ParaVirtualSCSIController{VirtualSCSIController: types.VirtualSCSIController{VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: 1000}}}}
 		}, fails: "vsphere.controller"},
-		{name: "61 disks", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "61 disks", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			for i := range int32(59) {
 				u := i + 2
 				vmOf(f).Config.Hardware.Device = append(vmOf(f).Config.Hardware.Device, &types.VirtualDisk{VirtualDevice: types.VirtualDevice{Key: 3000 + i, ControllerKey: 1000, UnitNumber: &u, Backing: &types.VirtualDiskFlatVer2BackingInfo{Uuid: fmt.Sprintf("6000C290-0000-0000-0000-%012d", i)}}})
 			}
 		}, fails: "vsphere.disks"},
-		{name: "tools not running", edit: func(_ *Spec, f *vsphereFacts) { vmOf(f).Guest.ToolsRunningStatus = "guestToolsNotRunning" }, fails: "vsphere.tools"},
-		{name: "free ESXi", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "tools not running", edit: func(_ *spec.Spec, f *vsphereFacts) { vmOf(f).Guest.ToolsRunningStatus = "guestToolsNotRunning" }, fails: "vsphere.tools"},
+		{name: "free ESXi", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			f.licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "VMware vSphere 8 Hypervisor", EditionKey: "esxBasic"}
 		}, fails: "vsphere.license"},
-		{name: "license unknown", edit: func(_ *Spec, f *vsphereFacts) { delete(f.licenses, "host-1") }, unk: "vsphere.license"},
-		{name: "NFS only", edit: func(s *Spec, f *vsphereFacts) {
+		{name: "license unknown", edit: func(_ *spec.Spec, f *vsphereFacts) { delete(f.licenses, "host-1") }, unk: "vsphere.license"},
+		{name: "NFS only", edit: func(s *spec.Spec, f *vsphereFacts) {
 			h := f.hosts[*vmOf(f).Runtime.Host]
 			h.Datastore = h.Datastore[1:]
 			f.hosts[h.Self] = h
 			s.Audit.ProtectedDatastores = []string{"ds-nfs"}
 		}, fails: "vsphere.datastore"},
-		{name: "VMFS datastore inaccessible", edit: func(s *Spec, f *vsphereFacts) {
+		{name: "VMFS datastore inaccessible", edit: func(s *spec.Spec, f *vsphereFacts) {
 			ref := types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}
 			d := f.dss[ref]
 			d.Summary.Accessible = false
 			f.dss[ref] = d
 			s.Audit.ProtectedDatastores = []string{"ds-nfs"}
 		}, fails: "vsphere.datastore"},
-		{name: "protected datastore not seen", edit: func(s *Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = []string{"ds-vmfs", "ds-far"} }, fails: "vsphere.protected-datastores"},
-		{name: "protected VM's datastore seen", edit: func(s *Spec, f *vsphereFacts) {
+		{name: "protected datastore not seen", edit: func(s *spec.Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = []string{"ds-vmfs", "ds-far"} }, fails: "vsphere.protected-datastores"},
+		{name: "protected VM's datastore seen", edit: func(s *spec.Spec, f *vsphereFacts) {
 			s.Audit.ProtectedDatastores = nil
 			s.Audit.ProtectedVMs = []string{"app01"}
 			v := mo.VirtualMachine{Datastore: []types.ManagedObjectReference{{Type: "Datastore", Value: "datastore-2"}}}
 			v.Name = "app01"
 			f.vms["app01"] = []mo.VirtualMachine{v}
 		}},
-		{name: "protected VM unknown", edit: func(s *Spec, _ *vsphereFacts) {
+		{name: "protected VM unknown", edit: func(s *spec.Spec, _ *vsphereFacts) {
 			s.Audit.ProtectedDatastores = nil
 			s.Audit.ProtectedVMs = []string{"gone"}
 		}, unk: "vsphere.protected-datastores"},
-		{name: "nothing named", edit: func(s *Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = nil }, unk: "vsphere.protected-datastores"},
-		{name: "cloned uuid", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "nothing named", edit: func(s *spec.Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = nil }, unk: "vsphere.protected-datastores"},
+		{name: "cloned uuid", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			u := vmOf(f).Config.Uuid
 			f.uuids[u] = append(f.uuids[u], "app-template-clone")
 		}, fails: "vsphere.uuid-unique"},
-		{name: "read-only account", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "read-only account", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			f.privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["Datastore.AllocateSpace"] = false
 			f.privs[vmOf(f).Self]["VirtualMachine.Config.AddExistingDisk"] = false
 			// Not checked there: a VM privilege on a datastore.
 			f.privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["VirtualMachine.Interact.PowerOn"] = false
 		}, fails: "vsphere.privileges"},
-		{name: "privileges not queried", edit: func(_ *Spec, f *vsphereFacts) { f.privs, f.privErr = nil, "NoPermission" }, unk: "vsphere.privileges"},
-		{name: "in a datastore cluster, automated", edit: func(_ *Spec, f *vsphereFacts) { inPod(f, true, "automated", nil) }, warns: "vsphere.sdrs"},
-		{name: "in a datastore cluster, kept out", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "privileges not queried", edit: func(_ *spec.Spec, f *vsphereFacts) { f.privs, f.privErr = nil, "NoPermission" }, unk: "vsphere.privileges"},
+		{name: "in a datastore cluster, automated", edit: func(_ *spec.Spec, f *vsphereFacts) { inPod(f, true, "automated", nil) }, warns: "vsphere.sdrs"},
+		{name: "in a datastore cluster, kept out", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			inPod(f, true, "automated", &types.StorageDrsVmConfigInfo{Enabled: types.NewBool(false)})
 		}},
-		{name: "in a datastore cluster, manual override", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "in a datastore cluster, manual override", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			inPod(f, true, "automated", &types.StorageDrsVmConfigInfo{Enabled: types.NewBool(true), Behavior: "manual"})
 		}, warns: "vsphere.sdrs"},
-		{name: "in a datastore cluster with Storage DRS off, no override", edit: func(_ *Spec, f *vsphereFacts) { inPod(f, false, "automated", nil) }, warns: "vsphere.sdrs"},
-		{name: "datastore cluster not readable", edit: func(_ *Spec, f *vsphereFacts) {
+		{name: "in a datastore cluster with Storage DRS off, no override", edit: func(_ *spec.Spec, f *vsphereFacts) { inPod(f, false, "automated", nil) }, warns: "vsphere.sdrs"},
+		{name: "datastore cluster not readable", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			inPod(f, true, "automated", nil)
 			clear(f.pods)
 		}, unk: "vsphere.sdrs"},
-		{name: "no VM", edit: func(_ *Spec, f *vsphereFacts) { delete(f.vms, "mt01") }, fails: "vsphere.vm",
+		{name: "no VM", edit: func(_ *spec.Spec, f *vsphereFacts) { delete(f.vms, "mt01") }, fails: "vsphere.vm",
 			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.sdrs,vsphere.uuid-unique,vsphere.privileges"},
-		{name: "two VMs named mt01", edit: func(_ *Spec, f *vsphereFacts) { f.vms["mt01"] = append(f.vms["mt01"], f.vms["mt01"][0]) }, fails: "vsphere.vm",
+		{name: "two VMs named mt01", edit: func(_ *spec.Spec, f *vsphereFacts) { f.vms["mt01"] = append(f.vms["mt01"], f.vms["mt01"][0]) }, fails: "vsphere.vm",
 			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.sdrs,vsphere.uuid-unique,vsphere.privileges"},
 	}
 	for _, c := range cases {
@@ -458,7 +460,7 @@ func TestAuditVSphereSimulator(t *testing.T) {
 		slices.Sort(names)
 		s.Name = names[0]
 		fs := func() []Finding {
-			va, err := AuditVSphere(ctx, []*Spec{s}, tg.Env)
+			va, err := AuditVSphere(ctx, []*spec.Spec{s}, tg.Env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -510,7 +512,7 @@ func TestAuditVSphereOnAnMT(t *testing.T) {
 	}
 	audit := func() map[string]Finding {
 		t.Helper()
-		va, err := AuditVSphere(ctx, []*Spec{tg.Spec}, tg.Env)
+		va, err := AuditVSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -609,9 +611,9 @@ func TestAuditRunner(t *testing.T) {
 	refusedPort := refused.Addr().(*net.TCPAddr).Port
 	refused.Close()
 
-	var specs []*Spec
+	var specs []*spec.Spec
 	for i, port := range []int{d.port, hole.Addr().(*net.TCPAddr).Port, refusedPort} {
-		s, err := Parse("mt.yaml", []byte(validSpec))
+		s, err := spec.Parse("mt.yaml", []byte(validSpec))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -623,7 +625,7 @@ func TestAuditRunner(t *testing.T) {
 		s.ConfigServer.IP, s.ConfigServer.Port = "127.0.0.1", refusedPort
 		// vCenter is black-holed too: its part fails on its own deadline.
 		s.VSphere.URL = fmt.Sprintf("https://%s/sdk", hole.Addr())
-		s.VSphere.Username, s.VSphere.Password = "user", Secret{Env: "VC_PASSWORD"}
+		s.VSphere.Username, s.VSphere.Password = "user", spec.Secret{Env: "VC_PASSWORD"}
 		specs = append(specs, s)
 	}
 	env := func(string) (string, bool) { return "pw", true }
@@ -673,7 +675,7 @@ func TestAuditRunner(t *testing.T) {
 }
 
 func TestReportsGolden(t *testing.T) {
-	s, _ := Parse("mt01.yaml", []byte(validSpec))
+	s, _ := spec.Parse("mt01.yaml", []byte(validSpec))
 	fs := GuestFindings(s, ParseProbe(strings.Replace(goodProbe, "cs reachable", "cs unreachable", 1)), AuditContext{VMDisks: goodDisks})
 	fs = append(fs, UnreachableFindings("mt02", errors.New("dial tcp 192.0.2.11:22: connect: no route to host"))[:3]...)
 	for _, c := range []struct {
@@ -745,7 +747,7 @@ func TestAuditSpecKeys(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse("mt01.yaml", []byte(validSpec+c.add))
+			_, err := spec.Parse("mt01.yaml", []byte(validSpec+c.add))
 			switch {
 			case c.problem == "" && err != nil:
 				t.Errorf("refused: %v", err)
@@ -754,11 +756,11 @@ func TestAuditSpecKeys(t *testing.T) {
 			}
 		})
 	}
-	s, err := Parse("mt01.yaml", []byte(strings.Replace(validSpec, "configServer: {ip: 192.0.2.5,", "configServer: {ip: 192.0.2.5, version: 9.3.0.0,", 1)))
+	s, err := spec.Parse("mt01.yaml", []byte(strings.Replace(validSpec, "configServer: {ip: 192.0.2.5,", "configServer: {ip: 192.0.2.5, version: 9.3.0.0,", 1)))
 	if err != nil || s.ConfigServer.Version != "9.3.0.0" {
 		t.Errorf("configServer.version: %v %+v", err, s)
 	}
-	if _, err := Parse("mt01.yaml", []byte(strings.Replace(validSpec, "configServer: {ip: 192.0.2.5,", "configServer: {ip: 192.0.2.5, version: latest,", 1))); err == nil || !strings.Contains(err.Error(), "configServer.version") {
+	if _, err := spec.Parse("mt01.yaml", []byte(strings.Replace(validSpec, "configServer: {ip: 192.0.2.5,", "configServer: {ip: 192.0.2.5, version: latest,", 1))); err == nil || !strings.Contains(err.Error(), "configServer.version") {
 		t.Errorf("configServer.version: latest: %v", err)
 	}
 }
@@ -769,7 +771,7 @@ func FuzzGuestFindings(f *testing.F) {
 	f.Add(goodProbe)
 	f.Add("os Ubuntu 20.04.6 LTS\nret_mount /dev/sdb vfat\nret_df 0 0\n")
 	f.Add("ret_mount only-one-field\nret_df x y\nvx_version \nnic\nhosts\n")
-	s, err := Parse("mt01.yaml", []byte(validSpec))
+	s, err := spec.Parse("mt01.yaml", []byte(validSpec))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -807,9 +809,9 @@ func TestAuditFreeESXi(t *testing.T) {
 			lm := m.Map().Get(esx.ServiceContent.LicenseManager.Reference()).(*simulator.LicenseManager)
 			lm.Licenses = []types.LicenseManagerLicenseInfo{{LicenseKey: "00000-00000-00000-00000-00001", EditionKey: "esxBasic", Name: "VMware vSphere 8 Hypervisor"}}
 		}
-		tg := simTarget(t, &sim{model: m, srv: srv}, "", 0, func(sp *Spec) { sp.VSphere.Datacenter = "" })
+		tg := simTarget(t, &sim{model: m, srv: srv}, "", 0, func(sp *spec.Spec) { sp.VSphere.Datacenter = "" })
 		tg.Spec.Name = m.Map().Any("VirtualMachine").(*simulator.VirtualMachine).Name
-		va, err := AuditVSphere(ctx, []*Spec{tg.Spec}, tg.Env)
+		va, err := AuditVSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // ReprotectPrivileges are what the vCenter account needs for ASR's
@@ -106,7 +108,7 @@ type VSphereAudit struct {
 // license-assignment query on vCenter and one privilege query for all
 // MTs. specs share a vCenter and account (the first spec's connection
 // settings are used).
-func AuditVSphere(ctx context.Context, specs []*Spec, env LookupEnv) (*VSphereAudit, error) {
+func AuditVSphere(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv) (*VSphereAudit, error) {
 	s, err := loginVSphere(ctx, specs[0], env, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
@@ -234,7 +236,7 @@ func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, *types.
 // networks and datastores together, which reprotect privileges the
 // account has: audit.vcenterAccount when the spec names ASR's account,
 // else the session's own user.
-func queryPrivileges(ctx context.Context, c *vim25.Client, specs []*Spec, f *vsphereFacts, sess *types.UserSession) {
+func queryPrivileges(ctx context.Context, c *vim25.Client, specs []*spec.Spec, f *vsphereFacts, sess *types.UserSession) {
 	if c.ServiceContent.AuthorizationManager == nil {
 		f.privErr = "this endpoint has no AuthorizationManager"
 		return
@@ -318,7 +320,7 @@ func mtDatastores(vm mo.VirtualMachine, f *vsphereFacts) []types.ManagedObjectRe
 
 // vsphereFindings checks one MT against the retrieved facts, and returns
 // the VM's disks for the guest checks. Pure: tested with built facts.
-func vsphereFindings(s *Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
+func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 	host := s.Name
 	var out []Finding
 	add := func(id, result, reason, fix string) {
@@ -459,7 +461,7 @@ func vsphereFindings(s *Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 
 // hostFindings are the checks on the MT's ESXi host: its license, its
 // datastores, and whether it sees the protected VMs' datastores.
-func hostFindings(s *Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vsphereFacts) []Finding {
+func hostFindings(s *spec.Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vsphereFacts) []Finding {
 	var out []Finding
 	add := func(id, result, reason, fix string) {
 		out = append(out, Finding{Host: s.Name, ID: id, Result: result, Reason: oneLine(reason), Fix: fix})
@@ -552,7 +554,7 @@ func hostFindings(s *Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vsphereFact
 // disabled; WARN otherwise, also for manual mode (applying a
 // recommendation moves it) and for a pod with Storage DRS off (turning it
 // on would).
-func sdrsFinding(s *Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
+func sdrsFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
 	fd := Finding{Host: s.Name, ID: CheckSDRS}
 	var kept, moves, unknown, plain []string
 	seen := map[types.ManagedObjectReference]bool{}
@@ -600,7 +602,7 @@ func sdrsFinding(s *Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
 
 // privilegeFinding judges each reprotect privilege on the MT's objects of
 // the type vSphere checks it on.
-func privilegeFinding(s *Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
+func privilegeFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
 	fd := Finding{Host: s.Name, ID: CheckPrivileges}
 	if f.privs == nil {
 		fd.Result, fd.Reason, fd.Fix = Unknown, "the account's privileges could not be queried: "+f.privErr, "check in the vSphere Client that ASR's account has the reprotect privileges (docs/AUDIT.md)"

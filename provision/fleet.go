@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // FleetOptions are the choices of one `mtprep fleet` run.
@@ -30,7 +31,7 @@ type FleetOptions struct {
 	StateFile string
 	// LogDir holds one log file per host; none when empty.
 	LogDir string
-	Env    LookupEnv
+	Env    spec.LookupEnv
 	// Log is the run's log; each host's records also go to its file.
 	Log      *slog.Logger
 	Progress func(host string) progress.Func
@@ -99,7 +100,7 @@ var ErrInterrupted = errors.New("interrupted: no new phase started")
 // and hosts that did not finish are started first; every host's phases
 // still run their checks, which decide what is done (a finished host
 // only reads, and starts no vSphere task).
-func RunFleet(ctx context.Context, inv *Inventory, o FleetOptions) ([]*HostState, error) {
+func RunFleet(ctx context.Context, inv *spec.Inventory, o FleetOptions) ([]*HostState, error) {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
@@ -140,7 +141,7 @@ func RunFleet(ctx context.Context, inv *Inventory, o FleetOptions) ([]*HostState
 		return nil, err
 	}
 
-	jobs := make(chan *Spec)
+	jobs := make(chan *spec.Spec)
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Add(1)
@@ -174,14 +175,14 @@ feed:
 
 // resumeOrder puts the hosts that did not finish first (pending,
 // interrupted, failed), in inventory order, then the finished ones.
-func resumeOrder(specs []*Spec, hs map[string]*HostState) []*Spec {
-	out := append([]*Spec(nil), specs...)
-	done := func(s *Spec) bool { h := hs[s.Name]; return h != nil && h.Status == HostDone }
+func resumeOrder(specs []*spec.Spec, hs map[string]*HostState) []*spec.Spec {
+	out := append([]*spec.Spec(nil), specs...)
+	done := func(s *spec.Spec) bool { h := hs[s.Name]; return h != nil && h.Status == HostDone }
 	sort.SliceStable(out, func(i, j int) bool { return !done(out[i]) && done(out[j]) })
 	return out
 }
 
-func runHost(ctx context.Context, s *Spec, phases []Phase, o FleetOptions, st *stateWriter) {
+func runHost(ctx context.Context, s *spec.Spec, phases []Phase, o FleetOptions, st *stateWriter) {
 	start := time.Now()
 	log, closeLog := hostLogger(o, s.Name)
 	defer closeLog()

@@ -25,6 +25,8 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // fakeBase writes a small ISO shaped like CentOS 6.6 x86_64 minimal
@@ -124,7 +126,7 @@ func fleetEnv(k string) (string, bool) {
 
 // fleetInventory writes an inventory of n MTs (mt01…) on the simulator
 // and loads it.
-func fleetInventory(t testing.TB, s *sim, n int) *Inventory {
+func fleetInventory(t testing.TB, s *sim, n int) *spec.Inventory {
 	t.Helper()
 	dir := t.TempDir()
 	base := fakeBase(t, dir)
@@ -150,7 +152,7 @@ targets:
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := LoadInventory(p)
+	inv, err := spec.LoadInventory(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,10 +270,10 @@ func TestFleetSimulator(t *testing.T) {
 	// Every VM: LSI Logic, the spec's disks, the shared media and its own
 	// seed, EnableUUID (but the failed one), no lock left behind.
 	mediaDS := ""
-	for _, spec := range inv.Specs {
-		vm := simVM(s, spec.Name)
+	for _, spec_ := range inv.Specs {
+		vm := simVM(s, spec_.Name)
 		if vm == nil {
-			t.Errorf("no VM %s", spec.Name)
+			t.Errorf("no VM %s", spec_.Name)
 			continue
 		}
 		var m mo.VirtualMachine
@@ -283,36 +285,36 @@ func TestFleetSimulator(t *testing.T) {
 			ov := o.GetOptionValue()
 			extra[ov.Key], _ = ov.Value.(string)
 		}
-		if want := spec.Name != failing; (extra[enableUUIDKey] == "TRUE") != want {
-			t.Errorf("%s: disk.EnableUUID=%q", spec.Name, extra[enableUUIDKey])
+		if want := spec_.Name != failing; (extra[enableUUIDKey] == "TRUE") != want {
+			t.Errorf("%s: disk.EnableUUID=%q", spec_.Name, extra[enableUUIDKey])
 		}
 		if extra[vmLockKey] != "" {
-			t.Errorf("%s: lock left: %s", spec.Name, extra[vmLockKey])
+			t.Errorf("%s: lock left: %s", spec_.Name, extra[vmLockKey])
 		}
 		devs := object.VirtualDeviceList(m.Config.Hardware.Device)
 		if len(devs.SelectByType((*types.VirtualLsiLogicController)(nil))) != 1 {
-			t.Errorf("%s: no LSI Logic controller", spec.Name)
+			t.Errorf("%s: no LSI Logic controller", spec_.Name)
 		}
 		var sizes []int64
 		for _, d := range vmDisks(devs) {
 			sizes = append(sizes, diskBytes(d)>>30)
 		}
 		if !slices.Equal(sizes, []int64{100, 1024}) {
-			t.Errorf("%s: disks %v GB, want [100 1024]", spec.Name, sizes)
+			t.Errorf("%s: disks %v GB, want [100 1024]", spec_.Name, sizes)
 		}
 		cds := orderedCDROMs(devs)
 		if len(cds) != 2 {
-			t.Errorf("%s: %d CD-ROMs", spec.Name, len(cds))
+			t.Errorf("%s: %d CD-ROMs", spec_.Name, len(cds))
 			continue
 		}
 		if mediaDS == "" {
 			mediaDS = cdromISO(cds[0])
 		}
 		if got := cdromISO(cds[0]); got != mediaDS || !strings.HasPrefix(got, "[LocalDS_0] mtprep-iso/") {
-			t.Errorf("%s: first CD-ROM %s, want the shared %s", spec.Name, got, mediaDS)
+			t.Errorf("%s: first CD-ROM %s, want the shared %s", spec_.Name, got, mediaDS)
 		}
-		if got := cdromISO(cds[1]); !strings.HasPrefix(got, "[LocalDS_0] mtprep-iso/seeds/"+spec.Name+"-") {
-			t.Errorf("%s: second CD-ROM %s, want its own seed", spec.Name, got)
+		if got := cdromISO(cds[1]); !strings.HasPrefix(got, "[LocalDS_0] mtprep-iso/seeds/"+spec_.Name+"-") {
+			t.Errorf("%s: second CD-ROM %s, want its own seed", spec_.Name, got)
 		}
 	}
 
@@ -331,15 +333,15 @@ func TestFleetSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	var total, seeds int64
-	for _, spec := range inv.Specs {
-		total += uploaded[spec.Name]
-		fi, err := os.Stat(filepath.Join(root, "build", spec.Name, spec.Name+"-seed.iso"))
+	for _, spec_ := range inv.Specs {
+		total += uploaded[spec_.Name]
+		fi, err := os.Stat(filepath.Join(root, "build", spec_.Name, spec_.Name+"-seed.iso"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		seeds += fi.Size()
 		if fi.Size() >= 1<<20 {
-			t.Errorf("%s: seed of %d bytes", spec.Name, fi.Size())
+			t.Errorf("%s: seed of %d bytes", spec_.Name, fi.Size())
 		}
 	}
 	if want := media.Size() + seeds + int64(n)*2*100; total < media.Size()+seeds || total > want {
@@ -351,9 +353,9 @@ func TestFleetSimulator(t *testing.T) {
 	if lines := strings.Count(string(kh), "\n"); lines != n {
 		t.Errorf("known_hosts has %d lines, want %d", lines, n)
 	}
-	for _, spec := range inv.Specs {
-		if _, err := os.Stat(filepath.Join(root, "logs", spec.Name+".log")); err != nil {
-			t.Errorf("no log for %s: %v", spec.Name, err)
+	for _, spec_ := range inv.Specs {
+		if _, err := os.Stat(filepath.Join(root, "logs", spec_.Name+".log")); err != nil {
+			t.Errorf("no log for %s: %v", spec_.Name, err)
 		}
 	}
 
@@ -402,9 +404,9 @@ func TestFleetSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range inv.Specs {
-		if h := st.Hosts[spec.Name]; h == nil || h.Status != HostDone {
-			t.Errorf("state file: %s: %+v", spec.Name, h)
+	for _, spec_ := range inv.Specs {
+		if h := st.Hosts[spec_.Name]; h == nil || h.Status != HostDone {
+			t.Errorf("state file: %s: %+v", spec_.Name, h)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/centos"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 const fuzzHash = "$6$saltsaltsaltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/"
@@ -36,24 +37,24 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &a [*a, *a]\n"))
 	f.Add([]byte("- 1\n- 2\n"))
 	key := fuzzKey(f)
-	base, err := Parse("mt01.yaml", []byte(validSpec))
+	base, err := spec.Parse("mt01.yaml", []byte(validSpec))
 	if err != nil {
 		f.Fatal(err)
 	}
-	ks, err := base.kickstartValues(fuzzHash, key, nil).Render()
+	ks, err := kickstartValues(base, fuzzHash, key, nil).Render()
 	if err != nil {
 		f.Fatal(err)
 	}
 	want := strings.Join(centos.Structure(ks), "\n")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Parse("fuzz.yaml", data)
+		s, err := spec.Parse("fuzz.yaml", data)
 		if err != nil {
 			if !strings.Contains(err.Error(), "fuzz.yaml") {
 				t.Fatalf("error does not name the file: %v", err)
 			}
 			return
 		}
-		out, err := s.kickstartValues(fuzzHash, key, nil).Render()
+		out, err := kickstartValues(s, fuzzHash, key, nil).Render()
 		if err != nil {
 			// The loader accepted what the renderer refuses: fine only for
 			// sizes the layout cannot hold.

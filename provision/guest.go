@@ -18,7 +18,7 @@ func (t *Target) SSH(ctx context.Context) (*SSHConn, error) {
 	if t.sshErr != nil {
 		return nil, t.sshErr
 	}
-	c, err := DialSSH(ctx, t.Spec.SSHConfig(t.Env, t.Log))
+	c, err := DialSSH(ctx, SSHConfigFor(t.Spec, t.Env, t.Log))
 	if err != nil {
 		// A plan checks every guest phase of an MT that may not be
 		// installed yet: dial once, not once per phase (each waits for

@@ -88,7 +88,7 @@ func (t *Target) unlockGuest(ctx context.Context) error {
 		// Closed already (Target.Close runs its closers last in first
 		// out): a connection of its own, not the Target's.
 		var err error
-		if c, err = DialSSH(ctx, t.Spec.SSHConfig(t.Env, t.Log)); err != nil {
+		if c, err = DialSSH(ctx, SSHConfigFor(t.Spec, t.Env, t.Log)); err != nil {
 			return fmt.Errorf("releasing the guest lock %s: %w", t.guestLockPath(), err)
 		}
 		defer c.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // ISOOptions are the choices of writing an MT's install ISO.
@@ -21,7 +22,7 @@ type ISOOptions struct {
 	Base, Out        string
 	AllowUnknownBase bool
 	BootTimeout      time.Duration
-	Env              LookupEnv
+	Env              spec.LookupEnv
 	Progress         progress.Func
 }
 
@@ -52,11 +53,11 @@ type ISOResult struct {
 // base ISO with it, records the host key in ssh.knownHosts and writes the
 // sidecar. The host key's private half only ever exists in memory and in
 // the ISO.
-func (s *Spec) WriteISO(ctx context.Context, o ISOOptions) (*ISOResult, error) {
+func WriteISO(ctx context.Context, s *spec.Spec, o ISOOptions) (*ISOResult, error) {
 	if o.Base == "" {
 		o.Base = s.ISO.Base
 	}
-	res, pub, err := s.writeWithKickstart(o.Env, "iso", func(ks []byte) (*images.Result, error) {
+	res, pub, err := writeWithKickstart(s, o.Env, "iso", func(ks []byte) (*images.Result, error) {
 		return images.Remaster(ctx, images.RemasterOptions{
 			Base: o.Base, Out: o.Out, Kickstart: ks,
 			AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress,
@@ -69,7 +70,7 @@ func (s *Spec) WriteISO(ctx context.Context, o ISOOptions) (*ISOResult, error) {
 		Kind: "iso", Name: s.Name, Out: res.Out, SHA256: res.SHA256, Size: res.Size,
 		Base: o.Base, BaseSHA256: res.Base.SHA256, BaseVersion: res.Base.Version,
 		HostKeyFingerprint: ssh.FingerprintSHA256(pub), KnownHosts: s.SSH.KnownHosts,
-		Inputs: s.isoInputs(o.Base),
+		Inputs: isoInputs(s, o.Base),
 	}
 	if err := writeSidecar(r); err != nil {
 		return nil, fmt.Errorf("iso: %w", err)
@@ -82,12 +83,12 @@ func (s *Spec) WriteISO(ctx context.Context, o ISOOptions) (*ISOResult, error) {
 // host key in ssh.knownHosts: a failed run must not replace the known key
 // of a working MT. The private half only ever exists in memory and in the
 // image.
-func (s *Spec) writeWithKickstart(env LookupEnv, phase string, write func(ks []byte) (*images.Result, error)) (*images.Result, ssh.PublicKey, error) {
+func writeWithKickstart(s *spec.Spec, env spec.LookupEnv, phase string, write func(ks []byte) (*images.Result, error)) (*images.Result, ssh.PublicKey, error) {
 	hostKey, err := centos.NewHostKey()
 	if err != nil {
 		return nil, nil, err
 	}
-	ks, err := s.Kickstart(KickstartOptions{Env: env, HostKey: hostKey})
+	ks, err := Kickstart(s, KickstartOptions{Env: env, HostKey: hostKey})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,11 +114,11 @@ func (s *Spec) writeWithKickstart(env LookupEnv, phase string, write func(ks []b
 // SSH key mtprep logs in with, and the base's identity (path, size, mtime:
 // cheap, and a changed base changes one of them). The root password is in
 // it only as the secret's reference, never its value.
-func (s *Spec) isoInputs(base string) string {
+func isoInputs(s *spec.Spec, base string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s|%s|%s|%v|%s|%s|%s|%d|%d|%s|%s|%d|", s.Name, s.Network.Hostname, s.Network.IP, s.Network.Gateway, s.Network.DNS,
 		s.Network.Device, s.Timezone, s.RootPassword, s.VM.MemoryMB, s.VM.OSDiskGB, s.SSH.PrivateKey, s.SSH.KnownHosts, s.SSH.Port)
-	if pub, err := s.AuthorizedKey(); err == nil {
+	if pub, err := AuthorizedKey(s); err == nil {
 		h.Write(pub.Marshal())
 	}
 	if fi, err := os.Stat(base); err == nil {

@@ -10,11 +10,12 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/centos"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // KickstartOptions are the choices of the command that renders a kickstart.
 type KickstartOptions struct {
-	Env LookupEnv
+	Env spec.LookupEnv
 	// HostKey is installed as the MT's SSH host key (see DESIGN.md, "Trusting
 	// the MT's SSH host key"); nil leaves the installer's own.
 	HostKey *rsa.PrivateKey
@@ -27,7 +28,7 @@ const failbackPort = "9443:tcp"
 // Kickstart turns the spec into the typed kickstart values: it reads the
 // root password (and hashes it with a fresh salt) and the public half of
 // ssh.privateKey, which becomes root's authorized key.
-func (s *Spec) Kickstart(o KickstartOptions) (*centos.Kickstart, error) {
+func Kickstart(s *spec.Spec, o KickstartOptions) (*centos.Kickstart, error) {
 	pw, err := s.RevealSecret("rootPassword", s.RootPassword, o.Env)
 	if err != nil {
 		return nil, err
@@ -36,16 +37,16 @@ func (s *Spec) Kickstart(o KickstartOptions) (*centos.Kickstart, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := s.AuthorizedKey()
+	pub, err := AuthorizedKey(s)
 	if err != nil {
 		return nil, err
 	}
-	return s.kickstartValues(hash, pub, o.HostKey), nil
+	return kickstartValues(s, hash, pub, o.HostKey), nil
 }
 
 // kickstartValues maps the spec onto the kickstart; pure, so the fuzz test
 // can drive it with any spec the loader accepts.
-func (s *Spec) kickstartValues(hash string, pub ssh.PublicKey, hostKey *rsa.PrivateKey) *centos.Kickstart {
+func kickstartValues(s *spec.Spec, hash string, pub ssh.PublicKey, hostKey *rsa.PrivateKey) *centos.Kickstart {
 	return &centos.Kickstart{
 		Name:             s.Name,
 		Hostname:         s.Network.Hostname,
@@ -68,30 +69,30 @@ func (s *Spec) kickstartValues(hash string, pub ssh.PublicKey, hostKey *rsa.Priv
 // AuthorizedKey is the public key mtprep logs in to the MT with: the .pub
 // beside ssh.privateKey, or derived from the private key when it has no
 // passphrase.
-func (s *Spec) AuthorizedKey() (ssh.PublicKey, error) {
+func AuthorizedKey(s *spec.Spec) (ssh.PublicKey, error) {
 	path := s.SSH.PrivateKey
 	if b, err := os.ReadFile(path + ".pub"); err == nil {
 		pk, _, _, _, err := ssh.ParseAuthorizedKey(b)
 		if err != nil {
-			return nil, s.inputError("ssh.privateKey", fmt.Sprintf("%s.pub is not an SSH public key: %v", path, err), "regenerate it with ssh-keygen -y -f "+path)
+			return nil, s.InputError("ssh.privateKey", fmt.Sprintf("%s.pub is not an SSH public key: %v", path, err), "regenerate it with ssh-keygen -y -f "+path)
 		}
 		return pk, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, s.inputError("ssh.privateKey", fmt.Sprintf("cannot read %s or %s.pub: %v", path, path, unwrapPathError(err)), "create a key with ssh-keygen -t rsa -b 3072 -f "+path+", or point ssh.privateKey at yours")
+		return nil, s.InputError("ssh.privateKey", fmt.Sprintf("cannot read %s or %s.pub: %v", path, path, spec.PathProblem(err)), "create a key with ssh-keygen -t rsa -b 3072 -f "+path+", or point ssh.privateKey at yours")
 	}
 	signer, err := ssh.ParsePrivateKey(b)
 	if err != nil {
 		var pme *ssh.PassphraseMissingError
 		if errors.As(err, &pme) {
-			return nil, s.inputError("ssh.privateKey", path+" has a passphrase and no .pub beside it", "write the public key with ssh-keygen -y -f "+path+" > "+path+".pub")
+			return nil, s.InputError("ssh.privateKey", path+" has a passphrase and no .pub beside it", "write the public key with ssh-keygen -y -f "+path+" > "+path+".pub")
 		}
-		return nil, s.inputError("ssh.privateKey", fmt.Sprintf("%s is not an SSH private key: %v", path, err), "point ssh.privateKey at an OpenSSH or PEM private key")
+		return nil, s.InputError("ssh.privateKey", fmt.Sprintf("%s is not an SSH private key: %v", path, err), "point ssh.privateKey at an OpenSSH or PEM private key")
 	}
 	if t := signer.PublicKey().Type(); !strings.HasPrefix(t, "ssh-rsa") {
 		// OpenSSH 5.3 on CentOS 6.6 knows RSA and DSA user keys only.
-		return nil, s.inputError("ssh.privateKey", fmt.Sprintf("%s is a %s key; CentOS 6.6's OpenSSH 5.3 accepts RSA keys", path, t), "use an RSA key: ssh-keygen -t rsa -b 3072")
+		return nil, s.InputError("ssh.privateKey", fmt.Sprintf("%s is a %s key; CentOS 6.6's OpenSSH 5.3 accepts RSA keys", path, t), "use an RSA key: ssh-keygen -t rsa -b 3072")
 	}
 	return signer.PublicKey(), nil
 }

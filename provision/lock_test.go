@@ -12,6 +12,8 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 func TestLockOwnerRoundTrip(t *testing.T) {
@@ -188,12 +190,12 @@ func TestGuestLock(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), ".mtprep", "lock")
 	target := func(breakLock bool) *Target {
-		spec, err := Parse(filepath.Join(t.TempDir(), "mt01.yaml"), []byte(validSpec))
+		spec_, err := spec.Parse(filepath.Join(t.TempDir(), "mt01.yaml"), []byte(validSpec))
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec.SSH.Address, spec.SSH.Port, spec.SSH.PrivateKey, spec.SSH.KnownHosts = "127.0.0.1", d.port, d.userKey, kh
-		tg := &Target{Spec: spec, Options: BuildOptions{BreakLock: breakLock}, Log: discardLog(), Env: fleetEnv}
+		spec_.SSH.Address, spec_.SSH.Port, spec_.SSH.PrivateKey, spec_.SSH.KnownHosts = "127.0.0.1", d.port, d.userKey, kh
+		tg := &Target{Spec: spec_, Options: BuildOptions{BreakLock: breakLock}, Log: discardLog(), Env: fleetEnv}
 		tg.locks.guestDir = dir
 		t.Cleanup(func() { _ = tg.Close() })
 		return tg

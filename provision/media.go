@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // How `mtprep build` and `mtprep fleet` boot an MT's installer (issue 7):
@@ -129,7 +130,7 @@ func WriteSharedMedia(ctx context.Context, o MediaOptions) (*ISOResult, error) {
 // SeedOptions are the choices of writing an MT's seed ISO.
 type SeedOptions struct {
 	Out string
-	Env LookupEnv
+	Env spec.LookupEnv
 	Log *slog.Logger
 }
 
@@ -137,11 +138,11 @@ type SeedOptions struct {
 // it as a seed ISO (/ks.cfg), records the host key in ssh.knownHosts and
 // writes the sidecar <out>.json. As with WriteISO, the private host key
 // only ever exists in memory and in the seed.
-func (s *Spec) WriteSeed(ctx context.Context, o SeedOptions) (*ISOResult, error) {
+func WriteSeed(ctx context.Context, s *spec.Spec, o SeedOptions) (*ISOResult, error) {
 	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	res, pub, err := s.writeWithKickstart(o.Env, "seed", func(ks []byte) (*images.Result, error) {
+	res, pub, err := writeWithKickstart(s, o.Env, "seed", func(ks []byte) (*images.Result, error) {
 		return images.WriteSeed(ctx, images.SeedOptions{Out: o.Out, Kickstart: ks, Logger: o.Log})
 	})
 	if err != nil {
@@ -150,7 +151,7 @@ func (s *Spec) WriteSeed(ctx context.Context, o SeedOptions) (*ISOResult, error)
 	r := &ISOResult{
 		Kind: "seed", Name: s.Name, Out: res.Out, SHA256: res.SHA256, Size: res.Size,
 		HostKeyFingerprint: ssh.FingerprintSHA256(pub), KnownHosts: s.SSH.KnownHosts,
-		Inputs: s.seedInputs(),
+		Inputs: seedInputs(s),
 	}
 	if err := writeSidecar(r); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
@@ -160,8 +161,8 @@ func (s *Spec) WriteSeed(ctx context.Context, o SeedOptions) (*ISOResult, error)
 
 // seedInputs digests the spec values that shape the seed: those of the
 // kickstart (isoInputs without a base: the seed does not depend on it).
-func (s *Spec) seedInputs() string {
-	return "seed-" + s.isoInputs("")
+func seedInputs(s *spec.Spec) string {
+	return "seed-" + isoInputs(s, "")
 }
 
 func writeSidecar(r *ISOResult) error {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mtprep/mtprep/images"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // TestISOPhaseSharedMedia: two MTs of one base get one shared media file
@@ -20,12 +21,12 @@ func TestISOPhaseSharedMedia(t *testing.T) {
 	key := userKey(t, dir)
 	media := filepath.Join(dir, "build", "media")
 	target := func(name, ip string) *Target {
-		spec, err := Parse(filepath.Join(dir, name+".yaml"), []byte(strings.NewReplacer("mt01", name, "192.0.2.10", ip).Replace(validSpec)))
+		spec_, err := spec.Parse(filepath.Join(dir, name+".yaml"), []byte(strings.NewReplacer("mt01", name, "192.0.2.10", ip).Replace(validSpec)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec.ISO.Base, spec.SSH.PrivateKey, spec.SSH.KnownHosts = base, key, filepath.Join(dir, "known_hosts")
-		return &Target{Spec: spec, Env: fleetEnv, Log: discardLog(), Options: BuildOptions{WorkDir: filepath.Join(dir, "build", name), MediaDir: media}}
+		spec_.ISO.Base, spec_.SSH.PrivateKey, spec_.SSH.KnownHosts = base, key, filepath.Join(dir, "known_hosts")
+		return &Target{Spec: spec_, Env: fleetEnv, Log: discardLog(), Options: BuildOptions{WorkDir: filepath.Join(dir, "build", name), MediaDir: media}}
 	}
 	iso := vspherePhases(t, "iso")
 	a, b := target("mt01", "192.0.2.10"), target("mt02", "192.0.2.11")

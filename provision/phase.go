@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // Phase is one step of building an MT (DESIGN.md, "The procedure, as
@@ -78,11 +79,11 @@ type BuildOptions struct {
 // (one vSphere session, one SSH connection) and the facts phases record
 // for later ones.
 type Target struct {
-	Spec     *Spec
+	Spec     *spec.Spec
 	Options  BuildOptions
 	Log      *slog.Logger
 	Progress progress.Func
-	Env      LookupEnv
+	Env      spec.LookupEnv
 
 	// Facts recorded by phases for later phases and the handoff manifest.
 	Facts Facts
@@ -239,8 +240,8 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 		}
 		c, err := p.Check(ctx, t)
 		r := Result{Phase: p.Name(), Changes: c.Changes, Observed: c.Observed, Duration: time.Since(start)}
-		var ie *InputError
-		var ies InputErrors
+		var ie *spec.InputError
+		var ies spec.InputErrors
 		switch {
 		case err != nil && pending && ctx.Err() == nil && !errors.As(err, &ie) && !errors.As(err, &ies):
 			r.Status = StatusWouldChange

@@ -120,7 +120,7 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 			}
 		}
 		if t.Options.AppliedResolution != AppliedMarkDone || st.started == "" {
-			info, err := t.Spec.InspectAgent(ctx)
+			info, err := InspectAgent(ctx, t.Spec)
 			if err != nil {
 				return err
 			}

@@ -89,7 +89,7 @@ func (handoffPhase) OnFreshMT(t *Target) []string {
 
 func (handoffPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	if t.Spec.ConfigServer.IP == "" {
-		return Check{}, t.Spec.inputError("configServer.ip", "missing", "add the configuration server's IP address")
+		return Check{}, t.Spec.InputError("configServer.ip", "missing", "add the configuration server's IP address")
 	}
 	st, err := readHandoff(ctx, t)
 	if err != nil {
@@ -145,7 +145,7 @@ func (handoffPhase) Apply(ctx context.Context, t *Target) error {
 		if !st.csReachable {
 			return fmt.Errorf("the configuration server %s:%d does not answer from the MT: check the route and firewall (ASR: telnet %s 443)", s.ConfigServer.IP, s.ConfigServer.Port, s.ConfigServer.IP)
 		}
-		info, err := s.InspectAgent(ctx)
+		info, err := InspectAgent(ctx, s)
 		if err != nil {
 			return err
 		}

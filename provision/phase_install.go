@@ -243,7 +243,7 @@ func (t *Target) waitForSSH(ctx context.Context, s *vsphereSession, ref types.Ma
 // one reconfigure. If the guest locked the tray, vSphere asks whether to
 // override the lock; the wait answers yes.
 func (t *Target) ejectISO(ctx context.Context, s *vsphereSession, is *installState) error {
-	var spec types.VirtualMachineConfigSpec
+	var spec_ types.VirtualMachineConfigSpec
 	for _, c := range is.st.devices.SelectByType((*types.VirtualCdrom)(nil)) {
 		cd := *c.(*types.VirtualCdrom)
 		if cdromISO(&cd) == "" {
@@ -253,9 +253,9 @@ func (t *Target) ejectISO(ctx context.Context, s *vsphereSession, is *installSta
 			VirtualDeviceRemoteDeviceBackingInfo: types.VirtualDeviceRemoteDeviceBackingInfo{DeviceName: "", UseAutoDetect: types.NewBool(false)},
 		}
 		cd.Connectable = &types.VirtualDeviceConnectInfo{Connected: false, StartConnected: false, AllowGuestControl: true}
-		spec.DeviceChange = append(spec.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: &cd})
+		spec_.DeviceChange = append(spec_.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: &cd})
 	}
-	spec.ExtraConfig = []types.BaseOptionValue{&types.OptionValue{Key: installedMarker, Value: is.isos[0]}}
+	spec_.ExtraConfig = []types.BaseOptionValue{&types.OptionValue{Key: installedMarker, Value: is.isos[0]}}
 	vm := object.NewVirtualMachine(s.c, is.st.ref)
 	answer := func(ctx context.Context) error {
 		var m mo.VirtualMachine
@@ -270,7 +270,7 @@ func (t *Target) ejectISO(ctx context.Context, s *vsphereSession, is *installSta
 		}
 		return nil
 	}
-	if _, err := s.task(ctx, "eject the install media and seed of", "VM "+t.Spec.Name, func() (*object.Task, error) { return vm.Reconfigure(ctx, spec) }, answer); err != nil {
+	if _, err := s.task(ctx, "eject the install media and seed of", "VM "+t.Spec.Name, func() (*object.Task, error) { return vm.Reconfigure(ctx, spec_) }, answer); err != nil {
 		return err
 	}
 	t.Note("install", fmt.Sprintf("installed from %s; SSH answers at %s; ISO ejected", is.isos[0], t.sshAddr()))

@@ -46,7 +46,7 @@ func currentSeed(t *Target) (*ISOResult, string) {
 	if fi, err := os.Stat(p); err != nil || fi.Size() != r.Size {
 		return nil, "seed missing or truncated"
 	}
-	if r.Inputs != t.Spec.seedInputs() {
+	if r.Inputs != seedInputs(t.Spec) {
 		return nil, "seed was written for other spec values"
 	}
 	return r, ""
@@ -84,7 +84,7 @@ func (isoPhase) Apply(ctx context.Context, t *Target) error {
 	}
 	note := fmt.Sprintf("media %s (sha256 %s) from base sha256 %s", m.Out, m.SHA256, m.BaseSHA256)
 	if r, _ := currentSeed(t); r == nil {
-		r, err := t.Spec.WriteSeed(ctx, SeedOptions{Out: seedPath(t), Env: t.Env, Log: t.Log})
+		r, err := WriteSeed(ctx, t.Spec, SeedOptions{Out: seedPath(t), Env: t.Env, Log: t.Log})
 		if err != nil {
 			return err
 		}

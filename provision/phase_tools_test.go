@@ -3,6 +3,8 @@ package provision
 import (
 	"strings"
 	"testing"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 func TestParseToolsState(t *testing.T) {
@@ -37,7 +39,7 @@ func TestParseToolsState(t *testing.T) {
 // installed); the changes name what is missing, and the installer route
 // is said to be unsupported.
 func TestToolsDone(t *testing.T) {
-	tg := &Target{Spec: &Spec{Name: "mt01", Packages: Packages{Source: "bundle", Bundle: "/b/mt-bundle.tar"}}}
+	tg := &Target{Spec: &spec.Spec{Name: "mt01", Packages: spec.Packages{Source: "bundle", Bundle: "/b/mt-bundle.tar"}}}
 	guestOK := toolsState{pkg: "open-vm-tools", version: "9.10.2-3.el6", service: "vmtoolsd", enabled: true, running: true}
 	running := guestOK
 	running.vsRunning, running.vsVersion = "guestToolsRunning", "guestToolsUnmanaged"

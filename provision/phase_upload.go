@@ -18,6 +18,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // uploadPhase puts the MT's install media on the datastore: the shared
@@ -85,13 +86,13 @@ func (t *Target) recordDatastorePath(a isoArtefact, p string) {
 func (t *Target) localHash(ctx context.Context, p string) (*localISO, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, fmt.Errorf("the MT's ISO %s: %w (the iso phase writes it)", p, unwrapPathError(err))
+		return nil, fmt.Errorf("the MT's ISO %s: %w (the iso phase writes it)", p, spec.PathProblem(err))
 	}
 	if c := t.isos[p]; c != nil && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
 		return c, nil
 	}
 	li := &localISO{path: p, size: fi.Size(), modTime: fi.ModTime()}
-	if r, err := ReadISOResult(p); err == nil && r.Size == fi.Size() && sha256Re.MatchString(r.SHA256) {
+	if r, err := ReadISOResult(p); err == nil && r.Size == fi.Size() && isSHA256(r.SHA256) {
 		if side, err := os.Stat(p + ".json"); err == nil && !fi.ModTime().After(side.ModTime()) {
 			li.sha256 = r.SHA256
 		}
@@ -465,4 +466,12 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && strings.ToLower(s) == s
 }

@@ -224,7 +224,7 @@ type vmDiff struct {
 	// Fix is what --fix does about it; empty when mtprep will not, and
 	// Why says what to do instead.
 	Fix, Why string
-	apply    func(spec *types.VirtualMachineConfigSpec)
+	apply    func(spec_ *types.VirtualMachineConfigSpec)
 	// late fixes need the real keys of devices other fixes add (the boot
 	// order names the OS disk), so they go in a reconfigure of their own.
 	late bool
@@ -752,13 +752,13 @@ func (t *Target) createVM(ctx context.Context, s *vsphereSession, c *vmCheck, ba
 	if err != nil {
 		return err
 	}
-	spec, err := t.createSpec(c.want, c.inv.datastore.Name(), backing)
+	spec_, err := t.createSpec(c.want, c.inv.datastore.Name(), backing)
 	if err != nil {
 		return err
 	}
 	obj := fmt.Sprintf("VM %s in %s", t.Spec.Name, c.inv.folderDsp)
 	info, err := s.task(ctx, "create", obj, func() (*object.Task, error) {
-		return c.inv.folder.CreateVM(ctx, spec, pl.pool, pl.host)
+		return c.inv.folder.CreateVM(ctx, spec_, pl.pool, pl.host)
 	}, nil)
 	if isFault[*types.DuplicateName](err) {
 		// Another run (or someone) created it after this run's check.
@@ -861,13 +861,13 @@ func (t *Target) fixVM(ctx context.Context, s *vsphereSession, c *vmCheck, backi
 		if len(now) == 0 {
 			break
 		}
-		var spec types.VirtualMachineConfigSpec
+		var spec_ types.VirtualMachineConfigSpec
 		for _, d := range now {
-			d.apply(&spec)
+			d.apply(&spec_)
 			fixed = append(fixed, d.Fix)
 		}
 		if _, err := s.task(ctx, "reconfigure", "VM "+t.Spec.Name, func() (*object.Task, error) {
-			return object.NewVirtualMachine(s.c, c.st.ref).Reconfigure(ctx, spec)
+			return object.NewVirtualMachine(s.c, c.st.ref).Reconfigure(ctx, spec_)
 		}, nil); err != nil {
 			return err
 		}

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // stubPhase is a phase whose Check returns what it is given.
@@ -35,7 +37,7 @@ func (p stubPhase) Verify(context.Context, *Target) error         { return nil }
 // and so does a failing Check with nothing pending.
 func TestPlanAfterPendingChange(t *testing.T) {
 	unreachable := errors.New("ssh 192.0.2.10:22: i/o timeout")
-	bad := &InputError{File: "mt01.yaml", Key: "vsphere.datastore", Problem: "not found"}
+	bad := &spec.InputError{File: "mt01.yaml", Key: "vsphere.datastore", Problem: "not found"}
 	cases := []struct {
 		name    string
 		phases  []Phase
@@ -48,7 +50,7 @@ func TestPlanAfterPendingChange(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tg := &Target{Spec: &Spec{Name: "mt01"}, Log: slog.New(slog.DiscardHandler)}
+			tg := &Target{Spec: &spec.Spec{Name: "mt01"}, Log: slog.New(slog.DiscardHandler)}
 			rs, err := Plan(context.Background(), tg, c.phases)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("err %v, want error %v", err, c.wantErr)
@@ -122,7 +124,7 @@ func unreachableMT(t *testing.T) (*Target, *atomic.Int32) {
 			c.Close() // no SSH here: the handshake fails
 		}
 	}()
-	s, err := Parse("/specs/mt01.yaml", []byte(validSpec))
+	s, err := spec.Parse("/specs/mt01.yaml", []byte(validSpec))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // SSHConfig is how to reach one MT over SSH.
@@ -30,8 +32,8 @@ type SSHConfig struct {
 	HostKey string
 	// KeyPassphrase unlocks a passphrase-protected PrivateKey; it is a
 	// secret reference like every other.
-	KeyPassphrase Secret
-	Env           LookupEnv
+	KeyPassphrase spec.Secret
+	Env           spec.LookupEnv
 	DialTimeout   time.Duration
 	Log           *slog.Logger
 	// SFTPPacket and SFTPConcurrency tune uploads (zero: DefaultSFTPPacket,
@@ -40,7 +42,7 @@ type SSHConfig struct {
 }
 
 // SSHConfig builds the SSH settings of the spec's MT.
-func (s *Spec) SSHConfig(env LookupEnv, log *slog.Logger) SSHConfig {
+func SSHConfigFor(s *spec.Spec, env spec.LookupEnv, log *slog.Logger) SSHConfig {
 	return SSHConfig{
 		Address: s.SSH.Address, Port: s.SSH.Port, User: s.SSH.User, PrivateKey: s.SSH.PrivateKey,
 		KeyPassphrase: s.SSH.KeyPassphrase, KnownHosts: s.SSH.KnownHosts, HostKey: s.SSH.HostKey, Env: env, Log: log,
@@ -206,8 +208,8 @@ func withLegacyRSA(signers []ssh.Signer) []ssh.Signer {
 }
 
 // revealPlain reads a secret reference outside a spec (no line to name).
-func revealPlain(sec Secret, env LookupEnv) (string, error) {
-	s := &Spec{File: "(ssh settings)"}
+func revealPlain(sec spec.Secret, env spec.LookupEnv) (string, error) {
+	s := &spec.Spec{File: "(ssh settings)"}
 	return s.RevealSecret("ssh.keyPassphrase", sec, env)
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // TestSSHKeySources logs in to a real sshd with a passphrase-protected
@@ -61,21 +63,21 @@ func TestSSHKeySources(t *testing.T) {
 		}
 	}()
 
-	env := func(vars map[string]string) LookupEnv {
+	env := func(vars map[string]string) spec.LookupEnv {
 		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	}
 	cases := []struct {
 		name    string
-		pass    Secret
+		pass    spec.Secret
 		env     map[string]string
 		wantErr string
 	}{
-		{"passphrase from env", Secret{Env: "KEY_PASS"}, map[string]string{"KEY_PASS": pass}, ""},
-		{"passphrase from file", Secret{File: passFile}, nil, ""},
-		{"key from ssh-agent", Secret{}, map[string]string{"SSH_AUTH_SOCK": sock}, ""},
-		{"no passphrase, no agent", Secret{}, nil, "ssh.keyPassphrase"},
-		{"wrong passphrase", Secret{Env: "KEY_PASS"}, map[string]string{"KEY_PASS": "wrong"}, "id_locked"},
-		{"passphrase variable unset", Secret{Env: "KEY_PASS"}, nil, "KEY_PASS"},
+		{"passphrase from env", spec.Secret{Env: "KEY_PASS"}, map[string]string{"KEY_PASS": pass}, ""},
+		{"passphrase from file", spec.Secret{File: passFile}, nil, ""},
+		{"key from ssh-agent", spec.Secret{}, map[string]string{"SSH_AUTH_SOCK": sock}, ""},
+		{"no passphrase, no agent", spec.Secret{}, nil, "ssh.keyPassphrase"},
+		{"wrong passphrase", spec.Secret{Env: "KEY_PASS"}, map[string]string{"KEY_PASS": "wrong"}, "id_locked"},
+		{"passphrase variable unset", spec.Secret{Env: "KEY_PASS"}, nil, "KEY_PASS"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -77,11 +77,11 @@ func TestFinishCreation(t *testing.T) {
 			ctx := context.Background()
 			tg, ref := builtVM(t, s)
 			vm := object.NewVirtualMachine(s.c, ref)
-			spec := types.VirtualMachineConfigSpec{BootOptions: &types.VirtualMachineBootOptions{BootOrder: []types.BaseVirtualMachineBootOptionsBootableDevice{}}}
+			spec_ := types.VirtualMachineConfigSpec{BootOptions: &types.VirtualMachineBootOptions{BootOrder: []types.BaseVirtualMachineBootOptionsBootableDevice{}}}
 			if !c.created {
-				spec.ExtraConfig = []types.BaseOptionValue{&types.OptionValue{Key: createdMarker, Value: ""}}
+				spec_.ExtraConfig = []types.BaseOptionValue{&types.OptionValue{Key: createdMarker, Value: ""}}
 			}
-			task, err := vm.Reconfigure(ctx, spec)
+			task, err := vm.Reconfigure(ctx, spec_)
 			if err != nil {
 				t.Fatal(err)
 			}

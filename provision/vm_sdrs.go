@@ -218,17 +218,17 @@ func diffSDRS(name string, vm *types.ManagedObjectReference, pods []sdrsPod) []s
 // keepOutOfSDRS applies d for the VM vm: one ConfigureStorageDrsForPod
 // task per pod, changing only the MT's entry (modify=true).
 func (s *vsphereSession) keepOutOfSDRS(ctx context.Context, vm types.ManagedObjectReference, d sdrsDiff) error {
-	spec := d.spec
-	info := *spec.Info
+	vmSpec := d.spec
+	info := *vmSpec.Info
 	info.Vm = &vm
-	spec.Info = &info
+	vmSpec.Info = &info
 	if s.c.ServiceContent.StorageResourceManager == nil {
 		return fmt.Errorf("configure Storage DRS of datastore cluster %s for VM %s: this endpoint has no StorageResourceManager (connect to vCenter, which manages datastore clusters)", d.pod.name, d.vm)
 	}
 	srm := object.NewStorageResourceManager(s.c)
 	pod := object.NewStoragePod(s.c, d.pod.ref)
 	_, err := s.task(ctx, "configure Storage DRS of", fmt.Sprintf("datastore cluster %s for VM %s", d.pod.name, d.vm), func() (*object.Task, error) {
-		return srm.ConfigureStorageDrsForPod(ctx, pod, types.StorageDrsConfigSpec{VmConfigSpec: []types.StorageDrsVmConfigSpec{spec}}, true)
+		return srm.ConfigureStorageDrsForPod(ctx, pod, types.StorageDrsConfigSpec{VmConfigSpec: []types.StorageDrsVmConfigSpec{vmSpec}}, true)
 	}, nil)
 	return err
 }

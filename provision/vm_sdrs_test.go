@@ -13,6 +13,8 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // What vcsim (govmomi v0.56.0) models of Storage DRS, found by trying it:
@@ -163,13 +165,13 @@ func podOverrides(t *testing.T, s *sim, pod *object.StoragePod) []types.StorageD
 func setOverride(t *testing.T, s *sim, pod *object.StoragePod, vm types.ManagedObjectReference, info *types.StorageDrsVmConfigInfo) {
 	t.Helper()
 	srm := object.NewStorageResourceManager(s.c)
-	spec := types.StorageDrsVmConfigSpec{ArrayUpdateSpec: types.ArrayUpdateSpec{Operation: types.ArrayUpdateOperationRemove, RemoveKey: vm}}
+	spec_ := types.StorageDrsVmConfigSpec{ArrayUpdateSpec: types.ArrayUpdateSpec{Operation: types.ArrayUpdateOperationRemove, RemoveKey: vm}}
 	if info != nil {
 		info.Vm = &vm
-		spec = types.StorageDrsVmConfigSpec{ArrayUpdateSpec: types.ArrayUpdateSpec{Operation: types.ArrayUpdateOperationEdit}, Info: info}
+		spec_ = types.StorageDrsVmConfigSpec{ArrayUpdateSpec: types.ArrayUpdateSpec{Operation: types.ArrayUpdateOperationEdit}, Info: info}
 	}
 	waitTask(t, func() (*object.Task, error) {
-		return srm.ConfigureStorageDrsForPod(context.Background(), pod, types.StorageDrsConfigSpec{VmConfigSpec: []types.StorageDrsVmConfigSpec{spec}}, true)
+		return srm.ConfigureStorageDrsForPod(context.Background(), pod, types.StorageDrsConfigSpec{VmConfigSpec: []types.StorageDrsVmConfigSpec{spec_}}, true)
 	})
 }
 
@@ -394,7 +396,7 @@ func TestAuditSDRS(t *testing.T) {
 	}
 	audit := func() (Finding, int64) {
 		t.Helper()
-		va, err := AuditVSphere(ctx, []*Spec{tg.Spec}, tg.Env)
+		va, err := AuditVSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
 		if err != nil {
 			t.Fatal(err)
 		}

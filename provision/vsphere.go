@@ -25,6 +25,8 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // vsphereSession is the Target's one vSphere session (like the Packer
@@ -33,7 +35,7 @@ import (
 // phase needs it.
 type vsphereSession struct {
 	c      *vim25.Client
-	spec   *Spec
+	spec   *spec.Spec
 	calls  *callCounter
 	finder *find.Finder
 	dc     *object.Datacenter
@@ -186,8 +188,8 @@ func (t *Target) vsphere(ctx context.Context) (*vsphereSession, error) {
 	return s, nil
 }
 
-func connectVSphere(ctx context.Context, spec *Spec, env LookupEnv, log *slog.Logger) (*vsphereSession, error) {
-	s, err := loginVSphere(ctx, spec, env, log)
+func connectVSphere(ctx context.Context, spec_ *spec.Spec, env spec.LookupEnv, log *slog.Logger) (*vsphereSession, error) {
+	s, err := loginVSphere(ctx, spec_, env, log)
 	if err != nil {
 		return nil, err
 	}
@@ -208,14 +210,14 @@ func connectVSphere(ctx context.Context, spec *Spec, env LookupEnv, log *slog.Lo
 // loginVSphere is connectVSphere without the free-ESXi refusal and the
 // datacenter: the audit reports a free edition as a finding rather than
 // refusing to look, and reads the whole inventory, not one datacenter.
-func loginVSphere(ctx context.Context, spec *Spec, env LookupEnv, log *slog.Logger) (*vsphereSession, error) {
-	v := spec.VSphere
+func loginVSphere(ctx context.Context, spec_ *spec.Spec, env spec.LookupEnv, log *slog.Logger) (*vsphereSession, error) {
+	v := spec_.VSphere
 	if v.URL == "" {
-		return nil, spec.inputError("vsphere.url", "not set and GOVC_URL is empty", "set vsphere.url: https://vcenter.example.com/sdk (or export GOVC_URL)")
+		return nil, spec_.InputError("vsphere.url", "not set and GOVC_URL is empty", "set vsphere.url: https://vcenter.example.com/sdk (or export GOVC_URL)")
 	}
 	u, err := soap.ParseURL(v.URL)
 	if err != nil || u.Host == "" {
-		return nil, spec.inputError("vsphere.url", fmt.Sprintf("%q is not a URL", redactURL(v.URL)), "write it as https://vcenter.example.com/sdk")
+		return nil, spec_.InputError("vsphere.url", fmt.Sprintf("%q is not a URL", redactURL(v.URL)), "write it as https://vcenter.example.com/sdk")
 	}
 	user, password := v.Username, ""
 	if u.User != nil {
@@ -227,16 +229,16 @@ func loginVSphere(ctx context.Context, spec *Spec, env LookupEnv, log *slog.Logg
 		u.User = nil
 	}
 	if v.Password.IsSet() {
-		password, err = spec.RevealSecret("vsphere.password", v.Password, env)
+		password, err = spec_.RevealSecret("vsphere.password", v.Password, env)
 		if err != nil {
 			return nil, err
 		}
 	}
 	if user == "" {
-		return nil, spec.inputError("vsphere.username", "not set and GOVC_USERNAME is empty", "set vsphere.username (e.g. administrator@vsphere.local) or export GOVC_USERNAME")
+		return nil, spec_.InputError("vsphere.username", "not set and GOVC_USERNAME is empty", "set vsphere.username (e.g. administrator@vsphere.local) or export GOVC_USERNAME")
 	}
 	if password == "" {
-		return nil, spec.inputError("vsphere.password", "no password given", "add `password: {env: GOVC_PASSWORD}` under vsphere, or export GOVC_PASSWORD")
+		return nil, spec_.InputError("vsphere.password", "no password given", "add `password: {env: GOVC_PASSWORD}` under vsphere, or export GOVC_PASSWORD")
 	}
 
 	sc := soap.NewClient(u, v.Insecure)
@@ -254,21 +256,21 @@ func loginVSphere(ctx context.Context, spec *Spec, env LookupEnv, log *slog.Logg
 	where := u.Scheme + "://" + u.Host
 	vc, err := vim25.NewClient(ctx, sc)
 	if err != nil {
-		return nil, connectError(ctx, spec, where, u, err)
+		return nil, connectError(ctx, spec_, where, u, err)
 	}
 	vc.RoundTripper = countingSOAP{next: vc.RoundTripper, c: calls}
 	if err := session.NewManager(vc).Login(ctx, url.UserPassword(user, password)); err != nil {
 		if isFault[*types.InvalidLogin](err) {
-			return nil, spec.inputError("vsphere.password", fmt.Sprintf("%s rejected the login of user %q (InvalidLogin)", where, user), "check vsphere.username and the password it reads from "+passwordSource(v))
+			return nil, spec_.InputError("vsphere.password", fmt.Sprintf("%s rejected the login of user %q (InvalidLogin)", where, user), "check vsphere.username and the password it reads from "+passwordSource(v))
 		}
 		return nil, fmt.Errorf("vSphere login at %s as %q: %s", where, user, faultText(err))
 	}
-	s := &vsphereSession{c: vc, spec: spec, calls: calls, finder: find.NewFinder(vc, false), log: log}
+	s := &vsphereSession{c: vc, spec: spec_, calls: calls, finder: find.NewFinder(vc, false), log: log}
 	log.Debug("vSphere session", "url", where, "user", user, "api", vc.ServiceContent.About.ApiType, "version", vc.ServiceContent.About.Version)
 	return s, nil
 }
 
-func passwordSource(v VSphere) string {
+func passwordSource(v spec.VSphere) string {
 	if v.Password.IsSet() {
 		return v.Password.String()
 	}
@@ -313,29 +315,29 @@ func (e *thumbprintMismatch) Error() string {
 }
 
 // connectError says why the first SOAP call failed, in the user's terms.
-func connectError(ctx context.Context, spec *Spec, where string, u *url.URL, err error) error {
+func connectError(ctx context.Context, spec_ *spec.Spec, where string, u *url.URL, err error) error {
 	var tm *thumbprintMismatch
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	var certErr *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &tm):
-		return spec.inputError("vsphere.thumbprint", tm.Error(), "check the vCenter certificate out of band (govc about.cert -k -thumbprint) and update the pin; a changed certificate can also mean someone is in between")
+		return spec_.InputError("vsphere.thumbprint", tm.Error(), "check the vCenter certificate out of band (govc about.cert -k -thumbprint) and update the pin; a changed certificate can also mean someone is in between")
 	case errors.As(err, &certErr) || soap.IsCertificateUntrusted(err) || errors.As(err, new(x509.UnknownAuthorityError)):
 		tp := serverThumbprint(ctx, u.Host)
 		fix := "pin the certificate with vsphere.thumbprint (check it out of band: govc about.cert -k -thumbprint), or set vsphere.insecure: true (or GOVC_INSECURE=1) on a trusted network"
 		if tp != "" {
 			fix = fmt.Sprintf("if %s is the thumbprint vCenter shows, pin it with `thumbprint: %s` under vsphere; or set vsphere.insecure: true (or GOVC_INSECURE=1) on a trusted network", tp, tp)
 		}
-		return spec.inputError("vsphere.url", fmt.Sprintf("the TLS certificate of %s is not trusted (%s)", where, rootCause(err)), fix)
+		return spec_.InputError("vsphere.url", fmt.Sprintf("the TLS certificate of %s is not trusted (%s)", where, rootCause(err)), fix)
 	case errors.As(err, &dnsErr):
-		return spec.inputError("vsphere.url", fmt.Sprintf("cannot resolve host %q (%s)", dnsErr.Name, dnsErr.Err), "check the host name in vsphere.url or GOVC_URL")
+		return spec_.InputError("vsphere.url", fmt.Sprintf("cannot resolve host %q (%s)", dnsErr.Name, dnsErr.Err), "check the host name in vsphere.url or GOVC_URL")
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return fmt.Errorf("cannot reach vSphere at %s: %s (check vsphere.url, the port and firewalls)", where, rootCause(err))
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		return fmt.Errorf("connecting to vSphere at %s: %w", where, err)
 	}
-	return spec.inputError("vsphere.url", fmt.Sprintf("%s does not answer as a vSphere SDK endpoint (%s)", u.Redacted(), rootCause(err)), "point vsphere.url at vCenter or ESXi: https://host/sdk")
+	return spec_.InputError("vsphere.url", fmt.Sprintf("%s does not answer as a vSphere SDK endpoint (%s)", u.Redacted(), rootCause(err)), "point vsphere.url at vCenter or ESXi: https://host/sdk")
 }
 
 // serverThumbprint fetches the server's certificate without trusting it,
@@ -422,9 +424,9 @@ func (s *vsphereSession) findDatacenter(ctx context.Context) (*object.Datacenter
 	})
 	switch {
 	case errors.As(err, &nf):
-		return nil, s.spec.inputError("vsphere.datacenter", fmt.Sprintf("datacenter %q not found%s", name, have), "set vsphere.datacenter (or GOVC_DATACENTER) to one of them")
+		return nil, s.spec.InputError("vsphere.datacenter", fmt.Sprintf("datacenter %q not found%s", name, have), "set vsphere.datacenter (or GOVC_DATACENTER) to one of them")
 	case errors.As(err, &dm):
-		return nil, s.spec.inputError("vsphere.datacenter", "not set and vSphere has several datacenters"+have, "set vsphere.datacenter (or GOVC_DATACENTER)")
+		return nil, s.spec.InputError("vsphere.datacenter", "not set and vSphere has several datacenters"+have, "set vsphere.datacenter (or GOVC_DATACENTER)")
 	case errors.As(err, &dn):
 		return nil, fmt.Errorf("vSphere at %s has no datacenter", s.c.URL().Host)
 	}
@@ -452,7 +454,7 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 		return s.inv, nil
 	}
 	v := s.spec.VSphere
-	spec := types.PropertyFilterSpec{
+	filter := types.PropertyFilterSpec{
 		ObjectSet: []types.ObjectSpec{{
 			Obj: s.dc.Reference(),
 			SelectSet: []types.BaseSelectionSpec{
@@ -468,7 +470,7 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 			{Type: "OpaqueNetwork", PathSet: []string{"name"}},
 		},
 	}
-	res, err := methods.RetrieveProperties(ctx, s.c, &types.RetrieveProperties{This: s.c.ServiceContent.PropertyCollector, SpecSet: []types.PropertyFilterSpec{spec}})
+	res, err := methods.RetrieveProperties(ctx, s.c, &types.RetrieveProperties{This: s.c.ServiceContent.PropertyCollector, SpecSet: []types.PropertyFilterSpec{filter}})
 	if err != nil {
 		return nil, fmt.Errorf("reading datacenter %s: %s", s.dc.Name(), faultText(err))
 	}
@@ -495,7 +497,7 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 			}
 			if name == v.Datastore {
 				if ok, _ := props["summary.accessible"].(bool); !ok {
-					return nil, s.spec.inputError("vsphere.datastore", fmt.Sprintf("datastore %q is not accessible", name), "check the datastore's connection in vCenter, or pick another")
+					return nil, s.spec.InputError("vsphere.datastore", fmt.Sprintf("datastore %q is not accessible", name), "check the datastore's connection in vCenter, or pick another")
 				}
 				ds := object.NewDatastore(s.c, oc.Obj)
 				// Set the paths NewURL needs, so an upload does not
@@ -512,18 +514,18 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 		}
 	}
 	if v.Datastore == "" {
-		return nil, s.spec.inputError("vsphere.datastore", "not set and GOVC_DATASTORE is empty"+s.names(func() ([]string, error) { return dsNames, nil }), "set vsphere.datastore to the datastore for the MT's disks and ISO")
+		return nil, s.spec.InputError("vsphere.datastore", "not set and GOVC_DATASTORE is empty"+s.names(func() ([]string, error) { return dsNames, nil }), "set vsphere.datastore to the datastore for the MT's disks and ISO")
 	}
 	if inv.datastore == nil {
-		return nil, s.spec.inputError("vsphere.datastore", fmt.Sprintf("datastore %q not found in datacenter %s%s", v.Datastore, s.dc.Name(), s.names(func() ([]string, error) { return dsNames, nil })), "set vsphere.datastore (or GOVC_DATASTORE) to one of them")
+		return nil, s.spec.InputError("vsphere.datastore", fmt.Sprintf("datastore %q not found in datacenter %s%s", v.Datastore, s.dc.Name(), s.names(func() ([]string, error) { return dsNames, nil })), "set vsphere.datastore (or GOVC_DATASTORE) to one of them")
 	}
 	switch {
 	case v.Network == "":
-		return nil, s.spec.inputError("vsphere.network", "not set and GOVC_NETWORK is empty"+s.names(func() ([]string, error) { return netNames, nil }), "set vsphere.network to the MT's port group")
+		return nil, s.spec.InputError("vsphere.network", "not set and GOVC_NETWORK is empty"+s.names(func() ([]string, error) { return netNames, nil }), "set vsphere.network to the MT's port group")
 	case len(nets) == 0:
-		return nil, s.spec.inputError("vsphere.network", fmt.Sprintf("network %q not found in datacenter %s%s", v.Network, s.dc.Name(), s.names(func() ([]string, error) { return netNames, nil })), "set vsphere.network (or GOVC_NETWORK) to one of them")
+		return nil, s.spec.InputError("vsphere.network", fmt.Sprintf("network %q not found in datacenter %s%s", v.Network, s.dc.Name(), s.names(func() ([]string, error) { return netNames, nil })), "set vsphere.network (or GOVC_NETWORK) to one of them")
 	case len(nets) > 1:
-		return nil, s.spec.inputError("vsphere.network", fmt.Sprintf("%d networks are named %q in datacenter %s", len(nets), v.Network, s.dc.Name()), "rename one of the port groups; mtprep needs a unique name")
+		return nil, s.spec.InputError("vsphere.network", fmt.Sprintf("%d networks are named %q in datacenter %s", len(nets), v.Network, s.dc.Name()), "rename one of the port groups; mtprep needs a unique name")
 	}
 	inv.netName = v.Network
 	switch nets[0].Type {
@@ -548,7 +550,7 @@ func (s *vsphereSession) inventory(ctx context.Context) (*inventory, error) {
 		folder, err := s.finder.Folder(ctx, p)
 		if err != nil {
 			if isNotFound(err) {
-				return nil, s.spec.inputError("vsphere.folder", fmt.Sprintf("VM folder %q not found", p), "create it (govc folder.create "+p+") or fix vsphere.folder")
+				return nil, s.spec.InputError("vsphere.folder", fmt.Sprintf("VM folder %q not found", p), "create it (govc folder.create "+p+") or fix vsphere.folder")
 			}
 			return nil, fmt.Errorf("finding folder %s: %s", p, faultText(err))
 		}
@@ -577,7 +579,7 @@ func (s *vsphereSession) placementFor(ctx context.Context) (*placement, error) {
 		h, err := s.finder.HostSystem(ctx, v.Host)
 		if err != nil {
 			if isNotFound(err) {
-				return nil, s.spec.inputError("vsphere.host", fmt.Sprintf("ESXi host %q not found in datacenter %s%s", v.Host, s.dc.Name(), s.names(func() ([]string, error) {
+				return nil, s.spec.InputError("vsphere.host", fmt.Sprintf("ESXi host %q not found in datacenter %s%s", v.Host, s.dc.Name(), s.names(func() ([]string, error) {
 					l, err := s.finder.HostSystemList(ctx, "*")
 					out := make([]string, len(l))
 					for i, h := range l {
@@ -597,7 +599,7 @@ func (s *vsphereSession) placementFor(ctx context.Context) (*placement, error) {
 		cl, err := s.findCluster(ctx, v.Cluster)
 		if err != nil {
 			if isNotFound(err) {
-				return nil, s.spec.inputError("vsphere.cluster", fmt.Sprintf("cluster %q not found in datacenter %s", v.Cluster, s.dc.Name()), "set vsphere.cluster to the cluster's name as vCenter shows it")
+				return nil, s.spec.InputError("vsphere.cluster", fmt.Sprintf("cluster %q not found in datacenter %s", v.Cluster, s.dc.Name()), "set vsphere.cluster to the cluster's name as vCenter shows it")
 			}
 			return nil, fmt.Errorf("finding cluster %s: %s", v.Cluster, faultText(err))
 		}
@@ -611,7 +613,7 @@ func (s *vsphereSession) placementFor(ctx context.Context) (*placement, error) {
 		if err != nil {
 			var dm *find.DefaultMultipleFoundError
 			if errors.As(err, &dm) {
-				return nil, s.spec.inputError("vsphere.host", fmt.Sprintf("neither vsphere.host nor vsphere.cluster is set and datacenter %s has several", s.dc.Name()), "set vsphere.cluster (or vsphere.host / GOVC_HOST) to where the MT should run")
+				return nil, s.spec.InputError("vsphere.host", fmt.Sprintf("neither vsphere.host nor vsphere.cluster is set and datacenter %s has several", s.dc.Name()), "set vsphere.cluster (or vsphere.host / GOVC_HOST) to where the MT should run")
 			}
 			return nil, fmt.Errorf("finding a resource pool in %s: %s", s.dc.Name(), faultText(err))
 		}

@@ -30,11 +30,11 @@ type faultyVM struct {
 	fault types.BaseMethodFault
 }
 
-func onlyLock(spec *types.VirtualMachineConfigSpec) bool {
-	if len(spec.ExtraConfig) == 0 || len(spec.DeviceChange) > 0 || spec.Flags != nil || spec.BootOptions != nil {
+func onlyLock(spec_ *types.VirtualMachineConfigSpec) bool {
+	if len(spec_.ExtraConfig) == 0 || len(spec_.DeviceChange) > 0 || spec_.Flags != nil || spec_.BootOptions != nil {
 		return false
 	}
-	for _, o := range spec.ExtraConfig {
+	for _, o := range spec_.ExtraConfig {
 		if o.GetOptionValue().Key != vmLockKey {
 			return false
 		}

@@ -13,6 +13,8 @@ import (
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // TestBuildTwice runs the four vSphere phases on a fresh simulator, then a
@@ -320,7 +322,7 @@ func TestExistingVMDiffers(t *testing.T) {
 func TestFixGrowsDisksAndSetsBootOrder(t *testing.T) {
 	s := newSim(t)
 	ctx := context.Background()
-	tg := simTarget(t, s, "", 0, func(sp *Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 120, 50 })
+	tg := simTarget(t, s, "", 0, func(sp *spec.Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 120, 50 })
 	if rs, err := Build(ctx, tg, vspherePhases(t, "upload,vm")); err != nil {
 		t.Fatalf("%v (%s)", err, statuses(rs))
 	}
@@ -339,7 +341,7 @@ func TestFixGrowsDisksAndSetsBootOrder(t *testing.T) {
 
 	// The spec now wants a bigger OS disk and a smaller retention disk
 	// than the first build made; the retention disk is gone.
-	fix := simTarget(t, s, "", 0, func(sp *Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 150, 40 })
+	fix := simTarget(t, s, "", 0, func(sp *spec.Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 150, 40 })
 	sameISOs(fix, tg)
 	fix.Options.Fix = true
 	if rs, err := Build(ctx, fix, vspherePhases(t, "vm")); err != nil {
@@ -356,7 +358,7 @@ func TestFixGrowsDisksAndSetsBootOrder(t *testing.T) {
 	}
 
 	// A spec asking for less than there is: nothing to do, nothing shrunk.
-	small := simTarget(t, s, "", 0, func(sp *Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 100, 10 })
+	small := simTarget(t, s, "", 0, func(sp *spec.Spec) { sp.VM.OSDiskGB, sp.VM.RetentionDiskGB = 100, 10 })
 	sameISOs(small, tg)
 	small.Options.Fix = true
 	rs, err := Build(ctx, small, vspherePhases(t, "vm"))

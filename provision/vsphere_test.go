@@ -19,6 +19,8 @@ import (
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // sim is an in-process vCenter (govmomi's simulator) and a client of the
@@ -80,24 +82,24 @@ const testVCPassword = "pass"
 
 // simTarget is a Target for mt01 on the simulator, with a small random
 // file as its ISO and the SSH "guest" at sshAddr:sshPort (0: none).
-func simTarget(t *testing.T, s *sim, sshAddr string, sshPort int, edit func(*Spec)) *Target {
+func simTarget(t *testing.T, s *sim, sshAddr string, sshPort int, edit func(*spec.Spec)) *Target {
 	t.Helper()
-	spec, err := Parse(filepath.Join(t.TempDir(), "mt01.yaml"), []byte(validSpec))
+	spec_, err := spec.Parse(filepath.Join(t.TempDir(), "mt01.yaml"), []byte(validSpec))
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := *s.srv.URL
 	u.User = nil
-	spec.VSphere.URL = u.String()
-	spec.VSphere.Username = "user"
-	spec.VSphere.Password = Secret{Env: "TEST_VC_PASSWORD"}
-	spec.VSphere.Insecure = true
-	spec.VSphere.Cluster = "DC0_C0"
+	spec_.VSphere.URL = u.String()
+	spec_.VSphere.Username = "user"
+	spec_.VSphere.Password = spec.Secret{Env: "TEST_VC_PASSWORD"}
+	spec_.VSphere.Insecure = true
+	spec_.VSphere.Cluster = "DC0_C0"
 	if sshPort != 0 {
-		spec.SSH.Address, spec.SSH.Port = sshAddr, sshPort
+		spec_.SSH.Address, spec_.SSH.Port = sshAddr, sshPort
 	}
 	if edit != nil {
-		edit(spec)
+		edit(spec_)
 	}
 	// Random bytes for the shared media and the seed: the vSphere phases
 	// only move and attach them.
@@ -123,7 +125,7 @@ func simTarget(t *testing.T, s *sim, sshAddr string, sshPort int, edit func(*Spe
 		return "", false
 	}
 	tg := &Target{
-		Spec: spec, Env: env, Log: slog.New(slog.DiscardHandler),
+		Spec: spec_, Env: env, Log: slog.New(slog.DiscardHandler),
 		Options: BuildOptions{WorkDir: t.TempDir(), InstallTimeout: 30 * 1e9},
 	}
 	tg.Facts.ISOLocal, tg.Facts.SeedLocal = iso, seed
@@ -166,23 +168,23 @@ func TestConnectErrors(t *testing.T) {
 	// An HTTPS server that is not vSphere.
 	cases := []struct {
 		name    string
-		edit    func(*Spec)
+		edit    func(*spec.Spec)
 		input   bool // an InputError (exit 2)
 		key     string
 		message string
 	}{
-		{"no url", func(sp *Spec) { sp.VSphere.URL = "" }, true, "vsphere.url", "not set"},
-		{"nothing listening", func(sp *Spec) { sp.VSphere.URL = "https://" + closed + "/sdk" }, false, "", "cannot reach vSphere"},
-		{"unknown host", func(sp *Spec) { sp.VSphere.URL = "https://vcenter.invalid/sdk" }, true, "vsphere.url", "cannot resolve host"},
-		{"not an sdk", func(sp *Spec) { sp.VSphere.URL = strings.Replace(sp.VSphere.URL, "/sdk", "/nope", 1) }, true, "vsphere.url", "does not answer as a vSphere SDK endpoint"},
-		{"untrusted certificate", func(sp *Spec) { sp.VSphere.Insecure = false }, true, "vsphere.url", "is not trusted"},
-		{"wrong thumbprint", func(sp *Spec) {
+		{"no url", func(sp *spec.Spec) { sp.VSphere.URL = "" }, true, "vsphere.url", "not set"},
+		{"nothing listening", func(sp *spec.Spec) { sp.VSphere.URL = "https://" + closed + "/sdk" }, false, "", "cannot reach vSphere"},
+		{"unknown host", func(sp *spec.Spec) { sp.VSphere.URL = "https://vcenter.invalid/sdk" }, true, "vsphere.url", "cannot resolve host"},
+		{"not an sdk", func(sp *spec.Spec) { sp.VSphere.URL = strings.Replace(sp.VSphere.URL, "/sdk", "/nope", 1) }, true, "vsphere.url", "does not answer as a vSphere SDK endpoint"},
+		{"untrusted certificate", func(sp *spec.Spec) { sp.VSphere.Insecure = false }, true, "vsphere.url", "is not trusted"},
+		{"wrong thumbprint", func(sp *spec.Spec) {
 			sp.VSphere.Insecure = false
 			sp.VSphere.Thumbprint = strings.TrimSuffix(strings.Repeat("AB:", 32), ":")
 		}, true, "vsphere.thumbprint", "not the pinned"},
-		{"bad password", func(sp *Spec) { sp.VSphere.Password = Secret{Env: "WRONG_PW"} }, true, "vsphere.password", "WRONG_PW is not set"},
-		{"bad credentials", func(sp *Spec) { sp.VSphere.Password = Secret{Env: "TEST_VC_WRONG"} }, true, "vsphere.password", "InvalidLogin"},
-		{"missing datacenter", func(sp *Spec) { sp.VSphere.Datacenter = "DC9" }, true, "vsphere.datacenter", `datacenter "DC9" not found (found: DC0)`},
+		{"bad password", func(sp *spec.Spec) { sp.VSphere.Password = spec.Secret{Env: "WRONG_PW"} }, true, "vsphere.password", "WRONG_PW is not set"},
+		{"bad credentials", func(sp *spec.Spec) { sp.VSphere.Password = spec.Secret{Env: "TEST_VC_WRONG"} }, true, "vsphere.password", "InvalidLogin"},
+		{"missing datacenter", func(sp *spec.Spec) { sp.VSphere.Datacenter = "DC9" }, true, "vsphere.datacenter", `datacenter "DC9" not found (found: DC0)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -191,7 +193,7 @@ func TestConnectErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("connected")
 			}
-			var ie *InputError
+			var ie *spec.InputError
 			if errors.As(err, &ie) != c.input || (c.input && ie.Key != c.key) {
 				t.Errorf("InputError %v (key %v), want %v %q: %v", errors.As(err, &ie), ie, c.input, c.key, err)
 			}
@@ -205,7 +207,7 @@ func TestConnectErrors(t *testing.T) {
 	}
 
 	t.Run("pinned thumbprint", func(t *testing.T) {
-		tg := simTarget(t, s, "", 0, func(sp *Spec) {
+		tg := simTarget(t, s, "", 0, func(sp *spec.Spec) {
 			sp.VSphere.Insecure = false
 			sp.VSphere.Thumbprint = soap.ThumbprintSHA256(s.srv.Certificate())
 		})
@@ -214,14 +216,14 @@ func TestConnectErrors(t *testing.T) {
 		}
 	})
 	t.Run("untrusted certificate shows the thumbprint to pin", func(t *testing.T) {
-		tg := simTarget(t, s, "", 0, func(sp *Spec) { sp.VSphere.Insecure = false })
+		tg := simTarget(t, s, "", 0, func(sp *spec.Spec) { sp.VSphere.Insecure = false })
 		err := tg.ConnectVSphere(context.Background())
 		if err == nil || !strings.Contains(err.Error(), soap.ThumbprintSHA256(s.srv.Certificate())) {
 			t.Errorf("%v", err)
 		}
 	})
 	t.Run("GOVC_PASSWORD", func(t *testing.T) {
-		tg := simTarget(t, s, "", 0, func(sp *Spec) { sp.VSphere.Password = Secret{} })
+		tg := simTarget(t, s, "", 0, func(sp *spec.Spec) { sp.VSphere.Password = spec.Secret{} })
 		tg.Env = func(k string) (string, bool) {
 			if k == "GOVC_PASSWORD" {
 				return testVCPassword, true
@@ -239,22 +241,22 @@ func TestMissingInventory(t *testing.T) {
 	s := newSim(t)
 	cases := []struct {
 		name, key, message string
-		edit               func(*Spec)
+		edit               func(*spec.Spec)
 		phases             string
 	}{
-		{"datastore", "vsphere.datastore", `datastore "NoSuchDS" not found in datacenter DC0 (found: LocalDS_0)`, func(sp *Spec) { sp.VSphere.Datastore = "NoSuchDS" }, "upload"},
-		{"network", "vsphere.network", `network "NoSuchNet" not found`, func(sp *Spec) { sp.VSphere.Network = "NoSuchNet" }, "vm"},
-		{"folder", "vsphere.folder", "not found", func(sp *Spec) { sp.VSphere.Folder = "nope" }, "vm"},
-		{"host", "vsphere.host", `ESXi host "esx9" not found`, func(sp *Spec) { sp.VSphere.Host = "esx9" }, "upload,vm"},
-		{"cluster", "vsphere.cluster", `cluster "C9" not found`, func(sp *Spec) { sp.VSphere.Cluster = "C9" }, "upload,vm"},
-		{"neither host nor cluster", "vsphere.host", "datacenter DC0 has several", func(sp *Spec) { sp.VSphere.Cluster = "" }, "upload,vm"},
+		{"datastore", "vsphere.datastore", `datastore "NoSuchDS" not found in datacenter DC0 (found: LocalDS_0)`, func(sp *spec.Spec) { sp.VSphere.Datastore = "NoSuchDS" }, "upload"},
+		{"network", "vsphere.network", `network "NoSuchNet" not found`, func(sp *spec.Spec) { sp.VSphere.Network = "NoSuchNet" }, "vm"},
+		{"folder", "vsphere.folder", "not found", func(sp *spec.Spec) { sp.VSphere.Folder = "nope" }, "vm"},
+		{"host", "vsphere.host", `ESXi host "esx9" not found`, func(sp *spec.Spec) { sp.VSphere.Host = "esx9" }, "upload,vm"},
+		{"cluster", "vsphere.cluster", `cluster "C9" not found`, func(sp *spec.Spec) { sp.VSphere.Cluster = "C9" }, "upload,vm"},
+		{"neither host nor cluster", "vsphere.host", "datacenter DC0 has several", func(sp *spec.Spec) { sp.VSphere.Cluster = "" }, "upload,vm"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tg := simTarget(t, s, "", 0, c.edit)
 			before := s.tasks()
 			_, err := Build(context.Background(), tg, vspherePhases(t, c.phases))
-			var ie *InputError
+			var ie *spec.InputError
 			if !errors.As(err, &ie) || ie.Key != c.key || !strings.Contains(err.Error(), c.message) {
 				t.Fatalf("got %v, want an InputError on %s saying %q", err, c.key, c.message)
 			}
@@ -276,7 +278,7 @@ func TestFreeESXiRefused(t *testing.T) {
 	srv := m.Service.NewServer()
 	defer func() { srv.Close(); m.Remove() }()
 	s := &sim{model: m, srv: srv}
-	tg := simTarget(t, s, "", 0, func(sp *Spec) { sp.VSphere.Datacenter = "" })
+	tg := simTarget(t, s, "", 0, func(sp *spec.Spec) { sp.VSphere.Datacenter = "" })
 	rs, err := Plan(context.Background(), tg, vspherePhases(t, ""))
 	if err == nil || !strings.Contains(err.Error(), "free edition") || !strings.Contains(err.Error(), "cannot fail back") {
 		t.Fatalf("plan on a free ESXi: %v %s", err, statuses(rs))

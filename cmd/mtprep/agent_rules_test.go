@@ -57,7 +57,7 @@ func TestAgentRulesRefuseBeforeAnything(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			spec := writeSpec(t, func(s string) string {
+			specFile := writeSpec(t, func(s string) string {
 				s = strings.Replace(s, "./ASR_UA_RHEL6-64.tar.gz", "./"+c.tarball, 1)
 				if c.csVersion != "" {
 					s = strings.Replace(s, "  ip: 192.0.2.5\n", "  ip: 192.0.2.5\n  version: "+c.csVersion+"\n", 1)
@@ -67,7 +67,7 @@ func TestAgentRulesRefuseBeforeAnything(t *testing.T) {
 			})
 			for _, args := range [][]string{{"plan"}, {"build"}, {"build", "--phases", "upload,vm"}} {
 				var out, errb bytes.Buffer
-				code := run(append(args, "--spec", spec, "--work-dir", t.TempDir()), &out, &errb)
+				code := run(append(args, "--spec", specFile, "--work-dir", t.TempDir()), &out, &errb)
 				if code != 2 {
 					t.Errorf("%v: exit %d, want 2\n%s%s", args, code, out.String(), errb.String())
 				}

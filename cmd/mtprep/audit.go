@@ -9,15 +9,16 @@ import (
 
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // loadSpecs loads --spec or --inventory (exactly one).
-func (a *app) loadSpecs(specPath, invPath string) ([]*provision.Spec, error) {
+func (a *app) loadSpecs(specPath, invPath string) ([]*spec.Spec, error) {
 	switch {
 	case specPath != "" && invPath != "":
 		return nil, usageError{errors.New("give --spec or --inventory, not both")}
 	case invPath != "":
-		inv, err := provision.LoadInventory(invPath)
+		inv, err := spec.LoadInventory(invPath)
 		if err != nil {
 			return nil, err
 		}
@@ -30,7 +31,7 @@ func (a *app) loadSpecs(specPath, invPath string) ([]*provision.Spec, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []*provision.Spec{s}, nil
+		return []*spec.Spec{s}, nil
 	}
 	return nil, usageError{errors.New("--spec or --inventory is required")}
 }

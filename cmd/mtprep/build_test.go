@@ -19,6 +19,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // TestBuildAndPlanCLI drives `mtprep plan` and `mtprep build` against an
@@ -53,7 +54,7 @@ func TestBuildAndPlanCLI(t *testing.T) {
 	}()
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 
-	spec := writeSpec(t, func(s string) string {
+	specFile := writeSpec(t, func(s string) string {
 		s = strings.Replace(s, `cluster: ""`, `cluster: DC0_C0`, 1)
 		s = strings.Replace(s, `address: ""                            # empty: network.ip's address`, "address: 127.0.0.1\n  port: "+port, 1)
 		return s
@@ -61,7 +62,7 @@ func TestBuildAndPlanCLI(t *testing.T) {
 	work := t.TempDir()
 	// Stand-ins for what the iso phase writes (its own tests remaster a
 	// real base): the shared media and this MT's seed.
-	sp, err := provision.Load(spec)
+	sp, err := spec.Load(specFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestBuildAndPlanCLI(t *testing.T) {
 
 	mtprep := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := run(append(args, "--spec", spec, "--work-dir", work), &out, &errb)
+		code := run(append(args, "--spec", specFile, "--work-dir", work), &out, &errb)
 		if strings.Contains(out.String()+errb.String(), "vc-Secret-1") {
 			t.Errorf("the vCenter password appears in the output of %v", args)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // errFleetFailed makes the exit code 1 after the summary is printed.
@@ -125,8 +126,8 @@ any MT is not done.`,
 
 // loadInventory loads --inventory and applies the govc variables to every
 // MT, as loadSpec does for one.
-func (a *app) loadInventory(path string) (*provision.Inventory, error) {
-	inv, err := provision.LoadInventory(path)
+func (a *app) loadInventory(path string) (*spec.Inventory, error) {
+	inv, err := spec.LoadInventory(path)
 	if err != nil {
 		return nil, err
 	}

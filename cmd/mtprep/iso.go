@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision"
-	"github.com/spf13/cobra"
 )
 
 // isInputError is true for errors of packages other than provision that
@@ -52,7 +53,7 @@ error or Ctrl-C never leaves a partial ISO behind.`,
 			if err != nil {
 				return err
 			}
-			r, err := s.WriteISO(cmd.Context(), provision.ISOOptions{
+			r, err := provision.WriteISO(cmd.Context(), s, provision.ISOOptions{
 				Base: base, Out: out, AllowUnknownBase: allowUnknown, BootTimeout: timeout,
 				Env: a.env, Progress: progress.New(a.stderr, a.log, 5*time.Second),
 			})

@@ -27,7 +27,7 @@ records it in ssh.knownHosts so the first connection is checked strictly.`,
 			if err != nil {
 				return err
 			}
-			ks, err := s.Kickstart(provision.KickstartOptions{Env: a.env})
+			ks, err := provision.Kickstart(s, provision.KickstartOptions{Env: a.env})
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // Exit codes are part of the CLI contract (DESIGN.md).
@@ -49,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // exitCode maps an error to the contract: 2 for bad usage or bad input, 1
 // for everything that failed while doing the work.
 func exitCode(err error) int {
-	var ie *provision.InputError
+	var ie *spec.InputError
 	var ue usageError
 	switch {
 	case errors.As(err, &ie), errors.As(err, &ue):
@@ -71,7 +71,7 @@ func (e usageError) Unwrap() error { return e.error }
 // app holds what every command shares; no package-level state.
 type app struct {
 	stdout, stderr io.Writer
-	env            provision.LookupEnv
+	env            spec.LookupEnv
 	logLevel       string
 	logFormat      string
 	log            *slog.Logger
@@ -126,11 +126,11 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 // loadSpec loads --spec; a missing flag is a usage error.
-func (a *app) loadSpec(path string) (*provision.Spec, error) {
+func (a *app) loadSpec(path string) (*spec.Spec, error) {
 	if path == "" {
 		return nil, usageError{errors.New("--spec is required (a YAML file describing the MT; see examples/mt01.yaml)")}
 	}
-	s, err := provision.Load(path)
+	s, err := spec.Load(path)
 	if err != nil {
 		return nil, err
 	}

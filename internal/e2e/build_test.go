@@ -15,6 +15,7 @@ import (
 
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // guestPhases are the phases that run over SSH (tools also reads vSphere).
@@ -198,7 +199,7 @@ func readHandoff(t *testing.T, m *mt) provision.Handoff {
 // target is a Go-level target of m's spec, for running single phases.
 func (m *mt) target(t *testing.T, opts provision.BuildOptions) *provision.Target {
 	t.Helper()
-	s, err := provision.Load(m.spec)
+	s, err := spec.Load(m.spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,8 +338,8 @@ func testResumedUpload(t *testing.T, ctx context.Context, m *mt) {
 		f.Write(buf)
 	}
 	f.Close()
-	s := must(provision.Load(m.spec))
-	cfg := s.SSHConfig(nil, nil)
+	s := must(spec.Load(m.spec))
+	cfg := provision.SSHConfigFor(s, nil, nil)
 	c, err := provision.DialSSH(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // TestFleetTwoGuests is issue 7's lab test: two lab guests get the full
@@ -111,7 +112,7 @@ targets:
 		}
 	}
 	var media []string
-	for _, e := range must(os.ReadDir(filepath.Join(l.VC.DatastoreDir, provision.DefaultISOFolder))) {
+	for _, e := range must(os.ReadDir(filepath.Join(l.VC.DatastoreDir, spec.DefaultISOFolder))) {
 		if strings.HasSuffix(e.Name(), ".iso") {
 			media = append(media, e.Name())
 		}

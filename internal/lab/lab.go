@@ -552,7 +552,7 @@ func (l *Lab) startRepoServer(ctx context.Context) error {
 	return waitListening(ctx, addr)
 }
 
-// VaultRepos are the lab's stand-ins for provision.DefaultVaultRepos, in
+// VaultRepos are the lab's stand-ins for spec.DefaultVaultRepos, in
 // the same order: CentOS 6.6 os and updates in the vault's layout,
 // ELRepo's el6 tree and EPEL 6's.
 func (l *Lab) VaultRepos() []string {

@@ -38,6 +38,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 const (
@@ -261,8 +262,8 @@ func mtLike(m *simulator.Model) {
 	}
 }
 
-func makeSpecs(endpoint string, names []string) ([]*provision.Spec, error) {
-	var out []*provision.Spec
+func makeSpecs(endpoint string, names []string) ([]*spec.Spec, error) {
+	var out []*spec.Spec
 	for i, name := range names {
 		y := fmt.Sprintf(`name: %s
 vsphere: {url: %q, username: %s, password: {env: %s}, insecure: true}
@@ -272,7 +273,7 @@ rootPassword: {env: BENCH_ROOT_PASSWORD}
 packages: {source: vault}
 audit: {protectedDatastores: [LocalDS_0]}
 `, name, endpoint, benchUser, passwordEnv, i, 1+i/65536, (i/256)%256, 2+i%250)
-		s, err := provision.Parse("bench.yaml", []byte(y))
+		s, err := spec.Parse("bench.yaml", []byte(y))
 		if err != nil {
 			return nil, fmt.Errorf("spec for %s: %w", name, err)
 		}

@@ -47,6 +47,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 func main() {
@@ -219,7 +220,7 @@ func allDone(hs []*provision.HostState) error {
 }
 
 // inventory writes and loads an inventory of n MTs on the vCenter at u.
-func inventory(dir, u, base, key string, n int) (*provision.Inventory, error) {
+func inventory(dir, u, base, key string, n int) (*spec.Inventory, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `defaults:
   vsphere: {url: %q, username: user, password: {env: BENCH_VC_PASSWORD}, insecure: true, datacenter: DC0, cluster: DC0_C0, datastore: LocalDS_0, network: VM Network}
@@ -238,7 +239,7 @@ targets:
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 		return nil, err
 	}
-	return provision.LoadInventory(p)
+	return spec.LoadInventory(p)
 }
 
 // sim is an in-process vCenter, reached directly or through a proxy that

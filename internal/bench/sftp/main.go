@@ -37,6 +37,7 @@ import (
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/internal/testiso"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 func main() {
@@ -100,11 +101,11 @@ func run(log *slog.Logger, dir string, size int64, runs int, build bool, tune tu
 		return err
 	}
 	defer w.Stop()
-	spec, err := writeSpec(l, g, dir, base)
+	specFile, err := writeSpec(l, g, dir, base)
 	if err != nil {
 		return err
 	}
-	s, err := provision.Load(spec)
+	s, err := spec.Load(specFile)
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func run(log *slog.Logger, dir string, size int64, runs int, build bool, tune tu
 
 // buildFigures builds the MT twice in-process and prints the guest phases'
 // wall time and SSH round trips.
-func buildFigures(ctx context.Context, log *slog.Logger, s *provision.Spec, work string) error {
+func buildFigures(ctx context.Context, log *slog.Logger, s *spec.Spec, work string) error {
 	os.RemoveAll(work)
 	for i, label := range []string{"first build (every phase changes)", "second build (every phase done)"} {
 		t := &provision.Target{Spec: s, Options: provision.BuildOptions{WorkDir: work, InstallTimeout: 5 * time.Minute, RebootTimeout: 3 * time.Minute}, Log: log}
@@ -155,8 +156,8 @@ type sample struct {
 	whole, transfer time.Duration
 }
 
-func uploadFigures(ctx context.Context, s *provision.Spec, g *lab.Guest, blob string, size int64, runs int, tune tuning) error {
-	cfg := s.SSHConfig(nil, nil)
+func uploadFigures(ctx context.Context, s *spec.Spec, g *lab.Guest, blob string, size int64, runs int, tune tuning) error {
+	cfg := provision.SSHConfigFor(s, nil, nil)
 	cfg.SFTPPacket, cfg.SFTPConcurrency = tune.packet, tune.concurrency
 	if cfg.SFTPPacket == 0 {
 		cfg.SFTPPacket = provision.DefaultSFTPPacket

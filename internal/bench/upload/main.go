@@ -33,9 +33,10 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
-const spec = `name: mt01
+const specYAML = `name: mt01
 vsphere: {datacenter: DC0, cluster: DC0_C0, datastore: LocalDS_0, network: VM Network, username: user, password: {env: BENCH_VC_PASSWORD}, insecure: true}
 iso: {base: ./base.iso}
 network: {hostname: mt01.example.com, ip: 192.0.2.10/24, gateway: 192.0.2.1, dns: [192.0.2.53]}
@@ -97,7 +98,7 @@ func run(dir string, size int64, runs int) error {
 		return "", false
 	}
 	newTarget := func(isoFolder string) (*provision.Target, error) {
-		s, err := provision.Parse(filepath.Join(dir, "mt01.yaml"), []byte(spec))
+		s, err := spec.Parse(filepath.Join(dir, "mt01.yaml"), []byte(specYAML))
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +206,7 @@ func run(dir string, size int64, runs int) error {
 	if err := writeSidecar(file, sum, size); err != nil {
 		return err
 	}
-	first, err := newTarget(provision.DefaultISOFolder)
+	first, err := newTarget(spec.DefaultISOFolder)
 	if err != nil {
 		return err
 	}
@@ -218,7 +219,7 @@ func run(dir string, size int64, runs int) error {
 		return err
 	}
 	for _, which := range []string{"fresh VM", "second run (no change)"} {
-		t, err := newTarget(provision.DefaultISOFolder)
+		t, err := newTarget(spec.DefaultISOFolder)
 		if err != nil {
 			return err
 		}

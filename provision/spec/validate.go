@@ -1,4 +1,4 @@
-package provision
+package spec
 
 import (
 	"fmt"
@@ -42,7 +42,7 @@ var (
 // validate checks every field and returns all problems at once.
 func (s *Spec) validate() InputErrors {
 	var errs InputErrors
-	bad := func(key, problem, fix string) { errs = append(errs, s.inputError(key, problem, fix)) }
+	bad := func(key, problem, fix string) { errs = append(errs, s.InputError(key, problem, fix)) }
 
 	if s.Name == "" {
 		bad("name", "missing", "add `name: mt01` (the VM name)")

@@ -1,4 +1,4 @@
-package provision
+package spec
 
 import (
 	"bytes"
@@ -180,7 +180,7 @@ func DefaultVaultRepos() []string {
 func Load(path string) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &InputError{File: path, Problem: fmt.Sprintf("cannot read the spec: %v", unwrapPathError(err)), Fix: "pass an existing YAML file with --spec"}
+		return nil, &InputError{File: path, Problem: fmt.Sprintf("cannot read the spec: %v", PathProblem(err)), Fix: "pass an existing YAML file with --spec"}
 	}
 	return Parse(path, data)
 }
@@ -326,7 +326,7 @@ func clip(s string) string {
 	return s
 }
 
-func unwrapPathError(err error) error {
+func PathProblem(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
@@ -372,7 +372,7 @@ func (s *Spec) Line(key string) int {
 	return 0
 }
 
-func (s *Spec) inputError(key, problem, fix string) *InputError {
+func (s *Spec) InputError(key, problem, fix string) *InputError {
 	return &InputError{File: s.File, Line: s.Line(key), Key: key, Problem: problem, Fix: fix}
 }
 

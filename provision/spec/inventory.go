@@ -1,4 +1,4 @@
-package provision
+package spec
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ type Inventory struct {
 func LoadInventory(path string) (*Inventory, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &InputError{File: path, Problem: fmt.Sprintf("cannot read the inventory: %v", unwrapPathError(err)), Fix: "pass an existing YAML file with --inventory"}
+		return nil, &InputError{File: path, Problem: fmt.Sprintf("cannot read the inventory: %v", PathProblem(err)), Fix: "pass an existing YAML file with --inventory"}
 	}
 	return ParseInventory(path, data)
 }

@@ -1,4 +1,4 @@
-package provision
+package spec
 
 import (
 	"bytes"
@@ -43,25 +43,25 @@ func (s *Spec) RevealSecret(key string, sec Secret, env LookupEnv) (string, erro
 	case sec.Env != "":
 		v, ok := env(sec.Env)
 		if !ok || v == "" {
-			return "", s.inputError(key, fmt.Sprintf("environment variable %s is not set", sec.Env), fmt.Sprintf("export %s before running mtprep (read -rs %s && export %s)", sec.Env, sec.Env, sec.Env))
+			return "", s.InputError(key, fmt.Sprintf("environment variable %s is not set", sec.Env), fmt.Sprintf("export %s before running mtprep (read -rs %s && export %s)", sec.Env, sec.Env, sec.Env))
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
-			return "", s.inputError(key, fmt.Sprintf("environment variable %s contains a newline or NUL", sec.Env), "set it to a single line")
+			return "", s.InputError(key, fmt.Sprintf("environment variable %s contains a newline or NUL", sec.Env), "set it to a single line")
 		}
 		return v, nil
 	case sec.File != "":
 		b, err := os.ReadFile(sec.File)
 		if err != nil {
-			return "", s.inputError(key, fmt.Sprintf("cannot read secret file %s: %v", sec.File, unwrapPathError(err)), "create the file (mode 0600) or fix the path")
+			return "", s.InputError(key, fmt.Sprintf("cannot read secret file %s: %v", sec.File, PathProblem(err)), "create the file (mode 0600) or fix the path")
 		}
 		b = bytes.TrimRight(b, "\r\n")
 		if len(b) == 0 {
-			return "", s.inputError(key, fmt.Sprintf("secret file %s is empty", sec.File), "write the secret into it")
+			return "", s.InputError(key, fmt.Sprintf("secret file %s is empty", sec.File), "write the secret into it")
 		}
 		if bytes.ContainsAny(b, "\r\n\x00") {
-			return "", s.inputError(key, fmt.Sprintf("secret file %s has more than one line", sec.File), "keep the secret on one line")
+			return "", s.InputError(key, fmt.Sprintf("secret file %s has more than one line", sec.File), "keep the secret on one line")
 		}
 		return string(b), nil
 	}
-	return "", s.inputError(key, "no secret given", fmt.Sprintf("add `%s: {env: VAR_NAME}` or `{file: path}`", key))
+	return "", s.InputError(key, "no secret given", fmt.Sprintf("add `%s: {env: VAR_NAME}` or `{file: path}`", key))
 }
