@@ -42,7 +42,7 @@ test: deps
 # the kickstart and isolinux.cfg renderers, shell quoting. A short
 # minimisation time leaves the fuzzing time to fuzzing.
 FUZZERS := provision:FuzzParse provision/spec:FuzzParseInventory provision:FuzzGuestFindings \
-	provision:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo
+	centos:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo
 fuzz:
 	@set -e; for f in $(FUZZERS); do \
 		echo "== fuzz $${f#*:} ($${f%%:*}, $(FUZZTIME))"; \

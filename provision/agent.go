@@ -14,6 +14,7 @@ import (
 
 	version "github.com/hashicorp/go-version"
 
+	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -33,7 +34,7 @@ func InspectAgent(ctx context.Context, s *spec.Spec) (*AgentInfo, error) {
 	if p == "" {
 		return nil, s.InputError("agent.tarball", "missing", "add `agent: {tarball: ./Microsoft-ASR_UA_…_RHEL6-64_….tar.gz}`")
 	}
-	sum, _, err := fileSHA256(ctx, p, 0)
+	sum, _, err := files.SHA256(ctx, p, 0)
 	if err != nil {
 		return nil, s.InputError("agent.tarball", fmt.Sprintf("cannot read %s: %v", p, spec.PathProblem(err)), "download the RHEL6-64 Unified Agent tarball and point agent.tarball at it")
 	}

@@ -22,8 +22,10 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -130,7 +132,7 @@ func (a *labAudit) build(ctx context.Context, t *testing.T, names string) {
 		t.Fatal(err)
 	}
 	tg := &provision.Target{
-		Spec: s, Env: a.env, Log: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Spec: s, OS: centos.OS(), Env: a.env, Log: slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Options: provision.BuildOptions{WorkDir: filepath.Join(a.dir, "work"), RebootTimeout: 2 * time.Minute},
 	}
 	tg.Facts.DiskUUIDs = map[string]string{"os": a.g.DiskByRole(lab.RoleOS).UUID, "retention": a.g.DiskByRole(lab.RoleBlank).UUID}
@@ -173,6 +175,7 @@ func (a *labAudit) audit(ctx context.Context, t *testing.T, o provision.AuditOpt
 		}
 		specs = []*spec.Spec{s}
 	}
+	o.OS = func(string) (*guest.OS, bool) { return centos.OS(), true }
 	o.Env = a.env
 	fs, _, err := provision.Audit(ctx, specs, o)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mtprep/mtprep/packages"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 	"github.com/mtprep/mtprep/scripts"
 )
@@ -35,6 +36,8 @@ type AuditOptions struct {
 	Log            *slog.Logger
 	// SkipVSphere audits only the guests (no vCenter reachable).
 	SkipVSphere bool
+	// OS finds each MT's OS (its probe and shell).
+	OS guest.Lookup
 }
 
 // AuditStats are the run's cost, for the benchmark and the debug log.
@@ -195,9 +198,13 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 		}
 		return err
 	}
-	cfg := SSHConfigFor(s, o.Env, o.Log)
+	osys, ok := lookupOS(o.OS, s.OS)
+	if !ok || osys.Shell == nil {
+		return probeResult{err: fmt.Errorf("no probe for os %q", s.OS)}
+	}
+	cfg := SSHConfigFor(s, osys.Shell, o.Env, o.Log)
 	cfg.DialTimeout = min(o.HostTimeout, 20*time.Second)
-	c, err := DialSSH(pctx, cfg)
+	c, err := guest.Dial(pctx, cfg)
 	if err != nil {
 		o.Log.Warn("MT not reachable", "mt", s.Name, "err", err)
 		return probeResult{err: timedOut(err)}
@@ -206,7 +213,7 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 	args := append([]string{s.Network.Hostname, s.Retention.Mountpoint, s.ConfigServer.IP, strconv.Itoa(s.ConfigServer.Port)}, packages.Names(packages.Required())...)
 	out, err := c.Script(pctx, scripts.AuditProbe, nil, args...)
 	if err != nil {
-		var ce *CommandError
+		var ce *guest.CommandError
 		if errors.As(err, &ce) {
 			err = fmt.Errorf("the probe failed on the MT: %w", err)
 		}
@@ -214,6 +221,6 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 		return probeResult{err: timedOut(err), session: true}
 	}
 	o.Log.Debug("MT probed", "mt", s.Name, "took", time.Since(start).Round(time.Millisecond))
-	reach := Finding{Host: s.Name, ID: CheckReachable, Result: Pass, Reason: fmt.Sprintf("SSH %s@%s:%d (host key %s)", s.SSH.User, s.SSH.Address, s.SSH.Port, fingerprint(c.HostKey()))}
+	reach := Finding{Host: s.Name, ID: CheckReachable, Result: Pass, Reason: fmt.Sprintf("SSH %s@%s:%d (host key %s)", s.SSH.User, s.SSH.Address, s.SSH.Port, guest.Fingerprint(c.HostKey()))}
 	return probeResult{probe: ParseProbe(string(out)), reach: reach, session: true}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/provision/guest/guesttest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -582,9 +583,9 @@ func TestAuditVSphereOnAnMT(t *testing.T) {
 // says nothing), one refuses, and vCenter is black-holed; the report has
 // every check of every MT, and what hangs fails on its own deadline.
 func TestAuditRunner(t *testing.T) {
-	d := startSSHD(t)
+	d := guesttest.StartSSHD(t)
 	known := filepath.Join(t.TempDir(), "known_hosts")
-	if err := os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", d.port, bytes.TrimSpace(mustRead(t, d.hostPub)))), 0o644); err != nil {
+	if err := os.WriteFile(known, []byte(fmt.Sprintf("[127.0.0.1]:%d %s", d.Port, bytes.TrimSpace(mustRead(t, d.HostPub)))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	hole, err := net.Listen("tcp", "127.0.0.1:0")
@@ -612,13 +613,13 @@ func TestAuditRunner(t *testing.T) {
 	refused.Close()
 
 	var specs []*spec.Spec
-	for i, port := range []int{d.port, hole.Addr().(*net.TCPAddr).Port, refusedPort} {
+	for i, port := range []int{d.Port, hole.Addr().(*net.TCPAddr).Port, refusedPort} {
 		s, err := spec.Parse("mt.yaml", []byte(validSpec))
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Name = fmt.Sprintf("mt%02d", i+1)
-		s.SSH.Address, s.SSH.Port, s.SSH.PrivateKey, s.SSH.KnownHosts = "127.0.0.1", port, d.userKey, known
+		s.SSH.Address, s.SSH.Port, s.SSH.PrivateKey, s.SSH.KnownHosts = "127.0.0.1", port, d.UserKey, known
 		// A closed port answers at once; the probe's own 5 s connect
 		// timeout must not race the host timeout. The host timeout leaves
 		// the real probe room on a loaded machine (-race, parallel jobs).
@@ -629,7 +630,7 @@ func TestAuditRunner(t *testing.T) {
 		specs = append(specs, s)
 	}
 	env := func(string) (string, bool) { return "pw", true }
-	fs, stats, err := Audit(context.Background(), specs, AuditOptions{HostTimeout: 8 * time.Second, VSphereTimeout: 2 * time.Second, Concurrency: 3, Env: env})
+	fs, stats, err := Audit(context.Background(), specs, AuditOptions{OS: testOS, HostTimeout: 8 * time.Second, VSphereTimeout: 2 * time.Second, Concurrency: 3, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,14 +14,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // FleetOptions are the choices of one `mtprep fleet` run.
 type FleetOptions struct {
 	Concurrency int
-	Phases      string // as --phases
+	// OS finds each MT's OS.
+	OS     guest.Lookup
+	Phases string // as --phases
 	// Build applies to every MT. Its WorkDir is the fleet's root: each MT
 	// works in WorkDir/<name>, and shared media go to WorkDir/media
 	// unless MediaDir is set. Default: build/ beside the state file.
@@ -191,6 +195,7 @@ func runHost(ctx context.Context, s *spec.Spec, phases []Phase, o FleetOptions, 
 	opts := o.Build
 	opts.WorkDir = filepath.Join(o.Build.WorkDir, s.Name)
 	t := &Target{Spec: s, Options: opts, Log: log, Env: o.Env, Shared: o.Shared}
+	t.OS, _ = lookupOS(o.OS, s.OS)
 	if o.Progress != nil {
 		t.Progress = o.Progress(s.Name)
 	}
@@ -347,7 +352,7 @@ func (w *stateWriter) flushLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(w.path, append(b, '\n'), 0o644)
+	return files.WriteAtomic(w.path, append(b, '\n'), 0o644)
 }
 
 // ReadFleetState reads a state file.

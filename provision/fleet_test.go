@@ -224,6 +224,7 @@ func TestFleetSimulator(t *testing.T) {
 	var orig *simulator.VirtualMachine
 	uploaded := map[string]int64{}
 	opts := FleetOptions{
+		OS:          testOS,
 		Concurrency: 4, Phases: "iso,upload,vm,enable-uuid", Env: fleetEnv,
 		Build:     BuildOptions{WorkDir: filepath.Join(root, "build")},
 		StateFile: filepath.Join(root, "fleet.state.json"), LogDir: filepath.Join(root, "logs"),
@@ -421,6 +422,7 @@ func TestFleetResume(t *testing.T) {
 	root := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := FleetOptions{
+		OS:          testOS,
 		Concurrency: 1, Phases: "iso,upload,vm,enable-uuid", Env: fleetEnv,
 		Build:     BuildOptions{WorkDir: filepath.Join(root, "build")},
 		StateFile: filepath.Join(root, "fleet.state.json"),

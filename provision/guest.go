@@ -3,22 +3,29 @@ package provision
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
 	version "github.com/hashicorp/go-version"
+
+	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // SSH returns the target's one SSH connection, dialling it on first use;
 // every guest phase shares it (one connection per host).
-func (t *Target) SSH(ctx context.Context) (*SSHConn, error) {
+func (t *Target) SSH(ctx context.Context) (*guest.Conn, error) {
 	if t.ssh != nil {
 		return t.ssh, nil
 	}
 	if t.sshErr != nil {
 		return nil, t.sshErr
 	}
-	c, err := DialSSH(ctx, SSHConfigFor(t.Spec, t.Env, t.Log))
+	if t.OS == nil || t.OS.Shell == nil {
+		return nil, fmt.Errorf("%s: no shell for os %q: mtprep cannot run commands on it", t.Spec.Name, t.Spec.OS)
+	}
+	c, err := guest.Dial(ctx, SSHConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log))
 	if err != nil {
 		// A plan checks every guest phase of an MT that may not be
 		// installed yet: dial once, not once per phase (each waits for
@@ -34,10 +41,19 @@ func (t *Target) SSH(ctx context.Context) (*SSHConn, error) {
 	return c, nil
 }
 
+// SSHConfigFor builds the SSH settings of the spec's MT, whose OS runs
+// commands the way sh says.
+func SSHConfigFor(s *spec.Spec, sh guest.Shell, env spec.LookupEnv, log *slog.Logger) guest.Config {
+	return guest.Config{
+		Address: s.SSH.Address, Port: s.SSH.Port, User: s.SSH.User, PrivateKey: s.SSH.PrivateKey, Shell: sh,
+		KeyPassphrase: s.SSH.KeyPassphrase, KnownHosts: s.SSH.KnownHosts, HostKey: s.SSH.HostKey, Env: env, Log: log,
+	}
+}
+
 // SSHRoundTrips sums the SSH round trips of the run so far, also after
 // Close: the guest phases' cost in latency (sessions) and connections.
-func (t *Target) SSHRoundTrips() SSHStats {
-	var sum SSHStats
+func (t *Target) SSHRoundTrips() guest.Stats {
+	var sum guest.Stats
 	for _, c := range t.sshDone {
 		s := c.Stats()
 		sum.Dials += s.Dials
@@ -113,4 +129,12 @@ func firstLine(s string) string {
 		s = s[:i]
 	}
 	return strings.TrimSpace(s)
+}
+
+// lookupOS is l(name), false when there is no lookup.
+func lookupOS(l guest.Lookup, name string) (*guest.OS, bool) {
+	if l == nil {
+		return nil, false
+	}
+	return l(name)
 }

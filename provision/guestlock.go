@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mtprep/mtprep/provision/guest"
 )
 
 // GuestLockDir is the guest's lock (lock.go): a directory, because mkdir
@@ -88,7 +90,7 @@ func (t *Target) unlockGuest(ctx context.Context) error {
 		// Closed already (Target.Close runs its closers last in first
 		// out): a connection of its own, not the Target's.
 		var err error
-		if c, err = DialSSH(ctx, SSHConfigFor(t.Spec, t.Env, t.Log)); err != nil {
+		if c, err = guest.Dial(ctx, SSHConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log)); err != nil {
 			return fmt.Errorf("releasing the guest lock %s: %w", t.guestLockPath(), err)
 		}
 		defer c.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -104,7 +105,7 @@ func writeWithKickstart(s *spec.Spec, env spec.LookupEnv, phase string, write fu
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: host key: %w", phase, err)
 	}
-	if err := RecordHostKey(s.SSH.KnownHosts, s.SSH.Address, s.SSH.Port, pub); err != nil {
+	if err := guest.RecordHostKey(s.SSH.KnownHosts, s.SSH.Address, s.SSH.Port, pub); err != nil {
 		return nil, nil, fmt.Errorf("%s: recording the MT host key: %w", phase, err)
 	}
 	return res, pub, nil

@@ -13,6 +13,9 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/centos"
+	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/guest/guesttest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -182,10 +185,10 @@ func TestCreateRace(t *testing.T) {
 // TestGuestLock runs the guest lock's scripts over SSH to a real sshd
 // (root on this machine, so the lock directory is a temporary one).
 func TestGuestLock(t *testing.T) {
-	d := startSSHD(t)
+	d := guesttest.StartSSHD(t)
 	ctx := context.Background()
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	if err := RecordHostKey(kh, "127.0.0.1", d.port, d.pub(t)); err != nil {
+	if err := guest.RecordHostKey(kh, "127.0.0.1", d.Port, pub(t, d)); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), ".mtprep", "lock")
@@ -194,8 +197,8 @@ func TestGuestLock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		spec_.SSH.Address, spec_.SSH.Port, spec_.SSH.PrivateKey, spec_.SSH.KnownHosts = "127.0.0.1", d.port, d.userKey, kh
-		tg := &Target{Spec: spec_, Options: BuildOptions{BreakLock: breakLock}, Log: discardLog(), Env: fleetEnv}
+		spec_.SSH.Address, spec_.SSH.Port, spec_.SSH.PrivateKey, spec_.SSH.KnownHosts = "127.0.0.1", d.Port, d.UserKey, kh
+		tg := &Target{Spec: spec_, OS: centos.OS(), Options: BuildOptions{BreakLock: breakLock}, Log: discardLog(), Env: fleetEnv}
 		tg.locks.guestDir = dir
 		t.Cleanup(func() { _ = tg.Close() })
 		return tg

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/images"
+	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -96,7 +97,7 @@ func WriteSharedMedia(ctx context.Context, o MediaOptions) (*ISOResult, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	unlock, err := lockFile(ctx, out+".lock")
+	unlock, err := files.Lock(ctx, out+".lock")
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
@@ -167,5 +168,5 @@ func seedInputs(s *spec.Spec) string {
 
 func writeSidecar(r *ISOResult) error {
 	b, _ := json.MarshalIndent(r, "", "  ")
-	return writeFileAtomic(r.Out+".json", append(b, '\n'), 0o644)
+	return files.WriteAtomic(r.Out+".json", append(b, '\n'), 0o644)
 }

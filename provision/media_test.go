@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -26,7 +27,7 @@ func TestISOPhaseSharedMedia(t *testing.T) {
 			t.Fatal(err)
 		}
 		spec_.ISO.Base, spec_.SSH.PrivateKey, spec_.SSH.KnownHosts = base, key, filepath.Join(dir, "known_hosts")
-		return &Target{Spec: spec_, Env: fleetEnv, Log: discardLog(), Options: BuildOptions{WorkDir: filepath.Join(dir, "build", name), MediaDir: media}}
+		return &Target{Spec: spec_, OS: centos.OS(), Env: fleetEnv, Log: discardLog(), Options: BuildOptions{WorkDir: filepath.Join(dir, "build", name), MediaDir: media}}
 	}
 	iso := vspherePhases(t, "iso")
 	a, b := target("mt01", "192.0.2.10"), target("mt02", "192.0.2.11")

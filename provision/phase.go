@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -79,7 +80,9 @@ type BuildOptions struct {
 // (one vSphere session, one SSH connection) and the facts phases record
 // for later ones.
 type Target struct {
-	Spec     *spec.Spec
+	Spec *spec.Spec
+	// OS is the MT's operating system (cmd/mtprep maps spec.OS to it).
+	OS       *guest.OS
 	Options  BuildOptions
 	Log      *slog.Logger
 	Progress progress.Func
@@ -90,8 +93,8 @@ type Target struct {
 
 	// closers release the shared clients at the end of the run.
 	closers []func() error
-	ssh     *SSHConn
-	sshDone []*SSHConn // every connection of the run, for SSHRoundTrips
+	ssh     *guest.Conn
+	sshDone []*guest.Conn // every connection of the run, for SSHRoundTrips
 	// planning is set by Plan: a failed SSH dial is remembered (sshErr)
 	// and not tried again by the next guest phase's Check.
 	planning bool

@@ -162,3 +162,12 @@ func (agentPhase) Verify(ctx context.Context, t *Target) error {
 	}
 	return nil
 }
+
+// uploadDirText names the upload directory for a plan, without a
+// connection.
+func uploadDirText(user string) string {
+	if user == "root" || user == "" {
+		return rootWorkDir
+	}
+	return "~" + user + "/mtprep"
+}

@@ -13,6 +13,8 @@ import (
 
 	version "github.com/hashicorp/go-version"
 
+	"github.com/mtprep/mtprep/internal/files"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/scripts"
 )
 
@@ -206,7 +208,7 @@ func writeHandoff(ctx context.Context, t *Target, st handoffState) error {
 		Phases: t.Facts.PhaseNotes, WrittenAt: time.Now().UTC(),
 	}
 	if t.ssh != nil && t.ssh.HostKey() != nil {
-		h.HostKeySHA256 = fingerprint(t.ssh.HostKey())
+		h.HostKeySHA256 = guest.Fingerprint(t.ssh.HostKey())
 	}
 	b, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {
@@ -215,7 +217,7 @@ func writeHandoff(ctx context.Context, t *Target, st handoffState) error {
 	if err := os.MkdirAll(t.Options.WorkDir, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(handoffPath(t), append(b, '\n'), 0o644)
+	return files.WriteAtomic(handoffPath(t), append(b, '\n'), 0o644)
 }
 
 func (handoffPhase) Verify(ctx context.Context, t *Target) error {

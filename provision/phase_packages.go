@@ -27,7 +27,7 @@ func (packagesPhase) OnFreshMT(t *Target) []string {
 
 // rootWorkDir is where mtprep keeps its files on the MT (root's home: not
 // /usr/local, where the ASR docs say an unpacked agent fails to install);
-// uploads land here too when mtprep logs in as root (SSHConn.UploadDir).
+// uploads land here too when mtprep logs in as root (guest.Conn.UploadDir).
 const rootWorkDir = "/root/mtprep"
 
 type packageState struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/packages"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/scripts"
 )
 
@@ -264,7 +265,7 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 
 // installTools installs the Tools package from the packages source and
 // returns its name.
-func installTools(ctx context.Context, t *Target, c *SSHConn) (string, error) {
+func installTools(ctx context.Context, t *Target, c *guest.Conn) (string, error) {
 	switch t.Spec.Packages.Source {
 	case "vault":
 		gpg := "1"

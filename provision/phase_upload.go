@@ -17,6 +17,7 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -98,7 +99,7 @@ func (t *Target) localHash(ctx context.Context, p string) (*localISO, error) {
 		}
 	}
 	if li.sha256 == "" {
-		sum, _, err := fileSHA256(ctx, p, 0)
+		sum, _, err := files.SHA256(ctx, p, 0)
 		if err != nil {
 			return nil, fmt.Errorf("hashing the MT's ISO: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -138,7 +139,7 @@ func unreachableMT(t *testing.T) (*Target, *atomic.Int32) {
 	if err := os.WriteFile(s.SSH.PrivateKey, pem.EncodeToMemory(blk), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &Target{Spec: s, Log: slog.New(slog.DiscardHandler), Env: func(string) (string, bool) { return "", false },
+	return &Target{Spec: s, OS: centos.OS(), Log: slog.New(slog.DiscardHandler), Env: func(string) (string, bool) { return "", false },
 		Options: BuildOptions{WorkDir: t.TempDir()}}, accepted
 }
 

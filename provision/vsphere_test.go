@@ -20,6 +20,7 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -125,7 +126,7 @@ func simTarget(t *testing.T, s *sim, sshAddr string, sshPort int, edit func(*spe
 		return "", false
 	}
 	tg := &Target{
-		Spec: spec_, Env: env, Log: slog.New(slog.DiscardHandler),
+		Spec: spec_, OS: centos.OS(), Env: env, Log: slog.New(slog.DiscardHandler),
 		Options: BuildOptions{WorkDir: t.TempDir(), InstallTimeout: 30 * 1e9},
 	}
 	tg.Facts.ISOLocal, tg.Facts.SeedLocal = iso, seed

@@ -88,6 +88,7 @@ its guest checks; the others are still audited.`,
 				return err
 			}
 			fs, stats, err := provision.Audit(cmd.Context(), specs, provision.AuditOptions{
+				OS:          lookupOS,
 				Concurrency: concurrency, HostTimeout: hostTimeout, VSphereTimeout: vsphereTimeout, Env: a.env, Log: a.log, SkipVSphere: noVSphere,
 			})
 			if err != nil {

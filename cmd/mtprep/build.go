@@ -15,6 +15,7 @@ import (
 
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/guest"
 )
 
 // runFlags are the flags build and plan share.
@@ -103,6 +104,7 @@ func (a *app) target(f *runFlags) (*provision.Target, []provision.Phase, error) 
 		}
 	}
 	t := &provision.Target{
+		OS:   osOf(s),
 		Spec: s, Options: opts, Log: a.log, Env: a.env,
 		Progress: progress.New(a.stderr, a.log, 5*time.Second),
 	}
@@ -118,7 +120,7 @@ type report struct {
 	Phases  []provision.Result    `json:"phases"`
 	Facts   *provision.Facts      `json:"facts,omitempty"`
 	VSphere *provision.RoundTrips `json:"vsphereRoundTrips,omitempty"`
-	SSH     *provision.SSHStats   `json:"sshRoundTrips,omitempty"`
+	SSH     *guest.Stats          `json:"sshRoundTrips,omitempty"`
 }
 
 func (a *app) writeResults(w io.Writer, format, command string, t *provision.Target, rs []provision.Result, rt provision.RoundTrips, runErr error) error {

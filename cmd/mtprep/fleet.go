@@ -77,6 +77,7 @@ any MT is not done.`,
 			}
 			opts.WorkDir = workDir
 			fo := provision.FleetOptions{
+				OS:          lookupOS,
 				Concurrency: concurrency, Phases: phases, Build: opts, StateFile: stateFile, LogDir: logDir,
 				Env: a.env, Log: a.log,
 			}

@@ -82,7 +82,7 @@ func (a *app) planInventory(cmd *cobra.Command, f *runFlags) error {
 		if opts.MediaDir == "" {
 			opts.MediaDir = filepath.Join(root, "media")
 		}
-		t := &provision.Target{Spec: s, Options: opts, Log: a.log.With("mt", s.Name), Env: a.env,
+		t := &provision.Target{Spec: s, OS: osOf(s), Options: opts, Log: a.log.With("mt", s.Name), Env: a.env,
 			Progress: progress.New(a.stderr, a.log, 5*time.Second)}
 		rs, runErr := provision.Plan(cmd.Context(), t, phases)
 		if cerr := t.Close(); cerr != nil {

@@ -13,8 +13,10 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -219,7 +221,7 @@ func (m *mt) target(t *testing.T, opts provision.BuildOptions) *provision.Target
 		opts.WorkDir = m.work
 	}
 	return &provision.Target{
-		Spec: s, Options: opts, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Spec: s, OS: centos.OS(), Options: opts, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
@@ -339,8 +341,8 @@ func testResumedUpload(t *testing.T, ctx context.Context, m *mt) {
 	}
 	f.Close()
 	s := must(spec.Load(m.spec))
-	cfg := provision.SSHConfigFor(s, nil, nil)
-	c, err := provision.DialSSH(ctx, cfg)
+	cfg := provision.SSHConfigFor(s, centos.Shell{}, nil, nil)
+	c, err := guest.Dial(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +357,7 @@ func testResumedUpload(t *testing.T, ctx context.Context, m *mt) {
 	if err == nil {
 		t.Fatal("the upload survived a killed connection")
 	}
-	c2, err := provision.DialSSH(ctx, cfg)
+	c2, err := guest.Dial(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

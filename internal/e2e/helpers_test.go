@@ -23,6 +23,7 @@ import (
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/internal/testiso"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/guest"
 )
 
 // fixtures are built once per test binary: the mtprep CLI (the tests run
@@ -199,7 +200,7 @@ type report struct {
 	VSphere *struct {
 		Calls map[string]int64 `json:"calls"`
 	} `json:"vsphereRoundTrips"`
-	SSH *provision.SSHStats `json:"sshRoundTrips"`
+	SSH *guest.Stats `json:"sshRoundTrips"`
 }
 
 func (r *run) String() string {

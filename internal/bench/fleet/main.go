@@ -46,7 +46,9 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -115,6 +117,7 @@ func run(dir string, n, mediaMB int, rtt time.Duration, cs []int) error {
 	}
 	work := filepath.Join(dir, "build")
 	hs, err := provision.RunFleet(ctx, inv, provision.FleetOptions{
+		OS:          func(string) (*guest.OS, bool) { return centos.OS(), true },
 		Concurrency: runtime.NumCPU(), Phases: "iso", Env: env,
 		Build: provision.BuildOptions{WorkDir: work}, StateFile: filepath.Join(dir, "iso.state.json"),
 	})
@@ -166,6 +169,7 @@ func run(dir string, n, mediaMB int, rtt time.Duration, cs []int) error {
 				var r result
 				c0, t0 := cpuSeconds(), time.Now()
 				hs, err := provision.RunFleet(ctx, inv, provision.FleetOptions{
+					OS:          func(string) (*guest.OS, bool) { return centos.OS(), true },
 					Concurrency: c, Phases: "upload,vm,enable-uuid", Env: env,
 					Build:     provision.BuildOptions{WorkDir: work},
 					StateFile: filepath.Join(dir, fmt.Sprintf("run-%d-%d.state.json", d.Milliseconds(), c)),

@@ -34,9 +34,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/internal/testiso"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -47,8 +49,8 @@ func main() {
 	skipBuild := flag.Bool("no-build", false, "skip the full-build figures")
 	noSCP := flag.Bool("no-scp", false, "time mtprep's upload only (for tuning)")
 	var tune tuning
-	flag.IntVar(&tune.packet, "packet", 0, "SFTP write size in bytes (0: provision.DefaultSFTPPacket)")
-	flag.IntVar(&tune.concurrency, "concurrency", 0, "SFTP writes in flight (0: provision.DefaultSFTPConcurrency)")
+	flag.IntVar(&tune.packet, "packet", 0, "SFTP write size in bytes (0: guest.DefaultSFTPPacket)")
+	flag.IntVar(&tune.concurrency, "concurrency", 0, "SFTP writes in flight (0: guest.DefaultSFTPConcurrency)")
 	verbose := flag.Bool("v", false, "log the lab and the build")
 	flag.Parse()
 	level := slog.LevelWarn
@@ -113,7 +115,7 @@ func run(log *slog.Logger, dir string, size int64, runs int, build bool, tune tu
 		if err := buildFigures(ctx, log, s, filepath.Join(dir, "work")); err != nil {
 			return err
 		}
-	} else if err := provision.RecordHostKey(s.SSH.KnownHosts, g.Address, 22, g.HostKeyPublic); err != nil {
+	} else if err := guest.RecordHostKey(s.SSH.KnownHosts, g.Address, 22, g.HostKeyPublic); err != nil {
 		return err
 	}
 	return uploadFigures(ctx, s, g, blob, size, runs, tune)
@@ -124,7 +126,7 @@ func run(log *slog.Logger, dir string, size int64, runs int, build bool, tune tu
 func buildFigures(ctx context.Context, log *slog.Logger, s *spec.Spec, work string) error {
 	os.RemoveAll(work)
 	for i, label := range []string{"first build (every phase changes)", "second build (every phase done)"} {
-		t := &provision.Target{Spec: s, Options: provision.BuildOptions{WorkDir: work, InstallTimeout: 5 * time.Minute, RebootTimeout: 3 * time.Minute}, Log: log}
+		t := &provision.Target{Spec: s, OS: centos.OS(), Options: provision.BuildOptions{WorkDir: work, InstallTimeout: 5 * time.Minute, RebootTimeout: 3 * time.Minute}, Log: log}
 		start := time.Now()
 		rs, err := provision.Build(ctx, t, provision.Phases())
 		total := time.Since(start)
@@ -157,15 +159,15 @@ type sample struct {
 }
 
 func uploadFigures(ctx context.Context, s *spec.Spec, g *lab.Guest, blob string, size int64, runs int, tune tuning) error {
-	cfg := provision.SSHConfigFor(s, nil, nil)
+	cfg := provision.SSHConfigFor(s, centos.Shell{}, nil, nil)
 	cfg.SFTPPacket, cfg.SFTPConcurrency = tune.packet, tune.concurrency
 	if cfg.SFTPPacket == 0 {
-		cfg.SFTPPacket = provision.DefaultSFTPPacket
+		cfg.SFTPPacket = guest.DefaultSFTPPacket
 	}
 	if cfg.SFTPConcurrency == 0 {
-		cfg.SFTPConcurrency = provision.DefaultSFTPConcurrency
+		cfg.SFTPConcurrency = guest.DefaultSFTPConcurrency
 	}
-	conn, err := provision.DialSSH(ctx, cfg)
+	conn, err := guest.Dial(ctx, cfg)
 	if err != nil {
 		return err
 	}

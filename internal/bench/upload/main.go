@@ -32,6 +32,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/soap"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -104,7 +105,7 @@ func run(dir string, size int64, runs int) error {
 		}
 		s.VSphere.URL = u.String()
 		s.VSphere.ISOFolder = isoFolder
-		t := &provision.Target{Spec: s, Env: env, Log: slog.New(slog.DiscardHandler), Options: provision.BuildOptions{WorkDir: dir}}
+		t := &provision.Target{Spec: s, OS: centos.OS(), Env: env, Log: slog.New(slog.DiscardHandler), Options: provision.BuildOptions{WorkDir: dir}}
 		t.Facts.ISOLocal, t.Facts.SeedLocal = file, seed
 		return t, nil
 	}

@@ -1,4 +1,4 @@
-package provision
+package guest
 
 import (
 	"errors"
@@ -30,7 +30,7 @@ func (e *HostKeyError) Error() string {
 
 // hostKeyCallback checks the MT's host key per the policy, and records the
 // key it saw for Reboot's same-key check.
-func (s *SSHConn) hostKeyCallback() (ssh.HostKeyCallback, error) {
+func (s *Conn) hostKeyCallback() (ssh.HostKeyCallback, error) {
 	policy := s.cfg.HostKey
 	record := func(k ssh.PublicKey) { s.key = k }
 	if strings.HasPrefix(policy, "SHA256:") {
@@ -118,4 +118,5 @@ func appendKnownHost(path, host string, key ssh.PublicKey) error {
 	return nil
 }
 
-func fingerprint(k ssh.PublicKey) string { return ssh.FingerprintSHA256(k) }
+// Fingerprint is the SHA256 fingerprint of a host key, as ssh-keygen -l shows it.
+func Fingerprint(k ssh.PublicKey) string { return ssh.FingerprintSHA256(k) }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package provision
+package files
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockFile takes an exclusive flock(2) on path (created if missing) and
+// Lock takes an exclusive flock(2) on path (created if missing) and
 // returns its release. flock locks belong to an open file, so two
 // goroutines of one process exclude each other as two processes do: one
 // mechanism for a fleet's workers and for two mtprep runs on one machine.
 // It waits, polling, until ctx ends.
-func lockFile(ctx context.Context, path string) (func(), error) {
+func Lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)

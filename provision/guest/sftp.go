@@ -1,9 +1,7 @@
-package provision
+package guest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/pkg/sftp"
 
+	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/internal/progress"
 )
 
@@ -29,7 +28,7 @@ const (
 	DefaultSFTPConcurrency = 16
 )
 
-func (s *SSHConn) sftpTuning() (packet, concurrency int) {
+func (s *Conn) sftpTuning() (packet, concurrency int) {
 	packet, concurrency = s.cfg.SFTPPacket, s.cfg.SFTPConcurrency
 	if packet <= 0 {
 		packet = DefaultSFTPPacket
@@ -40,37 +39,28 @@ func (s *SSHConn) sftpTuning() (packet, concurrency int) {
 	return packet, concurrency
 }
 
-// UploadDir is where the MT's uploads go: /root/mtprep for root; for
-// another user (whose commands go through sudo, but whose SFTP session
-// cannot write under /root) mtprep/ in the user's SFTP home, which the
-// scripts then read as root.
-func (s *SSHConn) UploadDir() (string, error) {
-	if s.cfg.User == "root" || s.cfg.User == "" {
-		return rootWorkDir, nil
-	}
-	cl, err := s.sftpClient()
-	if err != nil {
-		return "", err
-	}
-	defer cl.Close()
-	home, err := cl.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("sftp %s: home directory of %s: %w", s.addr(), s.cfg.User, err)
-	}
-	return path.Join(home, "mtprep"), nil
-}
-
-// uploadDirText names UploadDir for a plan, without a connection.
-func uploadDirText(user string) string {
-	if user == "root" || user == "" {
-		return rootWorkDir
-	}
-	return "~" + user + "/mtprep"
+// UploadDir is where the MT's uploads go, as its Shell says: for the
+// administrator a work directory of its own; for another user (whose
+// commands are elevated, but whose SFTP session cannot write where the
+// administrator's files are) a directory in the user's SFTP home.
+func (s *Conn) UploadDir() (string, error) {
+	return s.cfg.Shell.WorkDir(s.cfg.User, func() (string, error) {
+		cl, err := s.sftpClient()
+		if err != nil {
+			return "", err
+		}
+		defer cl.Close()
+		home, err := cl.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("sftp %s: home directory of %s: %w", s.addr(), s.cfg.User, err)
+		}
+		return home, nil
+	})
 }
 
 // sftpClient opens an SFTP session on the shared connection, with
 // concurrent writes of DefaultSFTPPacket bytes.
-func (s *SSHConn) sftpClient() (*sftp.Client, error) {
+func (s *Conn) sftpClient() (*sftp.Client, error) {
 	s.mu.Lock()
 	c := s.client
 	s.mu.Unlock()
@@ -89,7 +79,7 @@ func (s *SSHConn) sftpClient() (*sftp.Client, error) {
 // resumeWindow covers every write that may have been in flight when a
 // transfer broke, twice over: concurrent writes land out of order, so the
 // end of an interrupted file may have holes.
-func (s *SSHConn) resumeWindow() int64 {
+func (s *Conn) resumeWindow() int64 {
 	packet, concurrency := s.sftpTuning()
 	return 2 * int64(packet) * int64(concurrency)
 }
@@ -108,8 +98,8 @@ type UploadResult struct {
 // from what arrived, after checking that prefix's hash, and only a verified
 // file is renamed to remote, so a later run never mistakes a partial file
 // for a complete one.
-func (s *SSHConn) Upload(ctx context.Context, local, remote string, prog progress.Func) (*UploadResult, error) {
-	sum, size, err := fileSHA256(ctx, local, 0)
+func (s *Conn) Upload(ctx context.Context, local, remote string, prog progress.Func) (*UploadResult, error) {
+	sum, size, err := files.SHA256(ctx, local, 0)
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", local, err)
 	}
@@ -138,7 +128,7 @@ func (s *SSHConn) Upload(ctx context.Context, local, remote string, prog progres
 		// interrupted file may have holes: resume before it, and only from
 		// a prefix whose hash matches byte for byte.
 		at := fi.Size() - window
-		want, _, err := fileSHA256(ctx, local, at)
+		want, _, err := files.SHA256(ctx, local, at)
 		if err != nil {
 			return nil, fmt.Errorf("upload %s: %w", local, err)
 		}
@@ -193,45 +183,17 @@ func (s *SSHConn) Upload(ctx context.Context, local, remote string, prog progres
 }
 
 // remoteSHA256 hashes a file on the MT (the first n bytes when n >= 0)
-// with coreutils, which CentOS 6 has.
-func (s *SSHConn) remoteSHA256(ctx context.Context, file string, n int64) (string, error) {
-	var out []byte
-	var err error
-	if n >= 0 {
-		out, err = s.Script(ctx, "head -c \"$2\" -- \"$1\" | sha256sum\n", nil, file, fmt.Sprint(n))
-	} else {
-		out, err = s.Run(ctx, "sha256sum", "--", file)
-	}
+// with the command its Shell names.
+func (s *Conn) remoteSHA256(ctx context.Context, file string, n int64) (string, error) {
+	out, err := s.runLine(ctx, nil, s.cfg.Shell.SHA256(file, n, s.elevate()), "sha256 "+file)
 	if err != nil {
 		return "", err
 	}
 	f := strings.Fields(string(out))
 	if len(f) == 0 || len(f[0]) != 64 {
-		return "", fmt.Errorf("sha256sum %s: unexpected output %q", file, out)
+		return "", fmt.Errorf("sha256 %s: unexpected output %q", file, out)
 	}
-	return f[0], nil
-}
-
-// fileSHA256 hashes a local file (the first n bytes when n > 0).
-func fileSHA256(ctx context.Context, name string, n int64) (string, int64, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", 0, err
-	}
-	var r io.Reader = &ctxReader{ctx: ctx, r: f}
-	if n > 0 {
-		r = io.LimitReader(r, n)
-	}
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, r, make([]byte, 1<<20)); err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), fi.Size(), nil
+	return strings.ToLower(f[0]), nil
 }
 
 // ctxReader stops a copy when the context ends and reports progress.

@@ -1,4 +1,4 @@
-package provision
+package guest_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/guest/guesttest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -19,13 +21,13 @@ import (
 // key: its passphrase from ssh.keyPassphrase, or the key from ssh-agent;
 // without either the error says what to do.
 func TestSSHKeySources(t *testing.T) {
-	d := startSSHD(t)
+	d := guesttest.StartSSHD(t)
 	dir := t.TempDir()
 	kh := filepath.Join(dir, "known_hosts")
-	if err := RecordHostKey(kh, "127.0.0.1", d.port, d.pub(t)); err != nil {
+	if err := guest.RecordHostKey(kh, "127.0.0.1", d.Port, pub(t, d)); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := ssh.ParseRawPrivateKey(mustRead(t, d.userKey))
+	raw, err := ssh.ParseRawPrivateKey(mustRead(t, d.UserKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +83,9 @@ func TestSSHKeySources(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := d.config(kh, "strict")
+			cfg := config(d, kh, "strict")
 			cfg.PrivateKey, cfg.KeyPassphrase, cfg.Env = locked, c.pass, env(c.env)
-			conn, err := DialSSH(context.Background(), cfg)
+			conn, err := guest.Dial(context.Background(), cfg)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("got %v, want an error naming %q", err, c.wantErr)

@@ -1,4 +1,4 @@
-package provision
+package guest
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ import (
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
-// SSHConfig is how to reach one MT over SSH.
-type SSHConfig struct {
+// Config is how to reach one MT over SSH.
+type Config struct {
 	Address    string
 	Port       int
 	User       string
@@ -36,17 +36,11 @@ type SSHConfig struct {
 	Env           spec.LookupEnv
 	DialTimeout   time.Duration
 	Log           *slog.Logger
+	// Shell is how commands and scripts run on the MT's OS.
+	Shell Shell
 	// SFTPPacket and SFTPConcurrency tune uploads (zero: DefaultSFTPPacket,
 	// DefaultSFTPConcurrency); for benchmarks.
 	SFTPPacket, SFTPConcurrency int
-}
-
-// SSHConfig builds the SSH settings of the spec's MT.
-func SSHConfigFor(s *spec.Spec, env spec.LookupEnv, log *slog.Logger) SSHConfig {
-	return SSHConfig{
-		Address: s.SSH.Address, Port: s.SSH.Port, User: s.SSH.User, PrivateKey: s.SSH.PrivateKey,
-		KeyPassphrase: s.SSH.KeyPassphrase, KnownHosts: s.SSH.KnownHosts, HostKey: s.SSH.HostKey, Env: env, Log: log,
-	}
 }
 
 // Algorithms CentOS 6.6's OpenSSH 5.3p1 speaks are listed after the modern
@@ -61,19 +55,19 @@ func clientAlgorithms(c *ssh.ClientConfig) {
 	c.MACs = []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha1"}
 }
 
-// SSHConn is one connection to one MT, reused by every phase.
-type SSHConn struct {
-	cfg    SSHConfig
+// Conn is one connection to one MT, reused by every phase.
+type Conn struct {
+	cfg    Config
 	client *ssh.Client
 	key    ssh.PublicKey // the host key seen on connect; a reboot must show it again
 	mu     sync.Mutex
 	stats  sshCounters
 }
 
-// SSHStats counts an MT connection's round trips: each SSH session is at
+// Stats counts an MT connection's round trips: each SSH session is at
 // least one round trip to the MT (channel open, exec, exit status), so
 // Sessions is what a build's guest phases cost in latency.
-type SSHStats struct {
+type Stats struct {
 	Dials    int64 `json:"dials"`    // TCP connections and handshakes, reconnects after reboots included
 	Sessions int64 `json:"sessions"` // SSH sessions: Commands + SFTP
 	Commands int64 `json:"commands"` // remote commands and scripts
@@ -83,23 +77,23 @@ type SSHStats struct {
 type sshCounters struct{ dials, commands, sftp atomic.Int64 }
 
 // Stats returns what the connection did so far.
-func (s *SSHConn) Stats() SSHStats {
+func (s *Conn) Stats() Stats {
 	c, f := s.stats.commands.Load(), s.stats.sftp.Load()
-	return SSHStats{Dials: s.stats.dials.Load(), Sessions: c + f, Commands: c, SFTP: f}
+	return Stats{Dials: s.stats.dials.Load(), Sessions: c + f, Commands: c, SFTP: f}
 }
 
-// DialSSH connects with host-key checking per cfg.HostKey.
-func DialSSH(ctx context.Context, cfg SSHConfig) (*SSHConn, error) {
-	s := &SSHConn{cfg: cfg}
+// Dial connects with host-key checking per cfg.HostKey.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	s := &Conn{cfg: cfg}
 	if err := s.dial(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *SSHConn) addr() string { return net.JoinHostPort(s.cfg.Address, strconv.Itoa(s.cfg.Port)) }
+func (s *Conn) addr() string { return net.JoinHostPort(s.cfg.Address, strconv.Itoa(s.cfg.Port)) }
 
-func (s *SSHConn) dial(ctx context.Context) error {
+func (s *Conn) dial(ctx context.Context) error {
 	auth, err := s.auth()
 	if err != nil {
 		return err
@@ -138,7 +132,7 @@ func (s *SSHConn) dial(ctx context.Context) error {
 }
 
 // auth offers ssh-agent keys (SSH_AUTH_SOCK) and the spec's key file.
-func (s *SSHConn) auth() ([]ssh.AuthMethod, error) {
+func (s *Conn) auth() ([]ssh.AuthMethod, error) {
 	var methods []ssh.AuthMethod
 	var signers []ssh.Signer
 	env := s.cfg.Env
@@ -214,7 +208,7 @@ func revealPlain(sec spec.Secret, env spec.LookupEnv) (string, error) {
 }
 
 // Close closes the connection.
-func (s *SSHConn) Close() error {
+func (s *Conn) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.client == nil {
@@ -226,7 +220,7 @@ func (s *SSHConn) Close() error {
 }
 
 // HostKey is the key the MT presented.
-func (s *SSHConn) HostKey() ssh.PublicKey { return s.key }
+func (s *Conn) HostKey() ssh.PublicKey { return s.key }
 
 // CommandError is a remote command that failed: its exit status and the
 // end of its stderr, so the user sees why without digging in logs.
@@ -240,41 +234,39 @@ func (e *CommandError) Error() string {
 	return fmt.Sprintf("remote command %q exited %d: %s", e.Cmd, e.Status, strings.TrimSpace(e.Stderr))
 }
 
-// Run runs args as one command on the MT. Every argument is shell-quoted;
-// a non-root user goes through sudo -n. Output lines go to the debug log
-// as they come; stdout is returned. The context's deadline bounds it.
-func (s *SSHConn) Run(ctx context.Context, args ...string) ([]byte, error) {
+// Run runs args as one command on the MT, quoted and elevated the way its
+// Shell says (for a non-root user: through sudo -n on Linux). Output lines
+// go to the debug log as they come; stdout is returned. The context's
+// deadline bounds it.
+func (s *Conn) Run(ctx context.Context, args ...string) ([]byte, error) {
 	return s.RunInput(ctx, nil, args...)
 }
 
 // RunInput is Run with stdin; secrets travel this way, never in args.
-func (s *SSHConn) RunInput(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
-	line := QuoteCommand(args...)
-	if s.cfg.User != "root" {
-		line = "sudo -n -- " + line
-	}
-	return s.runLine(ctx, stdin, line, strings.Join(args, " "))
+func (s *Conn) RunInput(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	return s.runLine(ctx, stdin, s.cfg.Shell.Command(args, s.elevate()), strings.Join(args, " "))
 }
 
-// Script runs a shell script (from package scripts) under bash with its
-// arguments quoted: the script's text goes over stdin, so nothing of it is
-// ever in a process argument list.
-func (s *SSHConn) Script(ctx context.Context, script string, stdin io.Reader, args ...string) ([]byte, error) {
-	line := "bash -s -- " + QuoteCommand(args...)
-	if s.cfg.User != "root" {
-		line = "sudo -n -- " + line
-	}
-	// Braces make bash parse the whole script before running any of it, so
-	// a `read` in the script gets the stdin data that follows, not the
-	// script's own next line.
-	in := io.Reader(strings.NewReader("{\n" + script + "\n}\n"))
+// Script runs a script (from scripts/<os>/) with its arguments quoted; the
+// script's text goes over stdin, so nothing of it is ever in a process
+// argument list.
+func (s *Conn) Script(ctx context.Context, script string, stdin io.Reader, args ...string) ([]byte, error) {
+	line, prefix := s.cfg.Shell.Script(script, args, s.elevate())
+	in := io.Reader(strings.NewReader(prefix))
 	if stdin != nil {
 		in = io.MultiReader(in, stdin)
 	}
 	return s.runLine(ctx, in, line, "script "+strings.Join(args, " "))
 }
 
-func (s *SSHConn) runLine(ctx context.Context, stdin io.Reader, line, display string) ([]byte, error) {
+// elevate reports whether commands need elevation: the user is not the
+// OS's administrator.
+func (s *Conn) elevate() bool { return s.cfg.User != "" && s.cfg.User != s.cfg.Shell.Admin() }
+
+// User is the SSH user.
+func (s *Conn) User() string { return s.cfg.User }
+
+func (s *Conn) runLine(ctx context.Context, stdin io.Reader, line, display string) ([]byte, error) {
 	s.mu.Lock()
 	c := s.client
 	s.mu.Unlock()
@@ -315,7 +307,7 @@ func (s *SSHConn) runLine(ctx context.Context, stdin io.Reader, line, display st
 	return stdout.Bytes(), nil
 }
 
-func (s *SSHConn) logger() *slog.Logger {
+func (s *Conn) logger() *slog.Logger {
 	if s.cfg.Log != nil {
 		return s.cfg.Log.With("host", s.cfg.Address)
 	}
@@ -327,14 +319,14 @@ func (s *SSHConn) logger() *slog.Logger {
 // new boot. A dropped connection alone proves nothing: under load the old
 // system's sshd can still accept a login while it shuts down (seen in the
 // lab), and the phases after the reboot would then run on a system about
-// to go away. So a marker goes into /var/run first, which every boot
-// empties (CentOS 6's rc.sysinit deletes its files; /run is a tmpfs on
-// newer systems and in the lab), and the wait ends only when it is gone.
-func (s *SSHConn) Reboot(ctx context.Context, timeout time.Duration) error {
+// to go away. So the Shell leaves a marker that every boot removes first,
+// and the wait ends only when it is gone.
+func (s *Conn) Reboot(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	marker := "/var/run/mtprep-reboot-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := s.runLine(ctx, nil, "touch "+marker, "touch "+marker); err != nil {
+	marker := strconv.FormatInt(time.Now().UnixNano(), 36)
+	mark, reboot, newBoot := s.cfg.Shell.Reboot(marker, s.elevate())
+	if _, err := s.runLine(ctx, nil, mark, "mark the boot"); err != nil {
 		return fmt.Errorf("reboot %s: marking the boot: %w", s.cfg.Address, err)
 	}
 	s.mu.Lock()
@@ -342,7 +334,7 @@ func (s *SSHConn) Reboot(ctx context.Context, timeout time.Duration) error {
 	s.mu.Unlock()
 	before := s.key
 	// The command may never return: the connection drops under it.
-	go func() { _, _ = s.runLine(ctx, nil, "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &", "reboot") }()
+	go func() { _, _ = s.runLine(ctx, nil, reboot, "reboot") }()
 	dropped := make(chan struct{})
 	go func() { _ = c.Wait(); close(dropped) }()
 	select {
@@ -354,13 +346,13 @@ func (s *SSHConn) Reboot(ctx context.Context, timeout time.Duration) error {
 	for {
 		err := s.dial(ctx)
 		if err == nil {
-			_, err = s.runLine(ctx, nil, "test ! -e "+marker, "test ! -e "+marker)
+			_, err = s.runLine(ctx, nil, newBoot, "is this a new boot")
 			if err == nil {
 				break // a new boot
 			}
 			s.logger().Debug("SSH answered, but from the system that is shutting down; waiting for the new boot", "err", err)
 			s.Close()
-			err = fmt.Errorf("the old boot still answers (%s is still there)", marker)
+			err = fmt.Errorf("the old boot still answers (its marker %s is still there)", marker)
 		}
 		var ke *HostKeyError
 		if errors.As(err, &ke) {

@@ -1,4 +1,4 @@
-package provision
+package guest
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/mtprep/mtprep/internal/files"
 )
 
 // RecordHostKey writes key as the only known host key of address:port in
@@ -35,7 +37,7 @@ func RecordHostKey(path, address string, port int, key ssh.PublicKey) error {
 	// MT's line.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	unlock, err := lockFile(ctx, path+".lock")
+	unlock, err := files.Lock(ctx, path+".lock")
 	if err != nil {
 		return fmt.Errorf("known_hosts %s: %w", path, err)
 	}
@@ -60,7 +62,7 @@ func RecordHostKey(path, address string, port int, key ssh.PublicKey) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("known_hosts %s: %w", path, err)
 	}
-	return writeFileAtomic(path, out.Bytes(), 0o600)
+	return files.WriteAtomic(path, out.Bytes(), 0o600)
 }
 
 // knownHostsLineFor reports whether a plain (unhashed) known_hosts line
@@ -78,34 +80,4 @@ func knownHostsLineFor(line, host string) bool {
 		}
 	}
 	return false
-}
-
-// writeFileAtomic writes to a temporary file in the same directory and
-// renames it over path, so a crash never leaves a half-written file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
