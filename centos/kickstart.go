@@ -18,7 +18,7 @@ import (
 	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers SHA-512 crypt ($6$)
 	"golang.org/x/crypto/ssh"
 
-	"github.com/mtprep/mtprep/scripts"
+	scripts "github.com/mtprep/mtprep/scripts/centos"
 )
 
 // Kickstart is every value that goes into a CentOS 6.6 kickstart, already

@@ -7,11 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	version "github.com/hashicorp/go-version"
-
-	"github.com/mtprep/mtprep/scripts"
 )
 
 // ASR's rules for which agent may go on which MT (the Linux master target
@@ -147,10 +144,13 @@ func (t *Target) installedAgent(ctx context.Context) (installed string, reached 
 		t.Log.Debug("preflight: MT not reachable for its agent version", "err", err)
 		return "", false
 	}
-	out, err := c.Script(ctx, scripts.AgentVersion, nil)
+	if t.OS == nil || t.OS.Agent == nil {
+		return "", false
+	}
+	v, err := t.OS.Agent.Installed(ctx, c)
 	if err != nil {
 		t.Log.Debug("preflight: reading the MT's agent version", "err", err)
 		return "", false
 	}
-	return strings.TrimSpace(firstLine(string(out))), true
+	return v, true
 }

@@ -9,6 +9,7 @@ import (
 	version "github.com/hashicorp/go-version"
 
 	"github.com/mtprep/mtprep/packages"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -235,6 +236,9 @@ type AuditContext struct {
 	// VMDisks are the MT VM's disks in SCSI order (bus, unit), so the
 	// first is the OS disk; nil when vSphere was not read.
 	VMDisks []VMDiskInfo
+	// Release judges the probe's release line: the MT's OS part (nil:
+	// no OS known for the MT, and the release check fails).
+	Release guest.Release
 }
 
 // GuestFindings turns a probe into checks. Pure: tested with probe text.
@@ -246,8 +250,12 @@ func GuestFindings(s *spec.Spec, p Probe, ac AuditContext) []Finding {
 	}
 	ubuntu := strings.HasPrefix(p.OS, "Ubuntu")
 
-	switch info, err := ParseRelease(p.OS); {
-	case err == nil && info.ID == "centos" && info.Version == "6.6":
+	var info guest.ReleaseInfo
+	if ac.Release != nil {
+		info = ac.Release.Parse(p.OS)
+	}
+	switch {
+	case info.Supported:
 		add(CheckOS, Pass, p.OS, "")
 	case ubuntu:
 		add(CheckOS, Warn, p.OS+": a newer Ubuntu-based MT release; the package checks are CentOS 6.6's and are skipped", "none needed if ASR supplied this MT image; otherwise rebuild on CentOS 6.6 with mtprep build")

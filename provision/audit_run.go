@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/mtprep/mtprep/packages"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
-	"github.com/mtprep/mtprep/scripts"
 )
 
 // Default bounds of an audit run.
@@ -136,7 +133,7 @@ func Audit(ctx context.Context, specs []*spec.Spec, o AuditOptions) ([]Finding, 
 			out = append(out, UnreachableFindings(s.Name, p.err)...)
 		} else {
 			out = append(out, p.reach)
-			out = append(out, GuestFindings(s, p.probe, AuditContext{VMDisks: disks[s.Name]})...)
+			out = append(out, GuestFindings(s, p.probe, AuditContext{VMDisks: disks[s.Name], Release: p.release})...)
 		}
 	}
 	return out, stats, ctx.Err()
@@ -183,6 +180,7 @@ func deadlinePassed(ctx context.Context) bool {
 
 type probeResult struct {
 	probe   Probe
+	release guest.Release
 	reach   Finding
 	err     error
 	session bool // an SSH session was opened
@@ -199,7 +197,7 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 		return err
 	}
 	osys, ok := lookupOS(o.OS, s.OS)
-	if !ok || osys.Shell == nil {
+	if !ok || osys.Shell == nil || osys.Probe == nil {
 		return probeResult{err: fmt.Errorf("no probe for os %q", s.OS)}
 	}
 	cfg := SSHConfigFor(s, osys.Shell, o.Env, o.Log)
@@ -210,8 +208,7 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 		return probeResult{err: timedOut(err)}
 	}
 	defer c.Close()
-	args := append([]string{s.Network.Hostname, s.Retention.Mountpoint, s.ConfigServer.IP, strconv.Itoa(s.ConfigServer.Port)}, packages.Names(packages.Required())...)
-	out, err := c.Script(pctx, scripts.AuditProbe, nil, args...)
+	out, err := osys.Probe.Run(pctx, c, guest.ProbeArgs{Hostname: s.Network.Hostname, Mountpoint: s.Retention.Mountpoint, CSIP: s.ConfigServer.IP, CSPort: s.ConfigServer.Port})
 	if err != nil {
 		var ce *guest.CommandError
 		if errors.As(err, &ce) {
@@ -222,5 +219,5 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 	}
 	o.Log.Debug("MT probed", "mt", s.Name, "took", time.Since(start).Round(time.Millisecond))
 	reach := Finding{Host: s.Name, ID: CheckReachable, Result: Pass, Reason: fmt.Sprintf("SSH %s@%s:%d (host key %s)", s.SSH.User, s.SSH.Address, s.SSH.Port, guest.Fingerprint(c.HostKey()))}
-	return probeResult{probe: ParseProbe(string(out)), reach: reach, session: true}
+	return probeResult{probe: ParseProbe(out), release: osys.Release, reach: reach, session: true}
 }

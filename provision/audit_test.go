@@ -24,6 +24,7 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision/guest/guesttest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -164,7 +165,7 @@ func TestGuestFindings(t *testing.T) {
 			if c.spec != nil {
 				c.spec(&sp)
 			}
-			fs := GuestFindings(&sp, ParseProbe(probe), AuditContext{VMDisks: c.disks})
+			fs := GuestFindings(&sp, ParseProbe(probe), AuditContext{VMDisks: c.disks, Release: centos.Release{}})
 			checkFindingShape(t, fs)
 			if got := failIDs(fs); got != c.fails {
 				t.Errorf("FAIL ids %q, want %q\n%v", got, c.fails, fs)
@@ -677,7 +678,7 @@ func TestAuditRunner(t *testing.T) {
 
 func TestReportsGolden(t *testing.T) {
 	s, _ := spec.Parse("mt01.yaml", []byte(validSpec))
-	fs := GuestFindings(s, ParseProbe(strings.Replace(goodProbe, "cs reachable", "cs unreachable", 1)), AuditContext{VMDisks: goodDisks})
+	fs := GuestFindings(s, ParseProbe(strings.Replace(goodProbe, "cs reachable", "cs unreachable", 1)), AuditContext{VMDisks: goodDisks, Release: centos.Release{}})
 	fs = append(fs, UnreachableFindings("mt02", errors.New("dial tcp 192.0.2.11:22: connect: no route to host"))[:3]...)
 	for _, c := range []struct {
 		file  string
@@ -777,7 +778,7 @@ func FuzzGuestFindings(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, probe string) {
-		fs := GuestFindings(s, ParseProbe(probe), AuditContext{VMDisks: goodDisks})
+		fs := GuestFindings(s, ParseProbe(probe), AuditContext{VMDisks: goodDisks, Release: centos.Release{}})
 		if len(fs) != len(guestAuditIDs()) {
 			t.Fatalf("%d findings", len(fs))
 		}

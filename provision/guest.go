@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
-
-	version "github.com/hashicorp/go-version"
 
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
@@ -64,61 +61,33 @@ func (t *Target) SSHRoundTrips() guest.Stats {
 	return sum
 }
 
-// OSInfo is the MT's OS as its release file says.
-type OSInfo struct {
-	ID, Version, Release string // "centos", "6.6", the file's line
-}
-
-var releaseRe = regexp.MustCompile(`^(CentOS|Red Hat Enterprise Linux Server|Red Hat Enterprise Linux)( Linux)? release ([0-9]+(\.[0-9]+)*)`)
-
-// ParseRelease reads /etc/centos-release or /etc/redhat-release; CentOS 6
-// has no /etc/os-release.
-func ParseRelease(line string) (OSInfo, error) {
-	line = strings.TrimSpace(line)
-	m := releaseRe.FindStringSubmatch(line)
-	if m == nil {
-		return OSInfo{Release: line}, fmt.Errorf("unrecognised release %q", line)
+// CheckOS refuses an MT that does not run its OS's release (--allow-os
+// goes on anyway): ASR's Linux MT procedure is written for one release.
+// The release is read once per run (a reboot does not change it).
+func (t *Target) CheckOS(ctx context.Context) (guest.ReleaseInfo, error) {
+	if t.OS == nil || t.OS.Release == nil {
+		return guest.ReleaseInfo{}, fmt.Errorf("no release check for os %q", t.Spec.OS)
 	}
-	id := "rhel"
-	if m[1] == "CentOS" {
-		id = "centos"
-	}
-	return OSInfo{ID: id, Version: m[3], Release: line}, nil
-}
-
-// releaseScript prints the MT's OS release line. CentOS 6 has no
-// /etc/os-release; packages-state.sh prints the same line as "release …".
-const releaseScript = "cat /etc/centos-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || { [ -f /etc/os-release ] && . /etc/os-release && echo \"$PRETTY_NAME\"; }\n"
-
-// CheckOS refuses anything but CentOS 6.6 unless allowed: ASR's Linux MT
-// procedure supports only CentOS 6.6 minimal. The release is read once
-// per run (a reboot does not change it).
-func (t *Target) CheckOS(ctx context.Context) (OSInfo, error) {
 	if t.osRelease == "" {
 		c, err := t.SSH(ctx)
 		if err != nil {
-			return OSInfo{}, err
+			return guest.ReleaseInfo{}, err
 		}
-		out, err := c.Script(ctx, releaseScript, nil)
+		info, err := t.OS.Release.Read(ctx, c)
 		if err != nil {
-			return OSInfo{}, fmt.Errorf("reading the OS release: %w", err)
+			return guest.ReleaseInfo{}, err
 		}
-		t.osRelease = firstLine(string(out))
+		t.osRelease = info.Line
 	}
 	return t.checkRelease(t.osRelease)
 }
 
 // checkRelease applies CheckOS's rule to a release line.
-func (t *Target) checkRelease(line string) (OSInfo, error) {
-	info, perr := ParseRelease(line)
-	want := version.Must(version.NewVersion("6.6"))
-	ok := perr == nil && info.ID == "centos"
-	if ok {
-		v, err := version.NewVersion(info.Version)
-		ok = err == nil && v.Equal(want)
-	}
-	if !ok && !t.Options.AllowOS {
-		return info, fmt.Errorf("the MT runs %q, not CentOS 6.6: ASR's Linux master target needs CentOS 6.6 minimal (--allow-os to go on anyway)", info.Release)
+func (t *Target) checkRelease(line string) (guest.ReleaseInfo, error) {
+	info := t.OS.Release.Parse(line)
+	if !info.Supported && !t.Options.AllowOS {
+		want := t.OS.Release.Want()
+		return info, fmt.Errorf("the MT runs %q, not %s: ASR's Linux master target needs %s minimal (--allow-os to go on anyway)", info.Line, want, want)
 	}
 	return info, nil
 }

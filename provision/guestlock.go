@@ -3,78 +3,36 @@ package provision
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/mtprep/mtprep/provision/guest"
 )
 
-// GuestLockDir is the guest's lock (lock.go): a directory, because mkdir
-// is atomic on every file system and needs no flock(1) on the MT (util-
-// linux-ng 2.17 has it, but a lock held by a process would die with the
-// SSH session and the agent phase's reboot; the directory does not).
-const GuestLockDir = "/root/.mtprep/lock"
-
-// guestLockScript takes the lock $4: $1 the owner line, $2 this run's id,
-// $3 "break" to take it from another run. It prints "taken", "broke
-// <owner line>" or "held <owner line>".
-const guestLockScript = `set -u
-d=$4
-mkdir -p "${d%/*}" && chmod 700 "${d%/*}"
-if mkdir "$d" 2>/dev/null; then
-	printf '%s\n' "$1" > "$d/owner"
-	echo taken
-	exit 0
-fi
-cur=$(cat "$d/owner" 2>/dev/null || true)
-case " $cur " in
-*" run=$2 "*) echo taken; exit 0 ;;
-esac
-if [ "$3" = break ]; then
-	printf '%s\n' "$1" > "$d/owner"
-	echo "broke $cur"
-	exit 0
-fi
-echo "held $cur"
-`
-
-// guestUnlockScript releases the lock $2 if it is still this run's ($1).
-const guestUnlockScript = `set -u
-d=$2
-cur=$(cat "$d/owner" 2>/dev/null || true)
-case " $cur " in
-*" run=$1 "*) rm -rf "$d" ;;
-esac
-`
-
-// lockGuest takes the guest lock over the Target's SSH connection.
+// lockGuest takes the guest lock (the OS's Lock part: on CentOS a
+// directory under /root/.mtprep, which survives the SSH session and the
+// agent phase's reboot) over the Target's SSH connection.
 func (t *Target) lockGuest(ctx context.Context) error {
 	if t.locks.guest {
 		return nil
+	}
+	if t.OS == nil || t.OS.Lock == nil {
+		return fmt.Errorf("no guest lock for os %q", t.Spec.OS)
 	}
 	c, err := t.SSH(ctx)
 	if err != nil {
 		return err
 	}
 	me := t.lockOwner()
-	mode := ""
-	if t.Options.BreakLock {
-		mode = "break"
-	}
 	dir := t.guestLockPath()
-	out, err := c.Script(ctx, guestLockScript, nil, me.String(), me.Run, mode, dir)
+	res, err := t.OS.Lock.Take(ctx, c, dir, me.String(), me.Run, t.Options.BreakLock)
 	if err != nil {
 		return fmt.Errorf("taking the guest lock %s: %w", dir, err)
 	}
-	res := strings.TrimSpace(string(out))
 	switch {
-	case res == "taken":
-	case strings.HasPrefix(res, "broke"):
-		t.Log.Warn("broke the MT's guest lock (--break-lock)", "mt", t.Spec.Name, "held_by", ParseLockOwner(strings.TrimPrefix(res, "broke")).Describe(time.Now()))
-	case strings.HasPrefix(res, "held"):
-		return &LockedError{MT: t.Spec.Name, Where: "the guest (" + dir + ")", Owner: ParseLockOwner(strings.TrimPrefix(res, "held"))}
-	default:
-		return fmt.Errorf("taking the guest lock %s: unexpected answer %q", dir, res)
+	case !res.Taken:
+		return &LockedError{MT: t.Spec.Name, Where: "the guest (" + dir + ")", Owner: ParseLockOwner(res.Held)}
+	case res.Broke != "":
+		t.Log.Warn("broke the MT's guest lock (--break-lock)", "mt", t.Spec.Name, "held_by", ParseLockOwner(res.Broke).Describe(time.Now()))
 	}
 	t.locks.guest = true
 	t.registerRelease()
@@ -95,17 +53,17 @@ func (t *Target) unlockGuest(ctx context.Context) error {
 		}
 		defer c.Close()
 	}
-	if _, err := c.Script(ctx, guestUnlockScript, nil, t.lockOwner().Run, t.guestLockPath()); err != nil {
+	if err := t.OS.Lock.Release(ctx, c, t.guestLockPath(), t.lockOwner().Run); err != nil {
 		return fmt.Errorf("releasing the guest lock %s: %w", t.guestLockPath(), err)
 	}
 	return nil
 }
 
-// guestLockPath is GuestLockDir; tests, whose "guest" is this machine,
-// put it elsewhere.
+// guestLockPath is the OS's lock path; tests, whose "guest" is this
+// machine, put it elsewhere.
 func (t *Target) guestLockPath() string {
 	if t.locks.guestDir != "" {
 		return t.locks.guestDir
 	}
-	return GuestLockDir
+	return t.OS.Lock.Path()
 }

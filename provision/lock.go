@@ -122,7 +122,7 @@ type locks struct {
 	owner    *LockOwner
 	vm       *types.ManagedObjectReference
 	guest    bool
-	guestDir string // GuestLockDir when empty
+	guestDir string // the OS lock part's path when empty
 	onClose  bool   // release registered with Target.OnClose
 }
 

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/mtprep/mtprep/scripts"
+	"github.com/mtprep/mtprep/provision/guest"
 )
 
 // agentPhase uploads the Unified Agent, unpacks it in the user's home and
@@ -19,47 +18,21 @@ type agentPhase struct{}
 
 func (agentPhase) Name() string { return "agent" }
 
-// Paths on the MT. The home directory, never /usr/local (ASR docs).
-const (
-	agentUnpackDir = "/root/mtprep/agent"
-	agentStateDir  = "/root/.mtprep"
-)
-
 // Resolutions of an interrupted ApplyCustomChanges.sh run.
 const (
 	AppliedMarkDone = "mark-done" // the operator checked: it did its work
 	AppliedRunAgain = "run-again" // the operator wants it run a second time
 )
 
-type agentState struct {
-	started, done, rebootPending string
-	unpacked                     bool
-}
-
-func readAgentState(ctx context.Context, t *Target) (agentState, error) {
+func readAgentState(ctx context.Context, t *Target) (guest.AgentState, error) {
+	if t.OS == nil || t.OS.Agent == nil {
+		return guest.AgentState{}, fmt.Errorf("no agent part for os %q", t.Spec.OS)
+	}
 	c, err := t.SSH(ctx)
 	if err != nil {
-		return agentState{}, err
+		return guest.AgentState{}, err
 	}
-	out, err := c.Script(ctx, scripts.AgentState, nil, agentStateDir, agentUnpackDir)
-	if err != nil {
-		return agentState{}, err
-	}
-	var st agentState
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, _ := strings.Cut(line, " ")
-		switch k {
-		case "started":
-			st.started = v
-		case "done":
-			st.done = v
-		case "reboot-pending":
-			st.rebootPending = v
-		case "unpacked":
-			st.unpacked = true
-		}
-	}
-	return st, nil
+	return t.OS.Agent.Read(ctx, c)
 }
 
 // ErrAppliedUnknown is an ApplyCustomChanges.sh run that started and never
@@ -69,7 +42,7 @@ var ErrAppliedUnknown = errors.New("ApplyCustomChanges.sh started but did not re
 
 func (agentPhase) OnFreshMT(t *Target) []string {
 	return []string{
-		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t.Spec.SSH.User), agentUnpackDir),
+		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t), t.OS.Agent.UnpackDir()),
 		"run ApplyCustomChanges.sh once, then reboot",
 	}
 }
@@ -80,15 +53,15 @@ func (agentPhase) Check(ctx context.Context, t *Target) (Check, error) {
 		return Check{}, err
 	}
 	switch {
-	case st.done != "" && st.rebootPending == "":
-		return Check{Done: true, Observed: "ApplyCustomChanges.sh ran once at " + st.done + "; rebooted since"}, nil
-	case st.done != "":
-		return Check{Changes: []string{"reboot the MT (ApplyCustomChanges.sh ran at " + st.done + ")"}}, nil
-	case st.started != "" && t.Options.AppliedResolution == "":
-		return Check{}, fmt.Errorf("%w (started %s, MT %s): check the MT, then re-run with --apply-custom-changes=%s if it did its work, or =%s to run it again", ErrAppliedUnknown, st.started, t.Spec.Name, AppliedMarkDone, AppliedRunAgain)
+	case st.Done != "" && st.RebootPending == "":
+		return Check{Done: true, Observed: "ApplyCustomChanges.sh ran once at " + st.Done + "; rebooted since"}, nil
+	case st.Done != "":
+		return Check{Changes: []string{"reboot the MT (ApplyCustomChanges.sh ran at " + st.Done + ")"}}, nil
+	case st.Started != "" && t.Options.AppliedResolution == "":
+		return Check{}, fmt.Errorf("%w (started %s, MT %s): check the MT, then re-run with --apply-custom-changes=%s if it did its work, or =%s to run it again", ErrAppliedUnknown, st.Started, t.Spec.Name, AppliedMarkDone, AppliedRunAgain)
 	}
 	return Check{Changes: []string{
-		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t.Spec.SSH.User), agentUnpackDir),
+		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t), t.OS.Agent.UnpackDir()),
 		"run ApplyCustomChanges.sh once, then reboot",
 	}}, nil
 }
@@ -102,24 +75,24 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	if st.done == "" {
-		if st.started != "" {
+	if st.Done == "" {
+		if st.Started != "" {
 			switch t.Options.AppliedResolution {
 			case AppliedMarkDone:
-				if _, err := c.Script(ctx, "set -e; cp \"$1/applycustomchanges.started\" \"$1/applycustomchanges.done\"; cp \"$1/applycustomchanges.started\" \"$1/applycustomchanges.reboot-pending\"\n", nil, agentStateDir); err != nil {
+				if err := t.OS.Agent.MarkDone(ctx, c); err != nil {
 					return err
 				}
-				t.Log.Warn("recorded ApplyCustomChanges.sh as done without running it (operator's decision)", "started", st.started)
+				t.Log.Warn("recorded ApplyCustomChanges.sh as done without running it (operator's decision)", "started", st.Started)
 			case AppliedRunAgain:
-				t.Log.Warn("running ApplyCustomChanges.sh a second time (operator's decision)", "first_start", st.started)
-				if _, err := c.Run(ctx, "rm", "-f", agentStateDir+"/applycustomchanges.started"); err != nil {
+				t.Log.Warn("running ApplyCustomChanges.sh a second time (operator's decision)", "first_start", st.Started)
+				if err := t.OS.Agent.ForgetStart(ctx, c); err != nil {
 					return err
 				}
 			default:
 				return ErrAppliedUnknown
 			}
 		}
-		if t.Options.AppliedResolution != AppliedMarkDone || st.started == "" {
+		if t.Options.AppliedResolution != AppliedMarkDone || st.Started == "" {
 			info, err := InspectAgent(ctx, t.Spec)
 			if err != nil {
 				return err
@@ -132,10 +105,10 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 			if _, err := c.Upload(ctx, info.Path, remote, t.Progress); err != nil {
 				return err
 			}
-			if _, err := c.Script(ctx, scripts.AgentApply, nil, remote, agentUnpackDir, agentStateDir); err != nil {
+			if err := t.OS.Agent.Apply(ctx, c, remote); err != nil {
 				return fmt.Errorf("ApplyCustomChanges.sh: %w", err)
 			}
-			t.Note("agent", fmt.Sprintf("unpacked agent %s (sha256 %s) in %s, ran ApplyCustomChanges.sh once, rebooted", info.Version, info.SHA256, agentUnpackDir))
+			t.Note("agent", fmt.Sprintf("unpacked agent %s (sha256 %s) in %s, ran ApplyCustomChanges.sh once, rebooted", info.Version, info.SHA256, t.OS.Agent.UnpackDir()))
 		}
 	}
 	timeout := t.Options.RebootTimeout
@@ -146,7 +119,7 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 	if err := c.Reboot(ctx, timeout); err != nil {
 		return err
 	}
-	if _, err := c.Run(ctx, "rm", "-f", agentStateDir+"/applycustomchanges.reboot-pending"); err != nil {
+	if err := t.OS.Agent.Rebooted(ctx, c); err != nil {
 		return err
 	}
 	return nil
@@ -157,17 +130,18 @@ func (agentPhase) Verify(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	if st.done == "" || st.rebootPending != "" || !st.unpacked {
-		return fmt.Errorf("agent state after apply: done=%q reboot-pending=%q unpacked=%v", st.done, st.rebootPending, st.unpacked)
+	if st.Done == "" || st.RebootPending != "" || !st.Unpacked {
+		return fmt.Errorf("agent state after apply: done=%q reboot-pending=%q unpacked=%v", st.Done, st.RebootPending, st.Unpacked)
 	}
 	return nil
 }
 
 // uploadDirText names the upload directory for a plan, without a
-// connection.
-func uploadDirText(user string) string {
-	if user == "root" || user == "" {
-		return rootWorkDir
+// connection: what the OS's Shell says for the spec's user.
+func uploadDirText(t *Target) string {
+	dir, err := t.OS.Shell.WorkDir(t.Spec.SSH.User, func() (string, error) { return "~" + t.Spec.SSH.User, nil })
+	if err != nil {
+		return "~" + t.Spec.SSH.User + "/mtprep"
 	}
-	return "~" + user + "/mtprep"
+	return dir
 }

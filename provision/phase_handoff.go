@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 
 	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/provision/guest"
-	"github.com/mtprep/mtprep/scripts"
 )
 
 // handoffPhase maps the hostname in /etc/hosts, installs the master target
@@ -25,48 +23,25 @@ type handoffPhase struct{}
 
 func (handoffPhase) Name() string { return "handoff" }
 
-type handoffState struct {
-	nics, hosts  []string
-	csReachable  bool
-	vxVersion    string
-	registeredCS string
-}
+type handoffState struct{ guest.RegistrationState }
 
 func readHandoff(ctx context.Context, t *Target) (handoffState, error) {
+	if t.OS == nil || t.OS.Registration == nil {
+		return handoffState{}, fmt.Errorf("no registration part for os %q", t.Spec.OS)
+	}
 	c, err := t.SSH(ctx)
 	if err != nil {
 		return handoffState{}, err
 	}
 	s := t.Spec
-	out, err := c.Script(ctx, scripts.HandoffState, nil, s.Network.Hostname, s.ConfigServer.IP, strconv.Itoa(s.ConfigServer.Port))
-	if err != nil {
-		return handoffState{}, err
-	}
-	var st handoffState
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
-		switch k {
-		case "nic":
-			st.nics = append(st.nics, v)
-		case "hosts":
-			st.hosts = append(st.hosts, v)
-		case "cs":
-			st.csReachable = v == "reachable"
-		case "vx_version":
-			st.vxVersion = strings.TrimSpace(v)
-		case "registered":
-			st.registeredCS = v
-		}
-	}
-	slices.Sort(st.nics)
-	slices.Sort(st.hosts)
-	return st, nil
+	st, err := t.OS.Registration.Read(ctx, c, s.Network.Hostname, s.ConfigServer.IP, s.ConfigServer.Port)
+	return handoffState{st}, err
 }
 
-func (st handoffState) hostsOK() bool { return len(st.nics) > 0 && slices.Equal(st.nics, st.hosts) }
+func (st handoffState) hostsOK() bool { return len(st.NICs) > 0 && slices.Equal(st.NICs, st.Hosts) }
 
 func (st handoffState) agentOK(t *Target) bool {
-	return st.vxVersion != "" && st.registeredCS == t.Spec.ConfigServer.IP
+	return st.AgentVersion != "" && st.RegisteredCS == t.Spec.ConfigServer.IP
 }
 
 // upgradeTo reports the tarball's version when it is newer than the agent
@@ -74,7 +49,7 @@ func (st handoffState) agentOK(t *Target) bool {
 // to 9.10.x), which mtprep does not automate.
 func (st handoffState) upgradeTo(t *Target) (string, bool) {
 	want, err := version.NewVersion(AgentVersion(t.Spec.Agent.Tarball))
-	have, err2 := version.NewVersion(st.vxVersion)
+	have, err2 := version.NewVersion(st.AgentVersion)
 	if err != nil || err2 != nil || !have.LessThan(want) {
 		return "", false
 	}
@@ -99,19 +74,19 @@ func (handoffPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	}
 	var ch []string
 	if !st.hostsOK() {
-		ch = append(ch, fmt.Sprintf("/etc/hosts: map %s to %s (now: %v)", t.Spec.Network.Hostname, strings.Join(st.nics, ", "), st.hosts))
+		ch = append(ch, fmt.Sprintf("/etc/hosts: map %s to %s (now: %v)", t.Spec.Network.Hostname, strings.Join(st.NICs, ", "), st.Hosts))
 	}
 	if !st.agentOK(t) {
 		ch = append(ch, fmt.Sprintf("install the master target role and register it with %s:%d", t.Spec.ConfigServer.IP, t.Spec.ConfigServer.Port))
 	} else if want, ok := st.upgradeTo(t); ok {
-		ch = append(ch, fmt.Sprintf("upgrade the master target role from %s to %s (not automated: build refuses it, see the error)", st.vxVersion, want))
+		ch = append(ch, fmt.Sprintf("upgrade the master target role from %s to %s (not automated: build refuses it, see the error)", st.AgentVersion, want))
 	}
 	manifest := handoffPath(t)
 	if _, err := os.Stat(manifest); err != nil {
 		ch = append(ch, "write "+manifest)
 	}
 	if len(ch) == 0 {
-		return Check{Done: true, Observed: fmt.Sprintf("agent %s registered with %s; %s", st.vxVersion, st.registeredCS, manifest)}, nil
+		return Check{Done: true, Observed: fmt.Sprintf("agent %s registered with %s; %s", st.AgentVersion, st.RegisteredCS, manifest)}, nil
 	}
 	return Check{Changes: ch}, nil
 }
@@ -131,20 +106,20 @@ func (handoffPhase) Apply(ctx context.Context, t *Target) error {
 	}
 	s := t.Spec
 	if !st.hostsOK() {
-		if len(st.nics) == 0 {
+		if len(st.NICs) == 0 {
 			return fmt.Errorf("the MT reports no IPv4 address on any NIC")
 		}
-		if _, err := c.Script(ctx, scripts.HostsApply, nil, append([]string{s.Network.Hostname}, st.nics...)...); err != nil {
-			return fmt.Errorf("/etc/hosts: %w", err)
+		if err := t.OS.Registration.MapHostname(ctx, c, s.Network.Hostname, st.NICs); err != nil {
+			return err
 		}
 	}
 	if want, ok := st.upgradeTo(t); ok && st.agentOK(t) {
-		return fmt.Errorf("the MT runs agent %s and the spec names %s: mtprep does not upgrade an installed agent; upgrade it on the MT with the new tarball's installer (ASR: run ./install from the unpacked %s), then re-run build", st.vxVersion, want, filepath.Base(t.Spec.Agent.Tarball))
+		return fmt.Errorf("the MT runs agent %s and the spec names %s: mtprep does not upgrade an installed agent; upgrade it on the MT with the new tarball's installer (ASR: run ./install from the unpacked %s), then re-run build", st.AgentVersion, want, filepath.Base(t.Spec.Agent.Tarball))
 	}
 	if !st.agentOK(t) {
 		// Check first: an install that cannot reach the CS fails late and
 		// leaves a half-registered agent.
-		if !st.csReachable {
+		if !st.CSReachable {
 			return fmt.Errorf("the configuration server %s:%d does not answer from the MT: check the route and firewall (ASR: telnet %s 443)", s.ConfigServer.IP, s.ConfigServer.Port, s.ConfigServer.IP)
 		}
 		info, err := InspectAgent(ctx, s)
@@ -160,8 +135,8 @@ func (handoffPhase) Apply(ctx context.Context, t *Target) error {
 			form = "new"
 		}
 		t.Log.Info("installing the master target role", "agent_version", info.Version, "form", form, "cs", s.ConfigServer.IP)
-		if _, err := c.Script(ctx, scripts.AgentInstall, strings.NewReader(pass+"\n"), form, agentUnpackDir, s.ConfigServer.IP, strconv.Itoa(s.ConfigServer.Port)); err != nil {
-			return fmt.Errorf("agent install: %w", err)
+		if err := t.OS.Registration.Install(ctx, c, t.OS.Agent.UnpackDir(), form == "new", s.ConfigServer.IP, s.ConfigServer.Port, pass); err != nil {
+			return err
 		}
 		t.Note("handoff", fmt.Sprintf("installed agent %s (%s form), registered with %s", info.Version, form, s.ConfigServer.IP))
 	}
@@ -204,7 +179,7 @@ func writeHandoff(ctx context.Context, t *Target, st handoffState) error {
 	h := Handoff{
 		Name: s.Name, Hostname: s.Network.Hostname, Address: s.SSH.Address, ESXiHost: t.Facts.ESXiHost,
 		Datastore: s.VSphere.Datastore, VM: t.Facts.VMMoRef, Retention: HandoffRetention{Path: s.Retention.Mountpoint, WWID: wwid},
-		DiskUUIDs: t.Facts.DiskUUIDs, AgentVersion: st.vxVersion, ConfigServer: fmt.Sprintf("%s:%d", s.ConfigServer.IP, s.ConfigServer.Port),
+		DiskUUIDs: t.Facts.DiskUUIDs, AgentVersion: st.AgentVersion, ConfigServer: fmt.Sprintf("%s:%d", s.ConfigServer.IP, s.ConfigServer.Port),
 		Phases: t.Facts.PhaseNotes, WrittenAt: time.Now().UTC(),
 	}
 	if t.ssh != nil && t.ssh.HostKey() != nil {

@@ -3,95 +3,84 @@ package provision
 import (
 	"context"
 	"fmt"
-	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/mtprep/mtprep/packages"
-	"github.com/mtprep/mtprep/scripts"
+	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
-// packagesPhase installs the manifest's RPMs (package packages) from the
-// offline bundle or the vault, and enables multipathd.
+// packagesPhase installs the OS's package list (CentOS: the manifest's
+// RPMs, from the offline bundle or the vault) and the services the MT
+// role needs (multipathd).
 type packagesPhase struct{}
 
 func (packagesPhase) Name() string { return "packages" }
 
 func (packagesPhase) OnFreshMT(t *Target) []string {
+	p := t.OS.Packages
 	return []string{
-		fmt.Sprintf("install from %s what the MT lacks of: %s", t.Spec.Packages.Source, strings.Join(packages.Names(packages.Required()), ", ")),
-		"enable and start multipathd (mpathconf --enable, chkconfig multipathd on, service multipathd start)",
+		fmt.Sprintf("install from %s what the MT lacks of: %s", t.Spec.Packages.Source, strings.Join(p.Names(), ", ")),
+		p.ServiceFix(),
 	}
 }
 
-// rootWorkDir is where mtprep keeps its files on the MT (root's home: not
-// /usr/local, where the ASR docs say an unpacked agent fails to install);
-// uploads land here too when mtprep logs in as root (guest.Conn.UploadDir).
-const rootWorkDir = "/root/mtprep"
-
-type packageState struct {
-	missing                map[string]string
-	conf, enabled, running bool
-	installed              packages.Installed
+// packageSource is the spec's packages block as the OS parts take it.
+func packageSource(s *spec.Spec) guest.PackageSource {
+	return guest.PackageSource{Kind: s.Packages.Source, Bundle: s.Packages.Bundle, Repos: s.Packages.Repos,
+		GPGCheck: s.Packages.GPGCheck == nil || *s.Packages.GPGCheck}
 }
 
-func (s packageState) done() bool { return len(s.missing) == 0 && s.conf && s.enabled && s.running }
+func packagesDone(s guest.PackageState) bool {
+	if len(s.Missing) > 0 {
+		return false
+	}
+	for _, svc := range s.Services {
+		if !svc.OK() {
+			return false
+		}
+	}
+	return true
+}
 
-func (s packageState) changes(src string) []string {
+func packageChanges(s guest.PackageState, src string) []string {
 	var out []string
-	if len(s.missing) > 0 {
-		names := make([]string, 0, len(s.missing))
-		for n, why := range s.missing {
+	if len(s.Missing) > 0 {
+		names := make([]string, 0, len(s.Missing))
+		for n, why := range s.Missing {
 			names = append(names, n+" ("+why+")")
 		}
 		sort.Strings(names)
 		out = append(out, fmt.Sprintf("install from %s: %s", src, strings.Join(names, ", ")))
 	}
-	if !s.conf || !s.enabled || !s.running {
-		out = append(out, "enable and start multipathd (mpathconf --enable, chkconfig multipathd on, service multipathd start)")
+	for _, svc := range s.Services {
+		if !svc.OK() {
+			out = append(out, svc.Fix)
+		}
 	}
 	return out
 }
 
-// readPackageState reads the packages, multipathd and (first line) the OS
-// release in one script: one round trip, and the OS check comes with it.
-func readPackageState(ctx context.Context, t *Target) (packageState, error) {
+// readPackageState reads the packages and services, and the OS release
+// with them (one round trip; the OS check comes with it).
+func readPackageState(ctx context.Context, t *Target) (guest.PackageState, error) {
+	if t.OS == nil || t.OS.Packages == nil {
+		return guest.PackageState{}, fmt.Errorf("no package part for os %q", t.Spec.OS)
+	}
 	c, err := t.SSH(ctx)
 	if err != nil {
-		return packageState{}, err
+		return guest.PackageState{}, err
 	}
-	out, err := c.Script(ctx, scripts.PackagesState, nil, packages.Names(packages.Required())...)
+	st, err := t.OS.Packages.Read(ctx, c)
 	if err != nil {
-		return packageState{}, err
+		return guest.PackageState{}, err
 	}
-	st := packageState{installed: packages.Installed{}}
-	var rpmLines []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if rel, ok := strings.CutPrefix(line, "release "); ok && t.osRelease == "" {
-			t.osRelease = strings.TrimSpace(rel)
-		}
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 3 && f[0] == "rpm":
-			rpmLines = append(rpmLines, f[1]+" "+f[2])
-		case len(f) == 3 && f[0] == "multipath":
-			yes := f[2] == "yes"
-			switch f[1] {
-			case "conf":
-				st.conf = yes
-			case "enabled":
-				st.enabled = yes
-			case "running":
-				st.running = yes
-			}
-		}
+	if t.osRelease == "" {
+		t.osRelease = st.Release
 	}
 	if _, err := t.checkRelease(t.osRelease); err != nil {
-		return packageState{}, err
+		return guest.PackageState{}, err
 	}
-	st.installed = packages.ParseRPMQuery(strings.Join(rpmLines, "\n"))
-	st.missing = packages.Missing(packages.Required(), st.installed)
 	return st, nil
 }
 
@@ -100,10 +89,14 @@ func (packagesPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	if err != nil {
 		return Check{}, err
 	}
-	if st.done() {
-		return Check{Done: true, Observed: fmt.Sprintf("%d packages at their minimum versions; multipathd enabled and running", len(packages.Required()))}, nil
+	if packagesDone(st) {
+		var svcs []string
+		for _, s := range st.Services {
+			svcs = append(svcs, s.Name)
+		}
+		return Check{Done: true, Observed: fmt.Sprintf("%d packages at their minimum versions; %s enabled and running", st.Wanted, strings.Join(svcs, ", "))}, nil
 	}
-	return Check{Changes: st.changes(t.Spec.Packages.Source)}, nil
+	return Check{Changes: packageChanges(st, t.Spec.Packages.Source)}, nil
 }
 
 func (packagesPhase) Apply(ctx context.Context, t *Target) error {
@@ -115,49 +108,10 @@ func (packagesPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	if len(st.missing) > 0 {
-		names := make([]string, 0, len(st.missing))
-		for n := range st.missing {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		switch t.Spec.Packages.Source {
-		case "bundle":
-			// Check the bundle here first: a bad one fails before any upload.
-			if _, err := packages.ReadBundle(ctx, t.Spec.Packages.Bundle); err != nil {
-				return err
-			}
-			dir, err := c.UploadDir()
-			if err != nil {
-				return err
-			}
-			remote := path.Join(dir, filepath.Base(t.Spec.Packages.Bundle))
-			up, err := c.Upload(ctx, t.Spec.Packages.Bundle, remote, t.Progress)
-			if err != nil {
-				return err
-			}
-			t.Log.Info("bundle on the MT", "path", remote, "sha256", up.SHA256, "sent", up.Sent, "resumed", up.Resumed, "skipped", up.Skipped)
-			args := append([]string{remote, rootWorkDir + "/bundle"}, names...)
-			if _, err := c.Script(ctx, scripts.PackagesBundle, nil, args...); err != nil {
-				return fmt.Errorf("installing from the bundle: %w", err)
-			}
-		case "vault":
-			gpg := "1"
-			if !*t.Spec.Packages.GPGCheck {
-				gpg = "0"
-			}
-			args := append(append([]string{gpg}, t.Spec.Packages.Repos...), "--")
-			if _, err := c.Script(ctx, scripts.PackagesVault, nil, append(args, names...)...); err != nil {
-				return fmt.Errorf("installing with yum: %w", err)
-			}
-		}
+	if err := t.OS.Packages.Install(ctx, c, st, packageSource(t.Spec), guest.Env{Log: t.Log, Progress: t.Progress}); err != nil {
+		return err
 	}
-	if !st.conf || !st.enabled || !st.running {
-		if _, err := c.Script(ctx, scripts.MultipathEnable, nil); err != nil {
-			return fmt.Errorf("enabling multipathd: %w", err)
-		}
-	}
-	t.Note("packages", strings.Join(st.changes(t.Spec.Packages.Source), "; "))
+	t.Note("packages", strings.Join(packageChanges(st, t.Spec.Packages.Source), "; "))
 	return nil
 }
 
@@ -166,8 +120,8 @@ func (packagesPhase) Verify(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	if !st.done() {
-		return fmt.Errorf("still to do after install: %s", strings.Join(st.changes(t.Spec.Packages.Source), "; "))
+	if !packagesDone(st) {
+		return fmt.Errorf("still to do after install: %s", strings.Join(packageChanges(st, t.Spec.Packages.Source), "; "))
 	}
 	return nil
 }

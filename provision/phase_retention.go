@@ -3,10 +3,9 @@ package provision
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
-	"github.com/mtprep/mtprep/scripts"
+	"github.com/mtprep/mtprep/provision/guest"
 )
 
 // retentionPhase formats and mounts the retention disk, found by identity:
@@ -22,59 +21,8 @@ func (retentionPhase) Name() string { return "retention" }
 // instead of calling it "data".
 const retentionLabel = "mtprep-retention"
 
-// RetentionState is what retention-state.sh saw.
-type RetentionState struct {
-	Device, FSType, Label string
-	Size                  int64
-	ReadOnly, Swap        bool
-	Holders               bool
-	Mounted               []string
-	NonZero               int64 // non-zero bytes in the MiBs sampled
-	Sampled               int   // MiBs sampled across the disk
-	PartitionTable        string
-	FstabDevice, FstabFS  string
-}
-
-// ParseRetentionState reads retention-state.sh's output.
-func ParseRetentionState(out string) RetentionState {
-	var st RetentionState
-	for _, line := range strings.Split(out, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
-		switch k {
-		case "device":
-			if v != "none" {
-				st.Device = v
-			}
-		case "size":
-			st.Size, _ = strconv.ParseInt(v, 10, 64)
-		case "readonly":
-			st.ReadOnly = v != "0"
-		case "fstype":
-			if v != "none" {
-				st.FSType = v
-			}
-		case "label":
-			if v != "none" {
-				st.Label = v
-			}
-		case "mounted":
-			st.Mounted = append(st.Mounted, v)
-		case "swap":
-			st.Swap = true
-		case "holders":
-			st.Holders = true
-		case "nonzero":
-			st.NonZero, _ = strconv.ParseInt(v, 10, 64)
-		case "sampled":
-			st.Sampled, _ = strconv.Atoi(v)
-		case "ptable":
-			st.PartitionTable = v
-		case "fstab":
-			st.FstabDevice, st.FstabFS, _ = strings.Cut(v, " ")
-		}
-	}
-	return st
-}
+// RetentionState is what the OS's retention part read of the disk.
+type RetentionState = guest.RetentionState
 
 // RetentionPlan is what the phase will do with a disk, or why it will not.
 type RetentionPlan struct {
@@ -172,15 +120,17 @@ func readRetention(ctx context.Context, t *Target) (string, RetentionState, Rete
 	if err != nil {
 		return "", RetentionState{}, RetentionPlan{}, err
 	}
+	if t.OS == nil || t.OS.Retention == nil {
+		return "", RetentionState{}, RetentionPlan{}, fmt.Errorf("no retention part for os %q", t.Spec.OS)
+	}
 	c, err := t.SSH(ctx)
 	if err != nil {
 		return "", RetentionState{}, RetentionPlan{}, err
 	}
-	out, err := c.Script(ctx, scripts.RetentionState, nil, wwid, t.Spec.Retention.Mountpoint)
+	st, err := t.OS.Retention.Read(ctx, c, wwid, t.Spec.Retention.Mountpoint)
 	if err != nil {
 		return "", RetentionState{}, RetentionPlan{}, err
 	}
-	st := ParseRetentionState(string(out))
 	return wwid, st, PlanRetention(st, wwid, t.Spec.Retention.Mountpoint, t.Options.FormatWWID), nil
 }
 
@@ -219,11 +169,7 @@ func (retentionPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	format := "no"
-	if p.Format {
-		format = "yes"
-	}
-	if _, err := c.Script(ctx, scripts.RetentionApply, nil, st.Device, t.Spec.Retention.Mountpoint, format); err != nil {
+	if err := t.OS.Retention.Apply(ctx, c, st.Device, t.Spec.Retention.Mountpoint, retentionLabel, p.Format); err != nil {
 		return fmt.Errorf("retention disk %s: %w", wwid, err)
 	}
 	t.Note("retention", fmt.Sprintf("%s %s (WWID %s) at %s", map[bool]string{true: "formatted ext4 and mounted", false: "mounted"}[p.Format], st.Device, wwid, t.Spec.Retention.Mountpoint))

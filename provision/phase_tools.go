@@ -3,17 +3,13 @@ package provision
 import (
 	"context"
 	"fmt"
-	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/mtprep/mtprep/packages"
 	"github.com/mtprep/mtprep/provision/guest"
-	"github.com/mtprep/mtprep/scripts"
 )
 
 // toolsPhase installs VMware Tools on the MT and starts them. ASR's
@@ -45,23 +41,17 @@ func (toolsPhase) Name() string { return "tools" }
 // service started (VMware Tools report to the host within seconds).
 const toolsWait = 5 * time.Minute
 
-// toolsInstallerNote is what plan and errors say about the route not
-// taken.
-const toolsInstallerNote = "installing from the ESXi host's VMware Tools installer (MountToolsInstaller) is not supported yet"
-
 // toolsProps are the VM properties the tools phase reads.
 var toolsProps = []string{"runtime.powerState", "guest.toolsRunningStatus", "guest.toolsVersionStatus2", "guest.toolsVersion"}
 
 type toolsState struct {
-	pkg, version     string // the installed Tools package, "" for none
-	service          string
-	enabled, running bool
+	guest.ToolsState
 	// vSphere's view.
 	vsRunning, vsVersion, vsToolsVersion string
 	power                                types.VirtualMachinePowerState
 }
 
-func (s toolsState) guestDone() bool { return s.pkg != "" && s.enabled && s.running }
+func (s toolsState) guestDone() bool { return s.Package != "" && s.Enabled && s.Running }
 
 func (s toolsState) vsphereDone() bool {
 	return s.vsRunning == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) &&
@@ -83,8 +73,8 @@ func (s toolsState) vsphereText() string {
 
 func (s toolsState) observed() string {
 	g := "no VMware Tools package installed"
-	if s.pkg != "" {
-		g = fmt.Sprintf("%s %s; %s %s at boot, %s", s.pkg, s.version, s.service, onOff(s.enabled, "on", "off"), onOff(s.running, "running", "stopped"))
+	if s.Package != "" {
+		g = fmt.Sprintf("%s %s; %s %s at boot, %s", s.Package, s.Version, s.Service, onOff(s.Enabled, "on", "off"), onOff(s.Running, "running", "stopped"))
 	}
 	return g + "; " + s.vsphereText()
 }
@@ -96,29 +86,17 @@ func onOff(b bool, yes, no string) string {
 	return no
 }
 
-// installText says where the Tools package will come from.
-func installText(t *Target) string {
-	names := make([]string, 0, len(packages.Tools()))
-	for _, tp := range packages.Tools() {
-		names = append(names, tp.Name)
-	}
-	if t.Spec.Packages.Source == "vault" {
-		return "install open-vm-tools with yum from packages.repos (EPEL 6 has it; " + toolsInstallerNote + ")"
-	}
-	return fmt.Sprintf("install VMware Tools (%s) from the offline bundle %s (%s)", strings.Join(names, " or "), filepath.Base(t.Spec.Packages.Bundle), toolsInstallerNote)
-}
-
 func (s toolsState) changes(t *Target) []string {
 	var out []string
 	switch {
-	case s.pkg == "":
-		out = append(out, installText(t), "start its service at boot (chkconfig vmtoolsd on; the OSP's vmware-tools-services starts by upstart) and now")
+	case s.Package == "":
+		out = append(out, t.OS.Tools.InstallText(packageSource(t.Spec)), t.OS.Tools.StartText())
 	default:
-		if !s.enabled {
-			out = append(out, "start "+s.service+" at boot (chkconfig "+s.service+" on)")
+		if !s.Enabled {
+			out = append(out, "start "+s.Service+" at boot (chkconfig "+s.Service+" on)")
 		}
-		if !s.running {
-			out = append(out, "start "+s.service+" now")
+		if !s.Running {
+			out = append(out, "start "+s.Service+" now")
 		}
 	}
 	if !s.vsphereDone() {
@@ -128,55 +106,20 @@ func (s toolsState) changes(t *Target) []string {
 }
 
 func (toolsPhase) OnFreshMT(t *Target) []string {
-	return []string{installText(t), "start the Tools service at boot (chkconfig) and now", "wait for vSphere to report Tools running (guest.toolsRunningStatus=guestToolsRunning)"}
-}
-
-// toolsArgs are tools-state.sh's arguments: each known package and its
-// service.
-func toolsArgs() []string {
-	var args []string
-	for _, tp := range packages.Tools() {
-		args = append(args, tp.Name, tp.Service)
-	}
-	return args
+	return []string{t.OS.Tools.InstallText(packageSource(t.Spec)), "start the Tools service at boot (chkconfig) and now", "wait for vSphere to report Tools running (guest.toolsRunningStatus=guestToolsRunning)"}
 }
 
 // readToolsGuest reads the guest's half of the state.
 func readToolsGuest(ctx context.Context, t *Target) (toolsState, error) {
+	if t.OS == nil || t.OS.Tools == nil {
+		return toolsState{}, fmt.Errorf("no VMware Tools part for os %q", t.Spec.OS)
+	}
 	c, err := t.SSH(ctx)
 	if err != nil {
 		return toolsState{}, err
 	}
-	out, err := c.Script(ctx, scripts.ToolsState, nil, toolsArgs()...)
-	if err != nil {
-		return toolsState{}, fmt.Errorf("reading VMware Tools in the guest: %w", err)
-	}
-	return parseToolsState(string(out)), nil
-}
-
-// parseToolsState reads tools-state.sh's output: the first installed
-// package in packages.Tools order, and its service.
-func parseToolsState(out string) toolsState {
-	var st toolsState
-	svcOf := map[string]string{}
-	for _, tp := range packages.Tools() {
-		svcOf[tp.Name] = tp.Service
-	}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 3 && f[0] == "pkg" && st.pkg == "" && svcOf[f[1]] != "":
-			st.pkg, st.version, st.service = f[1], f[2], svcOf[f[1]]
-		case len(f) == 4 && f[0] == "svc" && f[1] == st.service && st.service != "":
-			switch f[2] {
-			case "enabled":
-				st.enabled = f[3] == "yes"
-			case "running":
-				st.running = f[3] == "yes"
-			}
-		}
-	}
-	return st
+	g, err := t.OS.Tools.Read(ctx, c)
+	return toolsState{ToolsState: g}, err
 }
 
 // readToolsVSphere adds vSphere's half.
@@ -235,8 +178,8 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 		return err
 	}
 	var did []string
-	if st.pkg == "" {
-		name, err := installTools(ctx, t, c)
+	if st.Package == "" {
+		name, err := t.OS.Tools.Install(ctx, c, packageSource(t.Spec), guest.Env{Log: t.Log, Progress: t.Progress})
 		if err != nil {
 			return err
 		}
@@ -244,15 +187,15 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 		if st, err = readToolsGuest(ctx, t); err != nil {
 			return err
 		}
-		if st.pkg == "" {
-			return fmt.Errorf("installed %s, yet rpm does not list any of %s", name, strings.Join(toolsArgs(), " "))
+		if st.Package == "" {
+			return fmt.Errorf("installed %s, yet rpm does not list any of %s", name, strings.Join(t.OS.Tools.Known(), " "))
 		}
 	}
-	if !st.enabled || !st.running {
-		if _, err := c.Script(ctx, scripts.ToolsEnable, nil, st.service); err != nil {
-			return fmt.Errorf("enabling and starting %s: %w", st.service, err)
+	if !st.Enabled || !st.Running {
+		if err := t.OS.Tools.Start(ctx, c, st.Service); err != nil {
+			return err
 		}
-		did = append(did, st.service+" on at boot and started")
+		did = append(did, st.Service+" on at boot and started")
 	}
 	vs, err := waitToolsRunning(ctx, t)
 	if err != nil {
@@ -261,52 +204,6 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 	did = append(did, "vSphere reports Tools running ("+vs.vsVersion+")")
 	t.Note(p.Name(), strings.Join(did, "; "))
 	return nil
-}
-
-// installTools installs the Tools package from the packages source and
-// returns its name.
-func installTools(ctx context.Context, t *Target, c *guest.Conn) (string, error) {
-	switch t.Spec.Packages.Source {
-	case "vault":
-		gpg := "1"
-		if t.Spec.Packages.GPGCheck != nil && !*t.Spec.Packages.GPGCheck {
-			gpg = "0"
-		}
-		args := append(append([]string{gpg}, t.Spec.Packages.Repos...), "--", "open-vm-tools")
-		if _, err := c.Script(ctx, scripts.PackagesVault, nil, args...); err != nil {
-			return "", fmt.Errorf("installing open-vm-tools with yum (for el6 it is in EPEL: add an EPEL 6 mirror, e.g. https://archives.fedoraproject.org/pub/archive/epel/6/x86_64/, to packages.repos; %s): %w", toolsInstallerNote, err)
-		}
-		return "open-vm-tools", nil
-	default:
-		rpms, err := packages.ReadBundle(ctx, t.Spec.Packages.Bundle)
-		if err != nil {
-			return "", err
-		}
-		tp, rpm, ok := packages.ToolsIn(rpms)
-		if !ok {
-			var from []string
-			for _, tp := range packages.Tools() {
-				from = append(from, tp.Name+" from "+tp.From)
-			}
-			return "", fmt.Errorf("the offline bundle %s has no VMware Tools RPM: add %s (with what it needs) and rebuild it with mtprep bundle; %s", t.Spec.Packages.Bundle, strings.Join(from, ", or "), toolsInstallerNote)
-		}
-		dir, err := c.UploadDir()
-		if err != nil {
-			return "", err
-		}
-		// The packages phase uploaded the same bundle: Upload skips a
-		// file whose size and sha256 match.
-		remote := path.Join(dir, filepath.Base(t.Spec.Packages.Bundle))
-		up, err := c.Upload(ctx, t.Spec.Packages.Bundle, remote, t.Progress)
-		if err != nil {
-			return "", err
-		}
-		t.Log.Info("bundle on the MT", "path", remote, "sha256", up.SHA256, "sent", up.Sent, "skipped", up.Skipped)
-		if _, err := c.Script(ctx, scripts.PackagesBundle, nil, remote, rootWorkDir+"/bundle", tp.Name); err != nil {
-			return "", fmt.Errorf("installing %s from the bundle: %w", rpm.File, err)
-		}
-		return rpm.File, nil
-	}
 }
 
 // waitToolsRunning polls vSphere until it reports Tools running, or

@@ -3,6 +3,8 @@ package provision
 import (
 	"strings"
 	"testing"
+
+	"github.com/mtprep/mtprep/centos"
 )
 
 func TestPlanRetention(t *testing.T) {
@@ -62,7 +64,7 @@ func TestPlanRetention(t *testing.T) {
 }
 
 func TestParseRetentionState(t *testing.T) {
-	st := ParseRetentionState("device /dev/mapper/36000c29x\nmajmin 7:3\nsize 1073741824\nreadonly 0\nfstype ext4\nlabel mtprep-retention\nmounted /mnt/retention\nnonzero 42\nsampled 64\nfstab /dev/mapper/36000c29x ext4\n")
+	st := centos.ParseRetentionState("device /dev/mapper/36000c29x\nmajmin 7:3\nsize 1073741824\nreadonly 0\nfstype ext4\nlabel mtprep-retention\nmounted /mnt/retention\nnonzero 42\nsampled 64\nfstab /dev/mapper/36000c29x ext4\n")
 	if st.Device != "/dev/mapper/36000c29x" || st.Size != 1<<30 || st.ReadOnly || st.FSType != "ext4" || st.Label != retentionLabel || len(st.Mounted) != 1 || st.NonZero != 42 || st.Sampled != 64 || st.FstabDevice != st.Device {
 		t.Errorf("%+v", st)
 	}
@@ -78,7 +80,7 @@ func FuzzPlanRetention(f *testing.F) {
 	f.Add("device /dev/mapper/" + wwid + "\nsize 1073741824\nreadonly 0\nfstype xfs\nlabel data\nmounted /srv\n")
 	f.Add("device /dev/mapper/" + wwid + "\nsize 1\nnonzero -5\nptable mbr\n")
 	f.Fuzz(func(t *testing.T, out string) {
-		st := ParseRetentionState(out)
+		st := centos.ParseRetentionState(out)
 		p := PlanRetention(st, wwid, "/mnt/retention", "")
 		if p.Format && (st.Device == "" || st.Size <= 0 || len(st.Mounted) > 0 || st.Swap || st.Holders || st.ReadOnly ||
 			st.FSType != "" || st.PartitionTable != "" || st.NonZero != 0 || st.Sampled <= 0) {

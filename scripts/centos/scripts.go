@@ -1,9 +1,10 @@
-// Package scripts holds the shell that runs on the master target, as real
-// files embedded at build time, so it can be read, linted and run by hand.
+// Package centos holds every line of shell that runs on a CentOS 6.6
+// master target, as real files embedded at build time, so it can be read,
+// linted and run by hand. Package centos (the OS) is its one user.
 // Everything here must run on CentOS 6: bash 4.1, coreutils 8.4,
 // util-linux-ng 2.17, no /etc/os-release, upstart with SysV service and
 // chkconfig.
-package scripts
+package centos
 
 import _ "embed"
 
@@ -80,3 +81,23 @@ var AuditProbe string
 //
 //go:embed agent-version.sh
 var AgentVersion string
+
+// Release prints the MT's OS release line. CentOS 6 has no
+// /etc/os-release; packages-state.sh prints the same line as "release …".
+//
+//go:embed release.sh
+var Release string
+
+// GuestLock takes the guest lock; GuestUnlock releases it.
+//
+//go:embed guest-lock.sh
+var GuestLock string
+
+//go:embed guest-unlock.sh
+var GuestUnlock string
+
+// AgentMarkDone records an interrupted ApplyCustomChanges.sh run as done
+// (the operator's decision).
+//
+//go:embed agent-mark-done.sh
+var AgentMarkDone string

@@ -1,4 +1,4 @@
-package scripts
+package centos
 
 import _ "embed"
 

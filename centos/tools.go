@@ -1,0 +1,122 @@
+package centos
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/mtprep/mtprep/packages"
+	"github.com/mtprep/mtprep/provision/guest"
+	scripts "github.com/mtprep/mtprep/scripts/centos"
+)
+
+// Tools installs VMware Tools on CentOS 6.6: open-vm-tools (EPEL 6) or
+// VMware's vmware-tools-esx-nox OSP packages, from the offline bundle, or
+// open-vm-tools with yum from packages.repos. The ESXi host's own
+// installer (MountToolsInstaller, vmware-install.pl) is not supported yet.
+type Tools struct{}
+
+// InstallerNote is what plans and errors say about the route not taken.
+const InstallerNote = "installing from the ESXi host's VMware Tools installer (MountToolsInstaller) is not supported yet"
+
+// Known lists the Tools packages, in the order they are preferred.
+func (Tools) Known() []string {
+	var out []string
+	for _, tp := range packages.Tools() {
+		out = append(out, tp.Name, tp.Service)
+	}
+	return out
+}
+
+// StartText is what starting the service does.
+func (Tools) StartText() string {
+	return "start its service at boot (chkconfig vmtoolsd on; the OSP's vmware-tools-services starts by upstart) and now"
+}
+
+// InstallText says where the Tools package will come from.
+func (Tools) InstallText(src guest.PackageSource) string {
+	names := make([]string, 0, len(packages.Tools()))
+	for _, tp := range packages.Tools() {
+		names = append(names, tp.Name)
+	}
+	if src.Kind == "vault" {
+		return "install open-vm-tools with yum from packages.repos (EPEL 6 has it; " + InstallerNote + ")"
+	}
+	return fmt.Sprintf("install VMware Tools (%s) from the offline bundle %s (%s)", strings.Join(names, " or "), filepath.Base(src.Bundle), InstallerNote)
+}
+
+// Read reads the first installed Tools package (in packages.Tools order)
+// and its service.
+func (t Tools) Read(ctx context.Context, r guest.Runner) (guest.ToolsState, error) {
+	out, err := r.Script(ctx, scripts.ToolsState, nil, t.Known()...)
+	if err != nil {
+		return guest.ToolsState{}, fmt.Errorf("reading VMware Tools in the guest: %w", err)
+	}
+	return ParseToolsState(string(out)), nil
+}
+
+// ParseToolsState reads tools-state.sh's output.
+func ParseToolsState(out string) guest.ToolsState {
+	var st guest.ToolsState
+	svcOf := map[string]string{}
+	for _, tp := range packages.Tools() {
+		svcOf[tp.Name] = tp.Service
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 3 && f[0] == "pkg" && st.Package == "" && svcOf[f[1]] != "":
+			st.Package, st.Version, st.Service = f[1], f[2], svcOf[f[1]]
+		case len(f) == 4 && f[0] == "svc" && f[1] == st.Service && st.Service != "":
+			switch f[2] {
+			case "enabled":
+				st.Enabled = f[3] == "yes"
+			case "running":
+				st.Running = f[3] == "yes"
+			}
+		}
+	}
+	return st
+}
+
+// Install installs a Tools package and returns the package or RPM file
+// installed.
+func (Tools) Install(ctx context.Context, r guest.Runner, src guest.PackageSource, env guest.Env) (string, error) {
+	if src.Kind == "vault" {
+		if _, err := r.Script(ctx, scripts.PackagesVault, nil, yumArgs(src, "open-vm-tools")...); err != nil {
+			return "", fmt.Errorf("installing open-vm-tools with yum (for el6 it is in EPEL: add an EPEL 6 mirror, e.g. https://archives.fedoraproject.org/pub/archive/epel/6/x86_64/, to packages.repos; %s): %w", InstallerNote, err)
+		}
+		return "open-vm-tools", nil
+	}
+	rpms, err := packages.ReadBundle(ctx, src.Bundle)
+	if err != nil {
+		return "", err
+	}
+	tp, rpm, ok := packages.ToolsIn(rpms)
+	if !ok {
+		var from []string
+		for _, tp := range packages.Tools() {
+			from = append(from, tp.Name+" from "+tp.From)
+		}
+		return "", fmt.Errorf("the offline bundle %s has no VMware Tools RPM: add %s (with what it needs) and rebuild it with mtprep bundle; %s", src.Bundle, strings.Join(from, ", or "), InstallerNote)
+	}
+	// The packages phase uploaded the same bundle: Upload skips a file
+	// whose size and sha256 match.
+	remote, err := uploadBundle(ctx, r, src, env)
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.Script(ctx, scripts.PackagesBundle, nil, remote, WorkDir+"/bundle", tp.Name); err != nil {
+		return "", fmt.Errorf("installing %s from the bundle: %w", rpm.File, err)
+	}
+	return rpm.File, nil
+}
+
+// Start enables the service at boot and starts it.
+func (Tools) Start(ctx context.Context, r guest.Runner, service string) error {
+	if _, err := r.Script(ctx, scripts.ToolsEnable, nil, service); err != nil {
+		return fmt.Errorf("enabling and starting %s: %w", service, err)
+	}
+	return nil
+}
