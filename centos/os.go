@@ -18,5 +18,6 @@ func OS() *guest.OS {
 		Registration: Registration{},
 		Lock:         Lock{},
 		Probe:        Probe{},
+		Media:        Media{},
 	}
 }

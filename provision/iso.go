@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision/guest"
@@ -25,6 +24,8 @@ type ISOOptions struct {
 	BootTimeout      time.Duration
 	Env              spec.LookupEnv
 	Progress         progress.Func
+	// Media renders the kickstart (the OS's media part).
+	Media guest.Media
 }
 
 // ISOResult describes a written ISO; it is also the sidecar file
@@ -58,7 +59,7 @@ func WriteISO(ctx context.Context, s *spec.Spec, o ISOOptions) (*ISOResult, erro
 	if o.Base == "" {
 		o.Base = s.ISO.Base
 	}
-	res, pub, err := writeWithKickstart(s, o.Env, "iso", func(ks []byte) (*images.Result, error) {
+	res, pub, err := writeWithKickstart(o.Media, s, o.Env, "iso", func(ks []byte) (*images.Result, error) {
 		return images.Remaster(ctx, images.RemasterOptions{
 			Base: o.Base, Out: o.Out, Kickstart: ks,
 			AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress,
@@ -84,16 +85,15 @@ func WriteISO(ctx context.Context, s *spec.Spec, o ISOOptions) (*ISOResult, erro
 // host key in ssh.knownHosts: a failed run must not replace the known key
 // of a working MT. The private half only ever exists in memory and in the
 // image.
-func writeWithKickstart(s *spec.Spec, env spec.LookupEnv, phase string, write func(ks []byte) (*images.Result, error)) (*images.Result, ssh.PublicKey, error) {
-	hostKey, err := centos.NewHostKey()
+func writeWithKickstart(m guest.Media, s *spec.Spec, env spec.LookupEnv, phase string, write func(ks []byte) (*images.Result, error)) (*images.Result, ssh.PublicKey, error) {
+	if m == nil {
+		return nil, nil, s.InputError("os", fmt.Sprintf("mtprep has no install media for os %q", s.OS), "use os: centos-6.6")
+	}
+	hostKey, err := m.NewHostKey()
 	if err != nil {
 		return nil, nil, err
 	}
-	ks, err := Kickstart(s, KickstartOptions{Env: env, HostKey: hostKey})
-	if err != nil {
-		return nil, nil, err
-	}
-	text, err := ks.Render()
+	text, err := RenderSeed(m, s, RenderOptions{Env: env, HostKey: hostKey})
 	if err != nil {
 		return nil, nil, err
 	}

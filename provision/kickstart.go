@@ -9,31 +9,26 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/mtprep/mtprep/centos"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
-// KickstartOptions are the choices of the command that renders a kickstart.
-type KickstartOptions struct {
+// RenderOptions are the choices of rendering an MT's answer file.
+type RenderOptions struct {
 	Env spec.LookupEnv
 	// HostKey is installed as the MT's SSH host key (see DESIGN.md, "Trusting
 	// the MT's SSH host key"); nil leaves the installer's own.
 	HostKey *rsa.PrivateKey
 }
 
-// failbackPort is opened besides ssh: the process server sends failback
-// data to the master target over HTTPS on 9443.
-const failbackPort = "9443:tcp"
-
-// Kickstart turns the spec into the typed kickstart values: it reads the
-// root password (and hashes it with a fresh salt) and the public half of
-// ssh.privateKey, which becomes root's authorized key.
-func Kickstart(s *spec.Spec, o KickstartOptions) (*centos.Kickstart, error) {
-	pw, err := s.RevealSecret("rootPassword", s.RootPassword, o.Env)
-	if err != nil {
-		return nil, err
+// RenderSeed renders the MT's answer file (the kickstart on CentOS) with
+// m: it reads the root password and the public half of ssh.privateKey,
+// which becomes root's authorized key.
+func RenderSeed(m guest.Media, s *spec.Spec, o RenderOptions) ([]byte, error) {
+	if m == nil {
+		return nil, s.InputError("os", fmt.Sprintf("mtprep has no install media for os %q", s.OS), "use os: centos-6.6")
 	}
-	hash, err := centos.HashPassword(pw)
+	pw, err := s.RevealSecret("rootPassword", s.RootPassword, o.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -41,29 +36,7 @@ func Kickstart(s *spec.Spec, o KickstartOptions) (*centos.Kickstart, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kickstartValues(s, hash, pub, o.HostKey), nil
-}
-
-// kickstartValues maps the spec onto the kickstart; pure, so the fuzz test
-// can drive it with any spec the loader accepts.
-func kickstartValues(s *spec.Spec, hash string, pub ssh.PublicKey, hostKey *rsa.PrivateKey) *centos.Kickstart {
-	return &centos.Kickstart{
-		Name:             s.Name,
-		Hostname:         s.Network.Hostname,
-		IP:               s.Network.Address(),
-		Netmask:          s.Network.Netmask(),
-		Gateway:          s.Network.Gateway,
-		DNS:              s.Network.DNS,
-		Device:           s.Network.Device,
-		Timezone:         s.Timezone,
-		RootPasswordHash: hash,
-		OSDisk:           "sda",
-		MemoryMB:         s.VM.MemoryMB,
-		OSDiskGB:         s.VM.OSDiskGB,
-		AuthorizedKeys:   []ssh.PublicKey{pub},
-		HostKey:          hostKey,
-		FirewallPorts:    []string{failbackPort},
-	}
+	return m.Seed(s, guest.SeedInput{RootPassword: pw, AuthorizedKey: pub, HostKey: o.HostKey})
 }
 
 // AuthorizedKey is the public key mtprep logs in to the MT with: the .pub

@@ -15,6 +15,7 @@ import (
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -133,6 +134,8 @@ type SeedOptions struct {
 	Out string
 	Env spec.LookupEnv
 	Log *slog.Logger
+	// Media renders the kickstart (the OS's media part).
+	Media guest.Media
 }
 
 // WriteSeed renders the MT's kickstart with a fresh SSH host key, writes
@@ -143,7 +146,7 @@ func WriteSeed(ctx context.Context, s *spec.Spec, o SeedOptions) (*ISOResult, er
 	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	res, pub, err := writeWithKickstart(s, o.Env, "seed", func(ks []byte) (*images.Result, error) {
+	res, pub, err := writeWithKickstart(o.Media, s, o.Env, "seed", func(ks []byte) (*images.Result, error) {
 		return images.WriteSeed(ctx, images.SeedOptions{Out: o.Out, Kickstart: ks, Logger: o.Log})
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mtprep/mtprep/images"
+	"github.com/mtprep/mtprep/provision/guest"
 )
 
 // isoPhase writes the MT's install media locally (DESIGN.md, phase iso):
@@ -84,7 +85,7 @@ func (isoPhase) Apply(ctx context.Context, t *Target) error {
 	}
 	note := fmt.Sprintf("media %s (sha256 %s) from base sha256 %s", m.Out, m.SHA256, m.BaseSHA256)
 	if r, _ := currentSeed(t); r == nil {
-		r, err := WriteSeed(ctx, t.Spec, SeedOptions{Out: seedPath(t), Env: t.Env, Log: t.Log})
+		r, err := WriteSeed(ctx, t.Spec, SeedOptions{Out: seedPath(t), Env: t.Env, Log: t.Log, Media: osMedia(t)})
 		if err != nil {
 			return err
 		}
@@ -103,4 +104,12 @@ func (isoPhase) Verify(ctx context.Context, t *Target) error {
 		return fmt.Errorf("%s", c.Observed)
 	}
 	return nil
+}
+
+// osMedia is the Target's media part, nil when it has no OS.
+func osMedia(t *Target) guest.Media {
+	if t.OS == nil {
+		return nil
+	}
+	return t.OS.Media
 }

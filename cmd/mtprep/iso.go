@@ -55,7 +55,7 @@ error or Ctrl-C never leaves a partial ISO behind.`,
 			}
 			r, err := provision.WriteISO(cmd.Context(), s, provision.ISOOptions{
 				Base: base, Out: out, AllowUnknownBase: allowUnknown, BootTimeout: timeout,
-				Env: a.env, Progress: progress.New(a.stderr, a.log, 5*time.Second),
+				Env: a.env, Progress: progress.New(a.stderr, a.log, 5*time.Second), Media: mediaOf(s),
 			})
 			if err != nil {
 				return err

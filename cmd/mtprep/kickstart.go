@@ -27,11 +27,7 @@ records it in ssh.knownHosts so the first connection is checked strictly.`,
 			if err != nil {
 				return err
 			}
-			ks, err := provision.Kickstart(s, provision.KickstartOptions{Env: a.env})
-			if err != nil {
-				return err
-			}
-			out, err := ks.Render()
+			out, err := provision.RenderSeed(mediaOf(s), s, provision.RenderOptions{Env: a.env})
 			if err != nil {
 				return err
 			}

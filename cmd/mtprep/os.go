@@ -22,3 +22,11 @@ func osOf(s *spec.Spec) *guest.OS {
 	o, _ := lookupOS(s.OS)
 	return o
 }
+
+// mediaOf is the spec's OS's media part, nil when there is none.
+func mediaOf(s *spec.Spec) guest.Media {
+	if o := osOf(s); o != nil {
+		return o.Media
+	}
+	return nil
+}

@@ -2,11 +2,15 @@ package guest
 
 import (
 	"context"
+	"crypto/rsa"
 	"io"
 	"log/slog"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // OS is everything the phases need to know of one MT operating system,
@@ -40,6 +44,8 @@ type OS struct {
 	Lock Lock
 	// Probe is the audit's one read-only probe.
 	Probe Probe
+	// Media renders what the per-MT seed carries.
+	Media Media
 }
 
 // Lookup finds the OS of a spec's os: value; cmd/mtprep passes its map.
@@ -249,4 +255,21 @@ type Probe interface {
 type ProbeArgs struct {
 	Hostname, Mountpoint, CSIP string
 	CSPort                     int
+}
+
+// SeedInput is what the seed carries besides the spec: the secrets and
+// keys read for it, each used once and not kept.
+type SeedInput struct {
+	RootPassword  string
+	AuthorizedKey ssh.PublicKey   // the key mtprep logs in with
+	HostKey       *rsa.PrivateKey // the MT's SSH host key (nil: the installer's own)
+}
+
+// Media is the install media part: what the per-MT seed carries (the
+// CentOS kickstart; an autounattend.xml or a preseed on other OSes).
+type Media interface {
+	// Seed renders the MT's answer file.
+	Seed(s *spec.Spec, in SeedInput) ([]byte, error)
+	// NewHostKey generates an SSH host key the MT's sshd accepts.
+	NewHostKey() (*rsa.PrivateKey, error)
 }
