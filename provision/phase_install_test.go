@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtprep/mtprep/provision/vsphere"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -116,7 +117,7 @@ func TestInstall(t *testing.T) {
 		tg, ref := builtVM(t, s)
 		vm := object.NewVirtualMachine(s.c, ref)
 		devs, _ := vm.Device(ctx)
-		cd := orderedCDROMs(devs)[0]
+		cd := vsphere.OrderedCDROMs(devs)[0]
 		if err := vm.EditDevice(ctx, devs.EjectIso(cd)); err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +183,7 @@ func TestCdromLockAnswer(t *testing.T) {
 		{"another question", types.VirtualMachineQuestionInfo{Id: "q3", Text: "This virtual machine might have been moved or copied.", Choice: yesNo}, "", false},
 	}
 	for _, c := range cases {
-		got, ok := cdromLockAnswer(&c.q)
+		got, ok := vsphere.CDROMLockAnswer(&c.q)
 		if got != c.want || ok != c.ok {
 			t.Errorf("%s: %q %v", c.name, got, ok)
 		}

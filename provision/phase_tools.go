@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/packages"
@@ -47,9 +46,6 @@ const toolsWait = 5 * time.Minute
 // toolsInstallerNote is what plan and errors say about the route not
 // taken.
 const toolsInstallerNote = "installing from the ESXi host's VMware Tools installer (MountToolsInstaller) is not supported yet"
-
-// toolsProps are the VM properties the tools phase reads.
-var toolsProps = []string{"runtime.powerState", "guest.toolsRunningStatus", "guest.toolsVersionStatus2", "guest.toolsVersion"}
 
 type toolsState struct {
 	pkg, version     string // the installed Tools package, "" for none
@@ -191,14 +187,11 @@ func readToolsVSphere(ctx context.Context, t *Target, st *toolsState) error {
 	if err != nil {
 		return err
 	}
-	var m mo.VirtualMachine
-	if err := s.retrieveOne(ctx, vm.ref, toolsProps, &m); err != nil {
-		return &VSphereError{Op: "read", Object: "VM " + t.Spec.Name, Err: err}
+	vt, err := s.ReadTools(ctx, "VM "+t.Spec.Name, vm.Ref)
+	if err != nil {
+		return err
 	}
-	st.power = m.Runtime.PowerState
-	if m.Guest != nil {
-		st.vsRunning, st.vsVersion, st.vsToolsVersion = m.Guest.ToolsRunningStatus, m.Guest.ToolsVersionStatus2, m.Guest.ToolsVersion
-	}
+	st.power, st.vsRunning, st.vsVersion, st.vsToolsVersion = vt.Power, vt.RunningStatus, vt.VersionStatus, vt.ToolsVersion
 	return nil
 }
 
