@@ -166,26 +166,3 @@ func TestProbeSSH(t *testing.T) {
 		})
 	}
 }
-
-func TestCdromLockAnswer(t *testing.T) {
-	yesNo := types.ChoiceOption{ChoiceInfo: []types.BaseElementDescription{
-		&types.ElementDescription{Key: "0", Description: types.Description{Label: "Yes"}},
-		&types.ElementDescription{Key: "1", Description: types.Description{Label: "No"}},
-	}}
-	cases := []struct {
-		name string
-		q    types.VirtualMachineQuestionInfo
-		want string
-		ok   bool
-	}{
-		{"locked tray", types.VirtualMachineQuestionInfo{Id: "q1", Text: "The guest operating system has locked the CD-ROM door and is probably using the CD-ROM...", Choice: yesNo}, "0", true},
-		{"by message id", types.VirtualMachineQuestionInfo{Id: "q2", Message: []types.VirtualMachineMessage{{Id: "msg.cdromdisconnect.locked"}}, Choice: yesNo}, "0", true},
-		{"another question", types.VirtualMachineQuestionInfo{Id: "q3", Text: "This virtual machine might have been moved or copied.", Choice: yesNo}, "", false},
-	}
-	for _, c := range cases {
-		got, ok := vsphere.CDROMLockAnswer(&c.q)
-		if got != c.want || ok != c.ok {
-			t.Errorf("%s: %q %v", c.name, got, ok)
-		}
-	}
-}
