@@ -10,6 +10,7 @@ import (
 
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // Default bounds of an audit run.
@@ -86,13 +87,13 @@ func Audit(ctx context.Context, specs []*spec.Spec, o AuditOptions) ([]Finding, 
 					if deadlinePassed(vctx) && ctx.Err() == nil {
 						err = fmt.Errorf("no answer within %s: %w", o.VSphereTimeout, err)
 					}
-					o.Log.Warn("vSphere part of the audit failed", "url", redactURL(g[0].VSphere.URL), "err", err)
+					o.Log.Warn("vSphere part of the audit failed", "url", vsphere.RedactURL(g[0].VSphere.URL), "err", err)
 					for _, s := range g {
 						vsByHost[s.Name] = vsphereUnreachable(s.Name, err)
 					}
 					return
 				}
-				o.Log.Debug("vSphere audited", "url", redactURL(g[0].VSphere.URL), "mts", len(g), "round_trips", va.RoundTrips, "calls", va.Calls, "took", time.Since(start).Round(time.Millisecond))
+				o.Log.Debug("vSphere audited", "url", vsphere.RedactURL(g[0].VSphere.URL), "mts", len(g), "round_trips", va.RoundTrips, "calls", va.Calls, "took", time.Since(start).Round(time.Millisecond))
 				stats.VSphereRoundTrips += va.RoundTrips
 				for _, f := range va.Findings {
 					vsByHost[f.Host] = append(vsByHost[f.Host], f)

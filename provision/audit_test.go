@@ -243,24 +243,24 @@ func goodFacts(t *testing.T) (*spec.Spec, *vsphereFacts) {
 	vm.Name = "mt01"
 	vm.Parent = &folder
 	f := newVSphereFacts()
-	f.apiType = "VirtualCenter"
-	f.vms["mt01"] = []mo.VirtualMachine{vm}
-	f.uuids[vm.Config.Uuid] = []string{"mt01"}
+	f.APIType = "VirtualCenter"
+	f.VMs["mt01"] = []mo.VirtualMachine{vm}
+	f.UUIDs[vm.Config.Uuid] = []string{"mt01"}
 	h := mo.HostSystem{Datastore: []types.ManagedObjectReference{ds1, ds2}}
 	h.Self, h.Name = host, "esx1"
-	f.hosts[host] = h
+	f.Hosts[host] = h
 	for ref, spec_ := range map[types.ManagedObjectReference][2]string{ds1: {"ds-vmfs", "VMFS"}, ds2: {"ds-nfs", "NFS"}} {
 		d := mo.Datastore{Summary: types.DatastoreSummary{Type: spec_[1], Accessible: true}}
 		d.Self, d.Name = ref, spec_[0]
-		f.dss[ref] = d
+		f.DSs[ref] = d
 	}
-	f.licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "vSphere 8 Enterprise Plus", EditionKey: "esx.enterprisePlus.cpuPackage"}
-	f.privUser = "VSPHERE.LOCAL\\asr"
-	f.privs = map[types.ManagedObjectReference]map[string]bool{}
+	f.Licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "vSphere 8 Enterprise Plus", EditionKey: "esx.enterprisePlus.cpuPackage"}
+	f.PrivUser = "VSPHERE.LOCAL\\asr"
+	f.Privs = map[types.ManagedObjectReference]map[string]bool{}
 	for _, ref := range []types.ManagedObjectReference{vm.Self, folder, pool, netw, ds1, ds2} {
-		f.privs[ref] = map[string]bool{}
+		f.Privs[ref] = map[string]bool{}
 		for _, p := range ReprotectPrivileges() {
-			f.privs[ref][p] = true
+			f.Privs[ref][p] = true
 		}
 	}
 	return s, f
@@ -271,23 +271,23 @@ func goodFacts(t *testing.T) (*spec.Spec, *vsphereFacts) {
 func inPod(f *vsphereFacts, enabled bool, behavior string, o *types.StorageDrsVmConfigInfo) {
 	ref := types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}
 	podRef := types.ManagedObjectReference{Type: "StoragePod", Value: "group-p1"}
-	ds := f.dss[ref]
+	ds := f.DSs[ref]
 	ds.Parent = &podRef
-	f.dss[ref] = ds
+	f.DSs[ref] = ds
 	p := mo.StoragePod{PodStorageDrsEntry: &types.PodStorageDrsEntry{StorageDrsConfig: types.StorageDrsConfigInfo{
 		PodConfig: types.StorageDrsPodConfigInfo{Enabled: enabled, DefaultVmBehavior: behavior},
 	}}}
 	p.Self, p.Name = podRef, "POD1"
 	if o != nil {
-		vm := f.vms["mt01"][0].Self
+		vm := f.VMs["mt01"][0].Self
 		o.Vm = &vm
 		p.PodStorageDrsEntry.StorageDrsConfig.VmConfig = []types.StorageDrsVmConfigInfo{*o}
 	}
-	f.pods[podRef] = p
+	f.Pods[podRef] = p
 }
 
 func TestVSphereFindings(t *testing.T) {
-	vmOf := func(f *vsphereFacts) *mo.VirtualMachine { return &f.vms["mt01"][0] }
+	vmOf := func(f *vsphereFacts) *mo.VirtualMachine { return &f.VMs["mt01"][0] }
 	cases := []struct {
 		name  string
 		edit  func(*spec.Spec, *vsphereFacts)
@@ -313,20 +313,20 @@ func TestVSphereFindings(t *testing.T) {
 		}, fails: "vsphere.disks"},
 		{name: "tools not running", edit: func(_ *spec.Spec, f *vsphereFacts) { vmOf(f).Guest.ToolsRunningStatus = "guestToolsNotRunning" }, fails: "vsphere.tools"},
 		{name: "free ESXi", edit: func(_ *spec.Spec, f *vsphereFacts) {
-			f.licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "VMware vSphere 8 Hypervisor", EditionKey: "esxBasic"}
+			f.Licenses["host-1"] = types.LicenseManagerLicenseInfo{Name: "VMware vSphere 8 Hypervisor", EditionKey: "esxBasic"}
 		}, fails: "vsphere.license"},
-		{name: "license unknown", edit: func(_ *spec.Spec, f *vsphereFacts) { delete(f.licenses, "host-1") }, unk: "vsphere.license"},
+		{name: "license unknown", edit: func(_ *spec.Spec, f *vsphereFacts) { delete(f.Licenses, "host-1") }, unk: "vsphere.license"},
 		{name: "NFS only", edit: func(s *spec.Spec, f *vsphereFacts) {
-			h := f.hosts[*vmOf(f).Runtime.Host]
+			h := f.Hosts[*vmOf(f).Runtime.Host]
 			h.Datastore = h.Datastore[1:]
-			f.hosts[h.Self] = h
+			f.Hosts[h.Self] = h
 			s.Audit.ProtectedDatastores = []string{"ds-nfs"}
 		}, fails: "vsphere.datastore"},
 		{name: "VMFS datastore inaccessible", edit: func(s *spec.Spec, f *vsphereFacts) {
 			ref := types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}
-			d := f.dss[ref]
+			d := f.DSs[ref]
 			d.Summary.Accessible = false
-			f.dss[ref] = d
+			f.DSs[ref] = d
 			s.Audit.ProtectedDatastores = []string{"ds-nfs"}
 		}, fails: "vsphere.datastore"},
 		{name: "protected datastore not seen", edit: func(s *spec.Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = []string{"ds-vmfs", "ds-far"} }, fails: "vsphere.protected-datastores"},
@@ -335,7 +335,7 @@ func TestVSphereFindings(t *testing.T) {
 			s.Audit.ProtectedVMs = []string{"app01"}
 			v := mo.VirtualMachine{Datastore: []types.ManagedObjectReference{{Type: "Datastore", Value: "datastore-2"}}}
 			v.Name = "app01"
-			f.vms["app01"] = []mo.VirtualMachine{v}
+			f.VMs["app01"] = []mo.VirtualMachine{v}
 		}},
 		{name: "protected VM unknown", edit: func(s *spec.Spec, _ *vsphereFacts) {
 			s.Audit.ProtectedDatastores = nil
@@ -344,15 +344,15 @@ func TestVSphereFindings(t *testing.T) {
 		{name: "nothing named", edit: func(s *spec.Spec, _ *vsphereFacts) { s.Audit.ProtectedDatastores = nil }, unk: "vsphere.protected-datastores"},
 		{name: "cloned uuid", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			u := vmOf(f).Config.Uuid
-			f.uuids[u] = append(f.uuids[u], "app-template-clone")
+			f.UUIDs[u] = append(f.UUIDs[u], "app-template-clone")
 		}, fails: "vsphere.uuid-unique"},
 		{name: "read-only account", edit: func(_ *spec.Spec, f *vsphereFacts) {
-			f.privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["Datastore.AllocateSpace"] = false
-			f.privs[vmOf(f).Self]["VirtualMachine.Config.AddExistingDisk"] = false
+			f.Privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["Datastore.AllocateSpace"] = false
+			f.Privs[vmOf(f).Self]["VirtualMachine.Config.AddExistingDisk"] = false
 			// Not checked there: a VM privilege on a datastore.
-			f.privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["VirtualMachine.Interact.PowerOn"] = false
+			f.Privs[types.ManagedObjectReference{Type: "Datastore", Value: "datastore-1"}]["VirtualMachine.Interact.PowerOn"] = false
 		}, fails: "vsphere.privileges"},
-		{name: "privileges not queried", edit: func(_ *spec.Spec, f *vsphereFacts) { f.privs, f.privErr = nil, "NoPermission" }, unk: "vsphere.privileges"},
+		{name: "privileges not queried", edit: func(_ *spec.Spec, f *vsphereFacts) { f.Privs, f.PrivErr = nil, "NoPermission" }, unk: "vsphere.privileges"},
 		{name: "in a datastore cluster, automated", edit: func(_ *spec.Spec, f *vsphereFacts) { inPod(f, true, "automated", nil) }, warns: "vsphere.sdrs"},
 		{name: "in a datastore cluster, kept out", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			inPod(f, true, "automated", &types.StorageDrsVmConfigInfo{Enabled: types.NewBool(false)})
@@ -363,11 +363,11 @@ func TestVSphereFindings(t *testing.T) {
 		{name: "in a datastore cluster with Storage DRS off, no override", edit: func(_ *spec.Spec, f *vsphereFacts) { inPod(f, false, "automated", nil) }, warns: "vsphere.sdrs"},
 		{name: "datastore cluster not readable", edit: func(_ *spec.Spec, f *vsphereFacts) {
 			inPod(f, true, "automated", nil)
-			clear(f.pods)
+			clear(f.Pods)
 		}, unk: "vsphere.sdrs"},
-		{name: "no VM", edit: func(_ *spec.Spec, f *vsphereFacts) { delete(f.vms, "mt01") }, fails: "vsphere.vm",
+		{name: "no VM", edit: func(_ *spec.Spec, f *vsphereFacts) { delete(f.VMs, "mt01") }, fails: "vsphere.vm",
 			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.sdrs,vsphere.uuid-unique,vsphere.privileges"},
-		{name: "two VMs named mt01", edit: func(_ *spec.Spec, f *vsphereFacts) { f.vms["mt01"] = append(f.vms["mt01"], f.vms["mt01"][0]) }, fails: "vsphere.vm",
+		{name: "two VMs named mt01", edit: func(_ *spec.Spec, f *vsphereFacts) { f.VMs["mt01"] = append(f.VMs["mt01"], f.VMs["mt01"][0]) }, fails: "vsphere.vm",
 			unk: "vsphere.enableuuid,vsphere.snapshots,vsphere.controller,vsphere.disks,vsphere.tools,vsphere.license,vsphere.datastore,vsphere.protected-datastores,vsphere.sdrs,vsphere.uuid-unique,vsphere.privileges"},
 	}
 	for _, c := range cases {

@@ -7,16 +7,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/vmware/govmomi/session"
-	"github.com/vmware/govmomi/view"
-	"github.com/vmware/govmomi/vim25"
-	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // ReprotectPrivileges are what the vCenter account needs for ASR's
@@ -54,40 +50,13 @@ func privilegeEntity(priv string) string {
 // AuditVMProperties are the VirtualMachine properties the audit reads for
 // every VM of the inventory, in its one retrieval (exported for the
 // benchmark's per-VM baseline).
-func AuditVMProperties() []string {
-	return []string{
-		"name", "config.uuid", "config.extraConfig", "config.flags.diskUuidEnabled", "config.hardware.device",
-		"snapshot", "guest.toolsRunningStatus", "runtime.host", "runtime.powerState",
-		"datastore", "network", "resourcePool", "parent",
-	}
-}
+func AuditVMProperties() []string { return vsphere.AuditVMProperties() }
 
-// vsphereFacts are what one retrieval gives for the whole inventory.
-type vsphereFacts struct {
-	apiType string
-	vms     map[string][]mo.VirtualMachine // by name; more than one is ambiguous
-	uuids   map[string][]string            // config.uuid -> VM names (every VM, not only MTs)
-	hosts   map[types.ManagedObjectReference]mo.HostSystem
-	dss     map[types.ManagedObjectReference]mo.Datastore
-	pods    map[types.ManagedObjectReference]mo.StoragePod // datastore clusters
-	// licenses are the hosts' licenses by host MoRef value; on a direct
-	// ESXi connection the one entry has key "".
-	licenses map[string]types.LicenseManagerLicenseInfo
-	// privs: entity -> privilege -> granted, for the account checked;
-	// nil when the query failed (privErr says why).
-	privs    map[types.ManagedObjectReference]map[string]bool
-	privUser string
-	privErr  string
-}
+// vsphereFacts are what the audit's one retrieval gives for the whole
+// inventory (provision/vsphere reads them; the findings are judged here).
+type vsphereFacts = vsphere.AuditFacts
 
-func newVSphereFacts() *vsphereFacts {
-	return &vsphereFacts{
-		vms: map[string][]mo.VirtualMachine{}, uuids: map[string][]string{},
-		hosts: map[types.ManagedObjectReference]mo.HostSystem{}, dss: map[types.ManagedObjectReference]mo.Datastore{},
-		pods:     map[types.ManagedObjectReference]mo.StoragePod{},
-		licenses: map[string]types.LicenseManagerLicenseInfo{},
-	}
-}
+func newVSphereFacts() *vsphereFacts { return vsphere.NewAuditFacts() }
 
 // VSphereAudit is the vSphere half of an audit: findings per MT and the
 // disks the guest half compares the retention volume with.
@@ -109,17 +78,21 @@ type VSphereAudit struct {
 // MTs. specs share a vCenter and account (the first spec's connection
 // settings are used).
 func AuditVSphere(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv) (*VSphereAudit, error) {
-	s, err := loginVSphere(ctx, specs[0], env, slog.New(slog.DiscardHandler))
+	s, err := vsphere.Login(ctx, vsphereConfig(specs[0], env, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = s.logout() }()
-	before := s.calls.snapshot()
-	facts, sess, err := retrieveFacts(ctx, s.c)
+	defer func() { _ = s.Logout() }()
+	before := s.RoundTrips()
+	facts, sess, err := s.RetrieveAuditFacts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("audit: reading the vSphere inventory: %s", faultText(err))
+		return nil, fmt.Errorf("audit: reading the vSphere inventory: %s", vsphere.FaultText(err))
 	}
-	queryPrivileges(ctx, s.c, specs, facts, sess)
+	names := make([]string, len(specs))
+	for i, sp := range specs {
+		names[i] = sp.Name
+	}
+	s.QueryPrivileges(ctx, facts, names, specs[0].Audit.VCenterAccount, ReprotectPrivileges(), sess)
 	out := &VSphereAudit{VMDisks: map[string][]VMDiskInfo{}}
 	for _, sp := range specs {
 		fs, disks := vsphereFindings(sp, facts)
@@ -128,194 +101,10 @@ func AuditVSphere(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv) (
 			out.VMDisks[sp.Name] = disks
 		}
 	}
-	all := s.calls.snapshot()
+	all := s.RoundTrips()
 	rt := all.Sub(before)
 	out.RoundTrips, out.SessionRoundTrips, out.Calls = rt.SOAP(), all.SOAP(), rt.Calls
 	return out, nil
-}
-
-func (s *vsphereSession) logout() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return session.NewManager(s.c).Logout(ctx)
-}
-
-// retrieveFacts reads the inventory in one RetrieveProperties call (which,
-// unlike RetrievePropertiesEx, never pages), then the hosts' license
-// assignments in one call on vCenter. It returns the facts and the
-// session it ran in.
-func retrieveFacts(ctx context.Context, c *vim25.Client) (*vsphereFacts, *types.UserSession, error) {
-	m := view.NewManager(c)
-	v, err := m.CreateContainerView(ctx, c.ServiceContent.RootFolder, []string{"VirtualMachine", "HostSystem", "Datastore", "StoragePod"}, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() { _ = v.Destroy(context.WithoutCancel(ctx)) }()
-	objs := []types.ObjectSpec{{
-		Obj:       v.Reference(),
-		Skip:      types.NewBool(true),
-		SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "ContainerView", Path: "view"}},
-	}}
-	props := []types.PropertySpec{
-		{Type: "VirtualMachine", PathSet: AuditVMProperties()},
-		{Type: "HostSystem", PathSet: []string{"name", "datastore", "config.product"}},
-		{Type: "Datastore", PathSet: []string{"name", "summary.type", "summary.accessible", "parent"}},
-		// Datastore clusters: their Storage DRS configuration, for
-		// vsphere.sdrs, in the same call.
-		{Type: "StoragePod", PathSet: sdrsPodProps},
-	}
-	// The session (for the privilege query) and the license manager ride
-	// along in the same call rather than costing one each.
-	if sm := c.ServiceContent.SessionManager; sm != nil {
-		objs = append(objs, types.ObjectSpec{Obj: *sm})
-		props = append(props, types.PropertySpec{Type: "SessionManager", PathSet: []string{"currentSession"}})
-	}
-	if lm := c.ServiceContent.LicenseManager; lm != nil {
-		objs = append(objs, types.ObjectSpec{Obj: *lm})
-		props = append(props, types.PropertySpec{Type: "LicenseManager", PathSet: []string{"licenses", "licenseAssignmentManager"}})
-	}
-	res, err := methods.RetrieveProperties(ctx, c, &types.RetrieveProperties{
-		This:    c.ServiceContent.PropertyCollector,
-		SpecSet: []types.PropertyFilterSpec{{ObjectSet: objs, PropSet: props}},
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	f := newVSphereFacts()
-	f.apiType = c.ServiceContent.About.ApiType
-	var sess *types.UserSession
-	var lam *types.ManagedObjectReference
-	for _, oc := range res.Returnval {
-		// A property vSphere could not read on one object (an
-		// inaccessible VM has no config) leaves it out; it must not sink
-		// the audit of every other MT. A lost session still must.
-		for _, ms := range oc.MissingSet {
-			if _, ok := ms.Fault.Fault.(*types.NotAuthenticated); ok {
-				return nil, nil, fmt.Errorf("reading %s: the session is no longer authenticated", oc.Obj)
-			}
-		}
-		oc.MissingSet = nil
-		obj, err := mo.ObjectContentToType(oc)
-		if err != nil {
-			return nil, nil, err
-		}
-		switch o := obj.(type) {
-		case mo.VirtualMachine:
-			f.vms[o.Name] = append(f.vms[o.Name], o)
-			if o.Config != nil && o.Config.Uuid != "" {
-				f.uuids[o.Config.Uuid] = append(f.uuids[o.Config.Uuid], o.Name)
-			}
-		case mo.HostSystem:
-			f.hosts[o.Reference()] = o
-		case mo.Datastore:
-			f.dss[o.Reference()] = o
-		case mo.StoragePod:
-			f.pods[o.Reference()] = o
-		case mo.SessionManager:
-			sess = o.CurrentSession
-		case mo.LicenseManager:
-			lam = o.LicenseAssignmentManager
-			if f.apiType == "HostAgent" && len(o.Licenses) > 0 {
-				f.licenses[""] = o.Licenses[0]
-			}
-		}
-	}
-	if lam != nil && f.apiType != "HostAgent" {
-		// No entity: every assignment at once, not one query per host.
-		r, err := methods.QueryAssignedLicenses(ctx, c, &types.QueryAssignedLicenses{This: *lam})
-		if err == nil {
-			for _, a := range r.Returnval {
-				f.licenses[a.EntityId] = a.AssignedLicense
-			}
-		}
-	}
-	return f, sess, nil
-}
-
-// queryPrivileges asks once, for every MT's VM, folder, resource pool,
-// networks and datastores together, which reprotect privileges the
-// account has: audit.vcenterAccount when the spec names ASR's account,
-// else the session's own user.
-func queryPrivileges(ctx context.Context, c *vim25.Client, specs []*spec.Spec, f *vsphereFacts, sess *types.UserSession) {
-	if c.ServiceContent.AuthorizationManager == nil {
-		f.privErr = "this endpoint has no AuthorizationManager"
-		return
-	}
-	var ents []types.ManagedObjectReference
-	seen := map[types.ManagedObjectReference]bool{}
-	addEnt := func(r *types.ManagedObjectReference) {
-		if r != nil && !seen[*r] {
-			seen[*r] = true
-			ents = append(ents, *r)
-		}
-	}
-	user := specs[0].Audit.VCenterAccount
-	for _, sp := range specs {
-		vms := f.vms[sp.Name]
-		if len(vms) != 1 {
-			continue
-		}
-		vm := vms[0]
-		r := vm.Reference()
-		addEnt(&r)
-		addEnt(vm.Parent)
-		addEnt(vm.ResourcePool)
-		for i := range vm.Network {
-			addEnt(&vm.Network[i])
-		}
-		for _, ds := range mtDatastores(vm, f) {
-			addEnt(&ds)
-		}
-	}
-	if len(ents) == 0 {
-		f.privErr = "no MT VM found to check privileges on"
-		return
-	}
-	privs := ReprotectPrivileges()
-	var res []types.EntityPrivilege
-	if user != "" {
-		r, err := methods.HasUserPrivilegeOnEntities(ctx, c, &types.HasUserPrivilegeOnEntities{This: *c.ServiceContent.AuthorizationManager, Entities: ents, UserName: user, PrivId: privs})
-		if err != nil {
-			f.privErr = fmt.Sprintf("querying the privileges of %s: %s", user, faultText(err))
-			return
-		}
-		res = r.Returnval
-	} else {
-		if sess == nil {
-			f.privErr = "the session's user is not known"
-			return
-		}
-		user = sess.UserName
-		r, err := methods.HasPrivilegeOnEntities(ctx, c, &types.HasPrivilegeOnEntities{This: *c.ServiceContent.AuthorizationManager, Entity: ents, SessionId: sess.Key, PrivId: privs})
-		if err != nil {
-			f.privErr = fmt.Sprintf("querying the privileges of %s: %s", user, faultText(err))
-			return
-		}
-		res = r.Returnval
-	}
-	f.privUser = user
-	f.privs = map[types.ManagedObjectReference]map[string]bool{}
-	for _, ep := range res {
-		m := map[string]bool{}
-		for _, pa := range ep.PrivAvailability {
-			m[pa.PrivId] = pa.IsGranted
-		}
-		f.privs[ep.Entity] = m
-	}
-}
-
-// mtDatastores are the datastores the MT's reprotect touches: its own and
-// the protected VMs' that its host sees.
-func mtDatastores(vm mo.VirtualMachine, f *vsphereFacts) []types.ManagedObjectReference {
-	out := slices.Clone(vm.Datastore)
-	if h, ok := f.hosts[derefRef(vm.Runtime.Host)]; ok {
-		for _, ref := range h.Datastore {
-			if !slices.Contains(out, ref) {
-				out = append(out, ref)
-			}
-		}
-	}
-	return out
 }
 
 // vsphereFindings checks one MT against the retrieved facts, and returns
@@ -326,8 +115,8 @@ func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 	add := func(id, result, reason, fix string) {
 		out = append(out, Finding{Host: host, ID: id, Result: result, Reason: oneLine(reason), Fix: fix})
 	}
-	add(CheckVSphereReachable, Pass, fmt.Sprintf("%s answered (%s)", redactURL(s.VSphere.URL), apiName(f.apiType)), "")
-	vms := f.vms[s.Name]
+	add(CheckVSphereReachable, Pass, fmt.Sprintf("%s answered (%s)", vsphere.RedactURL(s.VSphere.URL), apiName(f.APIType)), "")
+	vms := f.VMs[s.Name]
 	if len(vms) != 1 || vms[0].Config == nil {
 		reason, fix := fmt.Sprintf("no VM named %q in the inventory", s.Name), "check name in the spec (it is the VM's name), or build the MT with mtprep build"
 		switch {
@@ -396,7 +185,7 @@ func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 		case *types.VirtualBusLogicController:
 			ctrls = append(ctrls, "BusLogic")
 		case *types.VirtualDisk:
-			dk := disk{bus: bus[x.ControllerKey], info: VMDiskInfo{Label: fmt.Sprintf("disk key %d", x.Key), UUID: diskUUID(x)}}
+			dk := disk{bus: bus[x.ControllerKey], info: VMDiskInfo{Label: fmt.Sprintf("disk key %d", x.Key), UUID: vsphere.DiskUUID(x)}}
 			if x.UnitNumber != nil {
 				dk.unit = *x.UnitNumber
 			}
@@ -433,7 +222,7 @@ func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 		add(CheckTools, Fail, "VMware Tools: "+st, "install and start VMware Tools on the MT (vmware-tools or open-vm-tools)")
 	}
 
-	h, hostOK := f.hosts[derefRef(vm.Runtime.Host)]
+	h, hostOK := f.Hosts[derefRef(vm.Runtime.Host)]
 	if !hostOK {
 		for _, id := range []string{CheckLicense, CheckDatastore, CheckProtectedDatastore} {
 			add(id, Unknown, "the VM's ESXi host is not visible to this account", "give the account read access to the MT's host")
@@ -443,7 +232,7 @@ func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 	}
 	out = append(out, sdrsFinding(s, vm, f))
 
-	if others := slices.DeleteFunc(slices.Clone(f.uuids[vm.Config.Uuid]), func(n string) bool { return n == vm.Name }); len(others) > 0 {
+	if others := slices.DeleteFunc(slices.Clone(f.UUIDs[vm.Config.Uuid]), func(n string) bool { return n == vm.Name }); len(others) > 0 {
 		slices.Sort(others)
 		add(CheckUUIDUnique, Fail, fmt.Sprintf("BIOS UUID %s is shared with %s (cloned from the same template?)", vm.Config.Uuid, strings.Join(others, ", ")), "give the MT a new BIOS UUID (uuid.bios, VM powered off) or build it fresh with mtprep build")
 	} else {
@@ -471,10 +260,10 @@ func hostFindings(s *spec.Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vspher
 		product = strings.TrimSpace(h.Config.Product.FullName)
 	}
 	key := h.Reference().Value
-	if f.apiType == "HostAgent" {
+	if f.APIType == "HostAgent" {
 		key = ""
 	}
-	switch l, ok := f.licenses[key]; {
+	switch l, ok := f.Licenses[key]; {
 	case !ok:
 		add(CheckLicense, Unknown, fmt.Sprintf("host %s (%s): its license could not be read", h.Name, product), "check the host's license in the vSphere Client (Configure > Licensing): it must not be the free vSphere Hypervisor")
 	case IsFreeESXiLicense(l):
@@ -488,7 +277,7 @@ func hostFindings(s *spec.Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vspher
 	var seen, vmfs []string
 	names := map[string]bool{}
 	for _, ref := range h.Datastore {
-		ds, ok := f.dss[ref]
+		ds, ok := f.DSs[ref]
 		if !ok {
 			continue
 		}
@@ -516,14 +305,14 @@ func hostFindings(s *spec.Spec, vm mo.VirtualMachine, h mo.HostSystem, f *vspher
 	want := slices.Clone(s.Audit.ProtectedDatastores)
 	var unknownVMs []string
 	for _, n := range s.Audit.ProtectedVMs {
-		pv := f.vms[n]
+		pv := f.VMs[n]
 		if len(pv) == 0 {
 			unknownVMs = append(unknownVMs, n)
 			continue
 		}
 		for _, v := range pv {
 			for _, ref := range v.Datastore {
-				if ds, ok := f.dss[ref]; ok && !slices.Contains(want, ds.Name) {
+				if ds, ok := f.DSs[ref]; ok && !slices.Contains(want, ds.Name) {
 					want = append(want, ds.Name)
 				}
 			}
@@ -559,7 +348,7 @@ func sdrsFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
 	var kept, moves, unknown, plain []string
 	seen := map[types.ManagedObjectReference]bool{}
 	for _, ref := range vm.Datastore {
-		ds, ok := f.dss[ref]
+		ds, ok := f.DSs[ref]
 		if !ok {
 			unknown = append(unknown, "datastore "+ref.Value+" is not visible to this account")
 			continue
@@ -572,15 +361,15 @@ func sdrsFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
 			continue
 		}
 		seen[*ds.Parent] = true
-		pod, ok := f.pods[*ds.Parent]
+		pod, ok := f.Pods[*ds.Parent]
 		if !ok || pod.PodStorageDrsEntry == nil {
 			unknown = append(unknown, fmt.Sprintf("%s is in datastore cluster %s, whose Storage DRS configuration could not be read", ds.Name, ds.Parent.Value))
 			continue
 		}
 		cfg := pod.PodStorageDrsEntry.StorageDrsConfig
-		o := vmOverride(cfg.VmConfig, vm.Reference())
-		line := fmt.Sprintf("%s in datastore cluster %s: %s", ds.Name, pod.Name, sdrsAutomation(cfg.PodConfig.Enabled, cfg.PodConfig.DefaultVmBehavior, o))
-		if sdrsKeepsOut(o) {
+		o := vsphere.VMOverride(cfg.VmConfig, vm.Reference())
+		line := fmt.Sprintf("%s in datastore cluster %s: %s", ds.Name, pod.Name, vsphere.SDRSAutomation(cfg.PodConfig.Enabled, cfg.PodConfig.DefaultVmBehavior, o))
+		if vsphere.SDRSKeepsOut(o) {
 			kept = append(kept, line)
 		} else {
 			moves = append(moves, line)
@@ -604,8 +393,8 @@ func sdrsFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
 // the type vSphere checks it on.
 func privilegeFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Finding {
 	fd := Finding{Host: s.Name, ID: CheckPrivileges}
-	if f.privs == nil {
-		fd.Result, fd.Reason, fd.Fix = Unknown, "the account's privileges could not be queried: "+f.privErr, "check in the vSphere Client that ASR's account has the reprotect privileges (docs/AUDIT.md)"
+	if f.Privs == nil {
+		fd.Result, fd.Reason, fd.Fix = Unknown, "the account's privileges could not be queried: "+f.PrivErr, "check in the vSphere Client that ASR's account has the reprotect privileges (docs/AUDIT.md)"
 		return fd
 	}
 	byType := map[string][]types.ManagedObjectReference{"VirtualMachine": {vm.Reference()}}
@@ -616,12 +405,12 @@ func privilegeFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Findi
 		byType["ResourcePool"] = []types.ManagedObjectReference{*vm.ResourcePool}
 	}
 	byType["Network"] = vm.Network
-	byType["Datastore"] = mtDatastores(vm, f)
+	byType["Datastore"] = f.MTDatastores(vm)
 	missing := map[string][]string{} // privilege -> objects lacking it
 	checked := 0
 	for _, p := range ReprotectPrivileges() {
 		for _, ref := range byType[privilegeEntity(p)] {
-			granted, ok := f.privs[ref][p]
+			granted, ok := f.Privs[ref][p]
 			if !ok {
 				continue
 			}
@@ -635,7 +424,7 @@ func privilegeFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Findi
 	case checked == 0:
 		fd.Result, fd.Reason, fd.Fix = Unknown, "vSphere answered nothing about the MT's objects", "check the account's role in the vSphere Client"
 	case len(missing) == 0:
-		fd.Result, fd.Reason = Pass, fmt.Sprintf("%s has the %d reprotect privileges on the MT's VM, folder, pool, networks and datastores", f.privUser, len(ReprotectPrivileges()))
+		fd.Result, fd.Reason = Pass, fmt.Sprintf("%s has the %d reprotect privileges on the MT's VM, folder, pool, networks and datastores", f.PrivUser, len(ReprotectPrivileges()))
 	default:
 		var parts []string
 		for _, p := range ReprotectPrivileges() {
@@ -643,14 +432,14 @@ func privilegeFinding(s *spec.Spec, vm mo.VirtualMachine, f *vsphereFacts) Findi
 				parts = append(parts, p+" on "+strings.Join(objs, ", "))
 			}
 		}
-		fd.Result, fd.Reason = Fail, f.privUser+" lacks "+strings.Join(parts, "; ")+": reprotect fails (a read-only discovery account is not enough)"
+		fd.Result, fd.Reason = Fail, f.PrivUser+" lacks "+strings.Join(parts, "; ")+": reprotect fails (a read-only discovery account is not enough)"
 		fd.Fix = "give ASR's vCenter account a role with these privileges, propagated to these objects"
 	}
 	return fd
 }
 
 func refName(ref types.ManagedObjectReference, f *vsphereFacts) string {
-	if ds, ok := f.dss[ref]; ok {
+	if ds, ok := f.DSs[ref]; ok {
 		return ds.Name
 	}
 	return ref.Type + ":" + ref.Value
@@ -662,20 +451,6 @@ func countSnapshots(l []types.VirtualMachineSnapshotTree) int {
 		n += 1 + countSnapshots(t.ChildSnapshotList)
 	}
 	return n
-}
-
-func diskUUID(d *types.VirtualDisk) string {
-	switch b := d.Backing.(type) {
-	case *types.VirtualDiskFlatVer2BackingInfo:
-		return b.Uuid
-	case *types.VirtualDiskSparseVer2BackingInfo:
-		return b.Uuid
-	case *types.VirtualDiskSeSparseBackingInfo:
-		return b.Uuid
-	case *types.VirtualDiskRawDiskMappingVer1BackingInfo:
-		return b.Uuid
-	}
-	return ""
 }
 
 func apiName(t string) string {

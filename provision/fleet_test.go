@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // fakeBase writes a small ISO shaped like CentOS 6.6 x86_64 minimal
@@ -297,24 +298,24 @@ func TestFleetSimulator(t *testing.T) {
 			t.Errorf("%s: no LSI Logic controller", spec_.Name)
 		}
 		var sizes []int64
-		for _, d := range vmDisks(devs) {
-			sizes = append(sizes, diskBytes(d)>>30)
+		for _, d := range vsphere.Disks(devs) {
+			sizes = append(sizes, vsphere.DiskBytes(d)>>30)
 		}
 		if !slices.Equal(sizes, []int64{100, 1024}) {
 			t.Errorf("%s: disks %v GB, want [100 1024]", spec_.Name, sizes)
 		}
-		cds := orderedCDROMs(devs)
+		cds := vsphere.OrderedCDROMs(devs)
 		if len(cds) != 2 {
 			t.Errorf("%s: %d CD-ROMs", spec_.Name, len(cds))
 			continue
 		}
 		if mediaDS == "" {
-			mediaDS = cdromISO(cds[0])
+			mediaDS = vsphere.CDROMISO(cds[0])
 		}
-		if got := cdromISO(cds[0]); got != mediaDS || !strings.HasPrefix(got, "[LocalDS_0] mtprep-iso/") {
+		if got := vsphere.CDROMISO(cds[0]); got != mediaDS || !strings.HasPrefix(got, "[LocalDS_0] mtprep-iso/") {
 			t.Errorf("%s: first CD-ROM %s, want the shared %s", spec_.Name, got, mediaDS)
 		}
-		if got := cdromISO(cds[1]); !strings.HasPrefix(got, "[LocalDS_0] mtprep-iso/seeds/"+spec_.Name+"-") {
+		if got := vsphere.CDROMISO(cds[1]); !strings.HasPrefix(got, "[LocalDS_0] mtprep-iso/seeds/"+spec_.Name+"-") {
 			t.Errorf("%s: second CD-ROM %s, want its own seed", spec_.Name, got)
 		}
 	}

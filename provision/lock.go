@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/session"
-	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // An MT is prepared by one run at a time (issue 7): two operators, or two
@@ -191,10 +189,10 @@ func (t *Target) lockVM(ctx context.Context) error {
 		return err
 	}
 	where := fmt.Sprintf("vSphere (VM %s, %s)", t.Spec.Name, vmLockKey)
-	cur := st.extra(vmLockKey)
+	cur := st.Extra(vmLockKey)
 	me := t.lockOwner()
 	if t.ownsLock(cur) {
-		t.locks.vmHeld(st.ref)
+		t.locks.vmHeld(st.Ref)
 		t.registerRelease()
 		return nil
 	}
@@ -204,26 +202,20 @@ func (t *Target) lockVM(ctx context.Context) error {
 		}
 		t.Log.Warn("breaking the MT's vSphere lock (--break-lock)", "mt", t.Spec.Name, "held_by", ParseLockOwner(cur).Describe(time.Now()))
 	}
-	vm := object.NewVirtualMachine(s.c, st.ref)
-	_, err = s.task(ctx, "lock", "VM "+t.Spec.Name, func() (*object.Task, error) {
-		return vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{
-			ChangeVersion: st.mo.Config.ChangeVersion,
-			ExtraConfig:   []types.BaseOptionValue{&types.OptionValue{Key: vmLockKey, Value: me.String()}},
-		})
-	}, nil)
-	if err != nil && !isFault[*types.ConcurrentAccess](err) {
+	err = s.SetExtraConfig(ctx, "lock", "VM "+t.Spec.Name, st.Ref, st.MO.Config.ChangeVersion, vmLockKey, me.String())
+	if err != nil && !vsphere.IsFault[*types.ConcurrentAccess](err) {
 		return err
 	}
 	// Read back: a ConcurrentAccess, or a server that does not compare
 	// changeVersion, leaves whoever wrote last.
-	after, rerr := s.readVM(ctx, st.ref)
+	after, rerr := s.ReadVM(ctx, st.Ref)
 	if rerr != nil {
 		return rerr
 	}
-	if got := after.extra(vmLockKey); !t.ownsLock(got) {
+	if got := after.Extra(vmLockKey); !t.ownsLock(got) {
 		return &LockedError{MT: t.Spec.Name, Where: where, Owner: ParseLockOwner(got), How: "it took the lock at the same moment as this run"}
 	}
-	t.locks.vmHeld(st.ref)
+	t.locks.vmHeld(st.Ref)
 	t.registerRelease()
 	return nil
 }
@@ -263,79 +255,35 @@ func (t *Target) unlockVM(ctx context.Context, ref types.ManagedObjectReference)
 		// Closed already (Target.Close runs its closers last in first
 		// out): a session of its own, logged out after.
 		var err error
-		if s, err = connectVSphere(ctx, t.Spec, t.Env, t.Log); err != nil {
+		if s, err = vsphere.Connect(ctx, vsphereConfig(t.Spec, t.Env, t.Log)); err != nil {
 			return err
 		}
-		defer func() { _ = session.NewManager(s.c).Logout(ctx) }()
+		defer func() { _ = s.LogoutContext(ctx) }()
 	}
-	st, err := s.readVM(ctx, ref)
+	st, err := s.ReadVM(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if cur := st.extra(vmLockKey); !t.ownsLock(cur) {
+	if cur := st.Extra(vmLockKey); !t.ownsLock(cur) {
 		t.Log.Warn("the MT's vSphere lock is no longer this run's; left alone", "mt", t.Spec.Name, "held_by", ParseLockOwner(cur).Describe(time.Now()))
 		return nil
 	}
-	vm := object.NewVirtualMachine(s.c, ref)
-	_, err = s.task(ctx, "unlock", "VM "+t.Spec.Name, func() (*object.Task, error) {
-		return vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: vmLockKey, Value: ""}}})
-	}, nil)
-	return err
-}
-
-// vmsNamed are the VMs called name directly in folder.
-func (s *vsphereSession) vmsNamed(ctx context.Context, folder *object.Folder, name string) ([]types.ManagedObjectReference, error) {
-	res, err := methods.RetrieveProperties(ctx, s.c, &types.RetrieveProperties{
-		This: s.c.ServiceContent.PropertyCollector,
-		SpecSet: []types.PropertyFilterSpec{{
-			ObjectSet: []types.ObjectSpec{{
-				Obj:       folder.Reference(),
-				Skip:      types.NewBool(true),
-				SelectSet: []types.BaseSelectionSpec{&types.TraversalSpec{Type: "Folder", Path: "childEntity"}},
-			}},
-			PropSet: []types.PropertySpec{{Type: "VirtualMachine", PathSet: []string{"name"}}},
-		}},
-	})
-	if err != nil {
-		return nil, &VSphereError{Op: "list", Object: "VMs named " + name, Err: err}
-	}
-	var out []types.ManagedObjectReference
-	for _, oc := range res.Returnval {
-		for _, p := range oc.PropSet {
-			if n, _ := p.Val.(string); p.Name == "name" && n == name {
-				out = append(out, oc.Obj)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return morefLess(out[i].Value, out[j].Value) })
-	return out, nil
-}
-
-// morefLess orders "vm-9" before "vm-10": vSphere numbers objects as it
-// creates them, so the lower is the older.
-func morefLess(a, b string) bool {
-	na, ea := strconv.Atoi(a[strings.LastIndex(a, "-")+1:])
-	nb, eb := strconv.Atoi(b[strings.LastIndex(b, "-")+1:])
-	if ea == nil && eb == nil && na != nb {
-		return na < nb
-	}
-	return a < b
+	return s.SetExtraConfig(ctx, "unlock", "VM "+t.Spec.Name, ref, "", vmLockKey, "")
 }
 
 // checkCreateRace runs right after this run created the VM mine: if
 // another VM of the same name is in the folder (a server that allows the
 // duplicate), the older one wins and this run deletes its own, new and
 // empty, VM and fails.
-func (t *Target) checkCreateRace(ctx context.Context, s *vsphereSession, c *vmCheck, mine types.ManagedObjectReference) error {
-	refs, err := s.vmsNamed(ctx, c.inv.folder, t.Spec.Name)
+func (t *Target) checkCreateRace(ctx context.Context, s *vsphere.Session, c *vmCheck, mine types.ManagedObjectReference) error {
+	refs, err := s.VMsNamed(ctx, c.inv.Folder, t.Spec.Name)
 	if err != nil || len(refs) <= 1 || refs[0] == mine {
 		return err
 	}
 	winner := refs[0]
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	vm := object.NewVirtualMachine(s.c, mine)
-	if _, err := s.task(dctx, "delete", "VM "+t.Spec.Name+" ("+mine.Value+", created by this run)", func() (*object.Task, error) { return vm.Destroy(dctx) }, nil); err != nil {
+	if err := s.Destroy(dctx, "VM "+t.Spec.Name+" ("+mine.Value+", created by this run)", mine); err != nil {
 		t.Log.Warn("could not delete the VM this run created alongside another run's; delete it by hand", "vm", mine.Value, "err", err)
 	}
 	t.Facts.VMMoRef = ""
@@ -344,23 +292,23 @@ func (t *Target) checkCreateRace(ctx context.Context, s *vsphereSession, c *vmCh
 
 // lostCreateRace is the error of a run whose VM creation lost to another
 // run's: it names the other run from the winner's lock.
-func (t *Target) lostCreateRace(ctx context.Context, s *vsphereSession, c *vmCheck, winner *types.ManagedObjectReference, cause error) error {
+func (t *Target) lostCreateRace(ctx context.Context, s *vsphere.Session, c *vmCheck, winner *types.ManagedObjectReference, cause error) error {
 	owner := "someone else (no mtprep lock on it)"
 	if winner == nil {
 		if st, err := t.findVM(ctx); err == nil && st != nil {
-			winner = &st.ref
+			winner = &st.Ref
 		}
 	}
 	if winner != nil {
-		if st, err := s.readVM(ctx, *winner); err == nil {
-			if v := st.extra(vmLockKey); v != "" {
+		if st, err := s.ReadVM(ctx, *winner); err == nil {
+			if v := st.Extra(vmLockKey); v != "" {
 				owner = "another mtprep run: " + ParseLockOwner(v).Describe(time.Now())
 			}
 		}
 	}
-	msg := fmt.Sprintf("create VM %s in %s: a VM of that name was created by %s after this run checked", t.Spec.Name, c.inv.folderDsp, owner)
+	msg := fmt.Sprintf("create VM %s in %s: a VM of that name was created by %s after this run checked", t.Spec.Name, c.inv.FolderPath, owner)
 	if cause != nil {
-		msg += " (" + faultText(cause) + ")"
+		msg += " (" + vsphere.FaultText(cause) + ")"
 	}
 	return fmt.Errorf("%s; this run stopped so that one run prepares the MT. Run again when that run is done", msg)
 }

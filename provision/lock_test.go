@@ -17,6 +17,7 @@ import (
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/guest/guesttest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 func TestLockOwnerRoundTrip(t *testing.T) {
@@ -104,11 +105,11 @@ func TestVMLock(t *testing.T) {
 
 func vmExtra(t *testing.T, s *sim, ref types.ManagedObjectReference, key string) string {
 	t.Helper()
-	st, err := (&vsphereSession{c: s.c}).readVM(context.Background(), ref)
+	st, err := vsphere.NewSession(s.c).ReadVM(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.extra(key)
+	return st.Extra(key)
 }
 
 // TestVMLockTakenOnlyToChange: a build that changes nothing takes no
@@ -163,8 +164,8 @@ func TestCreateRace(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
 	}
-	inv, _ := a.vs.inventory(ctx)
-	refs, err := a.vs.vmsNamed(ctx, inv.folder, "mt01")
+	inv, _ := a.vs.Inventory(ctx)
+	refs, err := a.vs.VMsNamed(ctx, inv.Folder, "mt01")
 	if err != nil {
 		t.Fatal(err)
 	}

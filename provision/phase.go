@@ -12,6 +12,7 @@ import (
 	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // Phase is one step of building an MT (DESIGN.md, "The procedure, as
@@ -101,7 +102,7 @@ type Target struct {
 	sshErr   error
 	// osRelease is the MT's release line, read once per run (CheckOS).
 	osRelease string
-	vs        *vsphereSession
+	vs        *vsphere.Session
 	isos      map[string]*localISO // local ISOs' hashes, computed once per run
 	// Shared is what the Targets of one fleet run share (one upload of
 	// each media file); nil: the Target's own.

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // enableUUIDPhase sets disk.EnableUUID=TRUE in the VM's ExtraConfig and
@@ -27,17 +27,17 @@ const enableUUIDKey = "disk.EnableUUID"
 // VMware Tools before enable-uuid powers the VM off.
 const DefaultShutdownTimeout = 5 * time.Minute
 
-func uuidEnabled(st *vmState) (extra, flag bool) {
-	extra = strings.EqualFold(st.extra(enableUUIDKey), "TRUE")
-	f := st.mo.Config.Flags.DiskUuidEnabled
+func uuidEnabled(st *vsphere.VM) (extra, flag bool) {
+	extra = strings.EqualFold(st.Extra(enableUUIDKey), "TRUE")
+	f := st.MO.Config.Flags.DiskUuidEnabled
 	return extra, f != nil && *f
 }
 
 // recordDiskUUIDs notes each disk's vSphere UUID by role: the first disk
 // in bus order is the OS disk, the second the retention disk.
-func (t *Target) recordDiskUUIDs(st *vmState) {
+func (t *Target) recordDiskUUIDs(st *vsphere.VM) {
 	roles := []string{"os", "retention"}
-	for i, d := range vmDisks(st.devices) {
+	for i, d := range vsphere.Disks(st.Devices) {
 		if i >= len(roles) {
 			break
 		}
@@ -72,7 +72,7 @@ func (enableUUIDPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	t.keep("enable-uuid", st)
 	t.recordDiskUUIDs(st)
 	extra, flag := uuidEnabled(st)
-	obs := fmt.Sprintf("%s=%q, flags.diskUuidEnabled=%v, %s", enableUUIDKey, st.extra(enableUUIDKey), flag, st.powerState())
+	obs := fmt.Sprintf("%s=%q, flags.diskUuidEnabled=%v, %s", enableUUIDKey, st.Extra(enableUUIDKey), flag, st.PowerState())
 	if u := t.Facts.DiskUUIDs; len(u) > 0 {
 		obs += fmt.Sprintf("; disk UUIDs os %s, retention %s", u["os"], u["retention"])
 	}
@@ -80,12 +80,12 @@ func (enableUUIDPhase) Check(ctx context.Context, t *Target) (Check, error) {
 		return Check{Done: true, Observed: obs}, nil
 	}
 	ch := []string{set}
-	if st.powerState() != types.VirtualMachinePowerStatePoweredOff {
+	if st.PowerState() != types.VirtualMachinePowerStatePoweredOff {
 		if t.Options.AllowPowerOff {
 			ch = append([]string{"shut the guest down through VMware Tools (power off if it does not stop within " + shutdownTimeout(t).String() + ")"}, ch...)
 			ch = append(ch, "power the VM on again")
 		} else {
-			ch = append(ch, "refused while the VM is "+string(st.powerState())+" unless --allow-power-off")
+			ch = append(ch, "refused while the VM is "+string(st.PowerState())+" unless --allow-power-off")
 		}
 	}
 	return Check{Changes: ch, Observed: obs}, nil
@@ -103,7 +103,7 @@ func (enableUUIDPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	st, ok := t.take("enable-uuid").(*vmState)
+	st, ok := t.take("enable-uuid").(*vsphere.VM)
 	if !ok {
 		if st, err = t.vmFor(ctx); err != nil {
 			return err
@@ -112,71 +112,32 @@ func (enableUUIDPhase) Apply(ctx context.Context, t *Target) error {
 	if st == nil {
 		return fmt.Errorf("VM %s not found: run the vm phase first", t.Spec.Name)
 	}
-	was := st.powerState()
+	was := st.PowerState()
 	if was != types.VirtualMachinePowerStatePoweredOff {
 		if !t.Options.AllowPowerOff {
 			return fmt.Errorf("VM %s is %s: %s can only be set while it is powered off; shut the guest down and run again, or pass --allow-power-off to let mtprep shut it down through VMware Tools (or power it off) and power it on again", t.Spec.Name, was, enableUUIDKey)
 		}
-		if err := s.stopVM(ctx, st, shutdownTimeout(t)); err != nil {
+		if err := s.StopVM(ctx, st, shutdownTimeout(t)); err != nil {
 			return err
 		}
 	}
-	flags := st.mo.Config.Flags // send the current flags back: unset ones would be reset by some hosts
+	flags := st.MO.Config.Flags // send the current flags back: unset ones would be reset by some hosts
 	flags.DiskUuidEnabled = types.NewBool(true)
-	vm := object.NewVirtualMachine(s.c, st.ref)
-	if _, err := s.task(ctx, "reconfigure", "VM "+t.Spec.Name, func() (*object.Task, error) {
-		return vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{
-			ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: enableUUIDKey, Value: "TRUE"}},
-			Flags:       &flags,
-		})
-	}, nil); err != nil {
+	if err := s.Reconfigure(ctx, "reconfigure", "VM "+t.Spec.Name, st.Ref, types.VirtualMachineConfigSpec{
+		ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: enableUUIDKey, Value: "TRUE"}},
+		Flags:       &flags,
+	}); err != nil {
 		return err
 	}
 	note := fmt.Sprintf("set %s=TRUE and flags.diskUuidEnabled", enableUUIDKey)
 	if was == types.VirtualMachinePowerStatePoweredOn {
-		if _, err := s.task(ctx, "power on", "VM "+t.Spec.Name, func() (*object.Task, error) { return vm.PowerOn(ctx) }, nil); err != nil {
+		if err := s.PowerOn(ctx, "VM "+t.Spec.Name, st.Ref); err != nil {
 			return fmt.Errorf("%s was set, but powering the VM on again failed: %w", enableUUIDKey, err)
 		}
 		note += " (VM shut down for it and powered on again)"
 	}
 	t.Note("enable-uuid", note)
 	return nil
-}
-
-// stopVM shuts the guest down through VMware Tools and waits; when Tools
-// are not running, or the guest does not stop in time, it powers the VM
-// off.
-func (s *vsphereSession) stopVM(ctx context.Context, st *vmState, timeout time.Duration) error {
-	vm := object.NewVirtualMachine(s.c, st.ref)
-	name := "VM " + st.mo.Name
-	if st.powerState() == types.VirtualMachinePowerStatePoweredOn && st.mo.Guest != nil && st.mo.Guest.ToolsRunningStatus == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning) {
-		s.log.Info("shutting the guest down through VMware Tools", "vm", st.mo.Name, "timeout", timeout)
-		if err := vm.ShutdownGuest(ctx); err != nil {
-			s.log.Warn("guest shutdown refused; powering off", "vm", st.mo.Name, "err", faultText(err))
-		} else {
-			deadline := time.Now().Add(timeout)
-			for time.Now().Before(deadline) {
-				var m mo.VirtualMachine
-				if err := s.retrieveOne(ctx, st.ref, []string{"runtime.powerState"}, &m); err != nil {
-					return &VSphereError{Op: "read", Object: name, Err: err}
-				}
-				if m.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOff {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(2 * time.Second):
-				}
-			}
-			s.log.Warn("the guest did not shut down in time; powering off", "vm", st.mo.Name, "timeout", timeout)
-		}
-	}
-	_, err := s.task(ctx, "power off", name, func() (*object.Task, error) { return vm.PowerOff(ctx) }, nil)
-	if isFault[*types.InvalidPowerState](err) {
-		return nil // it stopped meanwhile
-	}
-	return err
 }
 
 func (enableUUIDPhase) Verify(ctx context.Context, t *Target) error {
@@ -187,16 +148,16 @@ func (enableUUIDPhase) Verify(ctx context.Context, t *Target) error {
 	if t.Facts.VMMoRef == "" {
 		return fmt.Errorf("VM %s is unknown", t.Spec.Name)
 	}
-	st, err := s.readVM(ctx, types.ManagedObjectReference{Type: "VirtualMachine", Value: t.Facts.VMMoRef})
+	st, err := s.ReadVM(ctx, vsphere.VMRef(t.Facts.VMMoRef))
 	if err != nil {
 		return err
 	}
 	t.recordDiskUUIDs(st)
 	extra, flag := uuidEnabled(st)
 	if !extra || !flag {
-		return fmt.Errorf("VM %s: the reconfigure succeeded but did not stick: vSphere reports %s=%q and flags.diskUuidEnabled=%v", t.Spec.Name, enableUUIDKey, st.extra(enableUUIDKey), flag)
+		return fmt.Errorf("VM %s: the reconfigure succeeded but did not stick: vSphere reports %s=%q and flags.diskUuidEnabled=%v", t.Spec.Name, enableUUIDKey, st.Extra(enableUUIDKey), flag)
 	}
-	if len(vmDisks(st.devices)) >= 2 && (t.Facts.DiskUUIDs["os"] == "" || t.Facts.DiskUUIDs["retention"] == "") {
+	if len(vsphere.Disks(st.Devices)) >= 2 && (t.Facts.DiskUUIDs["os"] == "" || t.Facts.DiskUUIDs["retention"] == "") {
 		return fmt.Errorf("VM %s: vSphere reports no UUID for its OS or retention disk", t.Spec.Name)
 	}
 	return nil

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // installPhase powers the VM on, so it boots the kickstart installer from
@@ -46,10 +46,10 @@ func (t *Target) sshAddr() string {
 
 // heldISOs are the ISOs in the VM's CD-ROMs, in the guest's order (the
 // install media first, then the seed).
-func heldISOs(st *vmState) []string {
+func heldISOs(st *vsphere.VM) []string {
 	var out []string
-	for _, c := range orderedCDROMs(st.devices) {
-		if iso := cdromISO(c); iso != "" {
+	for _, c := range vsphere.OrderedCDROMs(st.Devices) {
+		if iso := vsphere.CDROMISO(c); iso != "" {
 			out = append(out, iso)
 		}
 	}
@@ -59,9 +59,9 @@ func heldISOs(st *vmState) []string {
 // bootable reports whether the VM's first two CD-ROMs both hold an ISO:
 // the install media boot the installer, which reads the kickstart from
 // the seed in the second.
-func bootable(st *vmState) bool {
-	cds := orderedCDROMs(st.devices)
-	return len(cds) >= 2 && cdromISO(cds[0]) != "" && cdromISO(cds[1]) != ""
+func bootable(st *vsphere.VM) bool {
+	cds := vsphere.OrderedCDROMs(st.Devices)
+	return len(cds) >= 2 && vsphere.CDROMISO(cds[0]) != "" && vsphere.CDROMISO(cds[1]) != ""
 }
 
 // ProbeSSH dials addr and reads the server's version line ("SSH-2.0-…").
@@ -92,7 +92,7 @@ func ProbeSSH(ctx context.Context, addr string, timeout time.Duration) (string, 
 }
 
 type installState struct {
-	st     *vmState
+	st     *vsphere.VM
 	on     bool
 	isos   []string
 	banner string
@@ -104,11 +104,11 @@ func (t *Target) readInstall(ctx context.Context) (*installState, error) {
 	if err != nil || st == nil {
 		return nil, err
 	}
-	is := &installState{st: st, on: st.powerState() == types.VirtualMachinePowerStatePoweredOn, isos: heldISOs(st)}
+	is := &installState{st: st, on: st.PowerState() == types.VirtualMachinePowerStatePoweredOn, isos: heldISOs(st)}
 	if is.on {
 		is.banner, is.sshErr = ProbeSSH(ctx, t.sshAddr(), 5*time.Second)
 	} else {
-		is.sshErr = fmt.Errorf("the VM is %s", st.powerState())
+		is.sshErr = fmt.Errorf("the VM is %s", st.PowerState())
 	}
 	return is, nil
 }
@@ -124,7 +124,7 @@ func (is *installState) observed(addr string) string {
 	if is.sshErr != nil {
 		ssh = fmt.Sprintf("SSH at %s not answering", addr)
 	}
-	return fmt.Sprintf("%s, %s, %s", is.st.powerState(), cd, ssh)
+	return fmt.Sprintf("%s, %s, %s", is.st.PowerState(), cd, ssh)
 }
 
 func (installPhase) Check(ctx context.Context, t *Target) (Check, error) {
@@ -172,19 +172,18 @@ func (installPhase) Apply(ctx context.Context, t *Target) error {
 	if is == nil {
 		return fmt.Errorf("VM %s not found: run the vm phase first", t.Spec.Name)
 	}
-	vm := object.NewVirtualMachine(s.c, is.st.ref)
 	name := "VM " + t.Spec.Name
 	if !is.on {
-		if !bootable(is.st) && is.st.extra(installedMarker) == "" {
+		if !bootable(is.st) && is.st.Extra(installedMarker) == "" {
 			return fmt.Errorf("%s has no install media and seed in its first two CD-ROMs (it holds %d ISO(s)) and was not installed by mtprep: powering it on would install nothing; run the vm phase (with --fix to insert them)", name, len(is.isos))
 		}
-		if _, err := s.task(ctx, "power on", name, func() (*object.Task, error) { return vm.PowerOn(ctx) }, nil); err != nil {
+		if err := s.PowerOn(ctx, name, is.st.Ref); err != nil {
 			return err
 		}
 		t.Log.Info("powered on; the kickstart install runs unattended", "vm", t.Spec.Name)
 	}
 	if is.sshErr != nil {
-		if err := t.waitForSSH(ctx, s, is.st.ref); err != nil {
+		if err := t.waitForSSH(ctx, s, is.st.Ref); err != nil {
 			return err
 		}
 	}
@@ -198,7 +197,7 @@ func (installPhase) Apply(ctx context.Context, t *Target) error {
 // waitForSSH polls SSH every few seconds until it answers, logging
 // progress every 30 s. It gives up early when the VM powers off (a failed
 // kickstart, or someone at the console).
-func (t *Target) waitForSSH(ctx context.Context, s *vsphereSession, ref types.ManagedObjectReference) error {
+func (t *Target) waitForSSH(ctx context.Context, s *vsphere.Session, ref types.ManagedObjectReference) error {
 	addr, timeout := t.sshAddr(), installTimeout(t)
 	start := time.Now()
 	deadline := start.Add(timeout)
@@ -217,12 +216,12 @@ func (t *Target) waitForSSH(ctx context.Context, s *vsphereSession, ref types.Ma
 		}
 		if now.Sub(lastPower) >= 30*time.Second {
 			lastPower = now
-			var m mo.VirtualMachine
-			if err := s.retrieveOne(ctx, ref, []string{"runtime.powerState"}, &m); err != nil {
-				return &VSphereError{Op: "read", Object: "VM " + t.Spec.Name, Err: err}
+			power, err := s.ReadPowerState(ctx, "VM "+t.Spec.Name, ref)
+			if err != nil {
+				return err
 			}
-			if m.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
-				return fmt.Errorf("VM %s is %s while waiting for the install: the kickstart may have failed; look at the VM's console", t.Spec.Name, m.Runtime.PowerState)
+			if power != types.VirtualMachinePowerStatePoweredOn {
+				return fmt.Errorf("VM %s is %s while waiting for the install: the kickstart may have failed; look at the VM's console", t.Spec.Name, power)
 			}
 		}
 		if now.Sub(lastLog) >= 30*time.Second {
@@ -238,63 +237,15 @@ func (t *Target) waitForSSH(ctx context.Context, s *vsphereSession, ref types.Ma
 	}
 }
 
-// ejectISO empties every CD-ROM holding an ISO (a disconnected client
-// device, as "eject" in the vSphere client) and records the install in
-// one reconfigure. If the guest locked the tray, vSphere asks whether to
-// override the lock; the wait answers yes.
-func (t *Target) ejectISO(ctx context.Context, s *vsphereSession, is *installState) error {
-	var spec_ types.VirtualMachineConfigSpec
-	for _, c := range is.st.devices.SelectByType((*types.VirtualCdrom)(nil)) {
-		cd := *c.(*types.VirtualCdrom)
-		if cdromISO(&cd) == "" {
-			continue
-		}
-		cd.Backing = &types.VirtualCdromRemotePassthroughBackingInfo{
-			VirtualDeviceRemoteDeviceBackingInfo: types.VirtualDeviceRemoteDeviceBackingInfo{DeviceName: "", UseAutoDetect: types.NewBool(false)},
-		}
-		cd.Connectable = &types.VirtualDeviceConnectInfo{Connected: false, StartConnected: false, AllowGuestControl: true}
-		spec_.DeviceChange = append(spec_.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationEdit, Device: &cd})
-	}
-	spec_.ExtraConfig = []types.BaseOptionValue{&types.OptionValue{Key: installedMarker, Value: is.isos[0]}}
-	vm := object.NewVirtualMachine(s.c, is.st.ref)
-	answer := func(ctx context.Context) error {
-		var m mo.VirtualMachine
-		if err := s.retrieveOne(ctx, is.st.ref, []string{"runtime.question"}, &m); err != nil || m.Runtime.Question == nil {
-			return nil
-		}
-		if choice, ok := cdromLockAnswer(m.Runtime.Question); ok {
-			t.Log.Info("the guest locked the CD-ROM; overriding the lock", "vm", t.Spec.Name)
-			if err := vm.Answer(ctx, m.Runtime.Question.Id, choice); err != nil {
-				return &VSphereError{Op: "answer the CD-ROM question of", Object: "VM " + t.Spec.Name, Err: err}
-			}
-		}
-		return nil
-	}
-	if _, err := s.task(ctx, "eject the install media and seed of", "VM "+t.Spec.Name, func() (*object.Task, error) { return vm.Reconfigure(ctx, spec_) }, answer); err != nil {
+// ejectISO empties every CD-ROM holding an ISO and records the install
+// in one reconfigure (vsphere.EjectCDROMs answers a locked tray's
+// question).
+func (t *Target) ejectISO(ctx context.Context, s *vsphere.Session, is *installState) error {
+	if err := s.EjectCDROMs(ctx, t.Spec.Name, is.st, []types.BaseOptionValue{&types.OptionValue{Key: installedMarker, Value: is.isos[0]}}); err != nil {
 		return err
 	}
 	t.Note("install", fmt.Sprintf("installed from %s; SSH answers at %s; ISO ejected", is.isos[0], t.sshAddr()))
 	return nil
-}
-
-// cdromLockAnswer picks "Yes" for vSphere's "the guest OS has locked the
-// CD-ROM door… disconnect anyway?" question, and nothing for any other.
-func cdromLockAnswer(q *types.VirtualMachineQuestionInfo) (string, bool) {
-	locked := strings.Contains(strings.ToLower(q.Text), "locked the cd-rom")
-	for _, m := range q.Message {
-		if strings.Contains(m.Id, "cdromdisconnect.locked") {
-			locked = true
-		}
-	}
-	if !locked {
-		return "", false
-	}
-	for _, c := range q.Choice.ChoiceInfo {
-		if d := c.GetElementDescription(); d != nil && strings.EqualFold(d.Label, "yes") {
-			return d.Key, true
-		}
-	}
-	return "", false
 }
 
 func (installPhase) Verify(ctx context.Context, t *Target) error {

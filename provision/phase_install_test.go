@@ -12,6 +12,8 @@ import (
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 func TestInstall(t *testing.T) {
@@ -116,7 +118,7 @@ func TestInstall(t *testing.T) {
 		tg, ref := builtVM(t, s)
 		vm := object.NewVirtualMachine(s.c, ref)
 		devs, _ := vm.Device(ctx)
-		cd := orderedCDROMs(devs)[0]
+		cd := vsphere.OrderedCDROMs(devs)[0]
 		if err := vm.EditDevice(ctx, devs.EjectIso(cd)); err != nil {
 			t.Fatal(err)
 		}
@@ -163,28 +165,5 @@ func TestProbeSSH(t *testing.T) {
 				t.Errorf("got %q, %v; want %q, %q", b, err, c.banner, c.err)
 			}
 		})
-	}
-}
-
-func TestCdromLockAnswer(t *testing.T) {
-	yesNo := types.ChoiceOption{ChoiceInfo: []types.BaseElementDescription{
-		&types.ElementDescription{Key: "0", Description: types.Description{Label: "Yes"}},
-		&types.ElementDescription{Key: "1", Description: types.Description{Label: "No"}},
-	}}
-	cases := []struct {
-		name string
-		q    types.VirtualMachineQuestionInfo
-		want string
-		ok   bool
-	}{
-		{"locked tray", types.VirtualMachineQuestionInfo{Id: "q1", Text: "The guest operating system has locked the CD-ROM door and is probably using the CD-ROM...", Choice: yesNo}, "0", true},
-		{"by message id", types.VirtualMachineQuestionInfo{Id: "q2", Message: []types.VirtualMachineMessage{{Id: "msg.cdromdisconnect.locked"}}, Choice: yesNo}, "0", true},
-		{"another question", types.VirtualMachineQuestionInfo{Id: "q3", Text: "This virtual machine might have been moved or copied.", Choice: yesNo}, "", false},
-	}
-	for _, c := range cases {
-		got, ok := cdromLockAnswer(&c.q)
-		if got != c.want || ok != c.ok {
-			t.Errorf("%s: %q %v", c.name, got, ok)
-		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision/guest"
@@ -40,9 +39,6 @@ func (toolsPhase) Name() string { return "tools" }
 // toolsWait bounds the wait for vSphere to report Tools running after the
 // service started (VMware Tools report to the host within seconds).
 const toolsWait = 5 * time.Minute
-
-// toolsProps are the VM properties the tools phase reads.
-var toolsProps = []string{"runtime.powerState", "guest.toolsRunningStatus", "guest.toolsVersionStatus2", "guest.toolsVersion"}
 
 type toolsState struct {
 	guest.ToolsState
@@ -135,14 +131,11 @@ func readToolsVSphere(ctx context.Context, t *Target, st *toolsState) error {
 	if err != nil {
 		return err
 	}
-	var m mo.VirtualMachine
-	if err := s.retrieveOne(ctx, vm.ref, toolsProps, &m); err != nil {
-		return &VSphereError{Op: "read", Object: "VM " + t.Spec.Name, Err: err}
+	vt, err := s.ReadTools(ctx, "VM "+t.Spec.Name, vm.Ref)
+	if err != nil {
+		return err
 	}
-	st.power = m.Runtime.PowerState
-	if m.Guest != nil {
-		st.vsRunning, st.vsVersion, st.vsToolsVersion = m.Guest.ToolsRunningStatus, m.Guest.ToolsVersionStatus2, m.Guest.ToolsVersion
-	}
+	st.power, st.vsRunning, st.vsVersion, st.vsToolsVersion = vt.Power, vt.RunningStatus, vt.VersionStatus, vt.ToolsVersion
 	return nil
 }
 

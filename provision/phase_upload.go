@@ -2,24 +2,17 @@ package provision
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path"
 	"strings"
 	"time"
 
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/vim25/soap"
-	"github.com/vmware/govmomi/vim25/types"
-
 	"github.com/mtprep/mtprep/internal/files"
-	"github.com/mtprep/mtprep/internal/progress"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // uploadPhase puts the MT's install media on the datastore: the shared
@@ -134,8 +127,6 @@ func seedNamesFor(folder, name, sha string) isoNames {
 	return isoNames{dir: dir, file: f, sum: f + ".sha256"}
 }
 
-func dsPath(ds, p string) string { return fmt.Sprintf("[%s] %s", ds, p) }
-
 // isoOnDatastore is what the datastore holds under an ISO's name.
 type isoOnDatastore struct {
 	size      int64 // -1: absent
@@ -149,19 +140,19 @@ func (o isoOnDatastore) complete(li *localISO) bool {
 // statISO looks the ISO up with an HTTP HEAD on the datastore file (no
 // vSphere task: a datastore search is a task, and a build that changes
 // nothing starts none) and reads the checksum file beside it.
-func (s *vsphereSession) statISO(ctx context.Context, n isoNames) (isoOnDatastore, error) {
-	inv, err := s.inventory(ctx)
+func statISO(ctx context.Context, s *vsphere.Session, n isoNames) (isoOnDatastore, error) {
+	inv, err := s.Inventory(ctx)
 	if err != nil {
 		return isoOnDatastore{}, err
 	}
 	out := isoOnDatastore{size: -1}
-	if out.size, err = s.headFile(ctx, inv.datastore, n.file); err != nil {
+	if out.size, err = s.HeadFile(ctx, inv.Datastore, n.file); err != nil {
 		return out, err
 	}
 	if out.size < 0 {
 		return out, nil // no ISO: no need to look for its checksum
 	}
-	b, err := s.readSmallFile(ctx, inv.datastore, n.sum)
+	b, err := s.ReadSmallFile(ctx, inv.Datastore, n.sum)
 	if err != nil || b == nil {
 		return out, err
 	}
@@ -170,43 +161,6 @@ func (s *vsphereSession) statISO(ctx context.Context, n isoNames) (isoOnDatastor
 		out.sumRecord = f[0]
 	}
 	return out, nil
-}
-
-// headFile is a datastore file's size, -1 when it does not exist.
-func (s *vsphereSession) headFile(ctx context.Context, ds *object.Datastore, p string) (int64, error) {
-	res, err := s.c.Client.DownloadRequest(ctx, ds.NewURL(p), &soap.Download{Method: http.MethodHead})
-	if err != nil {
-		return 0, &VSphereError{Op: "look up", Object: dsPath(ds.Name(), p), Err: err}
-	}
-	res.Body.Close()
-	switch res.StatusCode {
-	case http.StatusOK:
-		return res.ContentLength, nil
-	case http.StatusNotFound:
-		return -1, nil
-	}
-	return 0, fmt.Errorf("look up %s: HTTP %s", dsPath(ds.Name(), p), res.Status)
-}
-
-// readSmallFile reads a datastore file of at most 4 KiB; nil when absent.
-func (s *vsphereSession) readSmallFile(ctx context.Context, ds *object.Datastore, p string) ([]byte, error) {
-	res, err := s.c.Client.DownloadRequest(ctx, ds.NewURL(p), &soap.Download{Method: http.MethodGet})
-	if err != nil {
-		return nil, &VSphereError{Op: "read", Object: dsPath(ds.Name(), p), Err: err}
-	}
-	defer res.Body.Close()
-	switch res.StatusCode {
-	case http.StatusOK:
-	case http.StatusNotFound:
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("read %s: HTTP %s", dsPath(ds.Name(), p), res.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(res.Body, 4096))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dsPath(ds.Name(), p), err)
-	}
-	return b, nil
 }
 
 // uploadState is what Check found for each artefact, for Apply.
@@ -221,20 +175,20 @@ func (uploadPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	if err != nil {
 		return Check{}, err
 	}
-	inv, err := s.inventory(ctx)
+	inv, err := s.Inventory(ctx)
 	if err != nil {
 		return Check{}, err
 	}
-	ds, folder := inv.datastore.Name(), t.Spec.VSphere.ISOFolder
+	ds, folder := inv.Datastore.Name(), t.Spec.VSphere.ISOFolder
 	var ch, obs []string
 	kept := map[string]uploadState{}
 	for _, a := range t.artefacts() {
 		li, err := t.localHash(ctx, a.local)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				where := dsPath(ds, folder+"/<sha256>.iso")
+				where := vsphere.DatastorePath(ds, folder+"/<sha256>.iso")
 				if a.role == "seed" {
-					where = dsPath(ds, folder+"/seeds/"+t.Spec.Name+"-<sha256>.iso")
+					where = vsphere.DatastorePath(ds, folder+"/seeds/"+t.Spec.Name+"-<sha256>.iso")
 				}
 				ch = append(ch, fmt.Sprintf("upload %s %s (once the iso phase has written it) to %s", a.role, a.local, where))
 				obs = append(obs, "no local "+a.role+" yet")
@@ -243,9 +197,9 @@ func (uploadPhase) Check(ctx context.Context, t *Target) (Check, error) {
 			return Check{}, err
 		}
 		n := t.names(a, li.sha256)
-		p := dsPath(ds, n.file)
+		p := vsphere.DatastorePath(ds, n.file)
 		t.recordDatastorePath(a, p)
-		st, err := s.statISO(ctx, n)
+		st, err := statISO(ctx, s, n)
 		if err != nil {
 			return Check{}, err
 		}
@@ -285,7 +239,7 @@ func (uploadPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	inv, err := s.inventory(ctx)
+	inv, err := s.Inventory(ctx)
 	if err != nil {
 		return err
 	}
@@ -299,7 +253,7 @@ func (uploadPhase) Apply(ctx context.Context, t *Target) error {
 				return err
 			}
 			u = uploadState{li: li, n: t.names(a, li.sha256)}
-			if u.st, err = s.statISO(ctx, u.n); err != nil {
+			if u.st, err = statISO(ctx, s, u.n); err != nil {
 				return err
 			}
 		}
@@ -309,93 +263,39 @@ func (uploadPhase) Apply(ctx context.Context, t *Target) error {
 		if a.role == "media" {
 			// A fleet's workers reach this at once for the one media
 			// file: the first uploads, the others wait and find it there.
-			unlock := t.sharedState().lock(ctx, "upload|"+s.c.URL().Host+"|"+inv.datastore.Reference().Value+"|"+u.n.file)
+			unlock := t.sharedState().lock(ctx, "upload|"+s.Host()+"|"+inv.Datastore.Reference().Value+"|"+u.n.file)
 			if unlock == nil {
 				return ctx.Err()
 			}
-			st, err := s.statISO(ctx, u.n)
+			st, err := statISO(ctx, s, u.n)
 			if err == nil && st.complete(u.li) {
 				unlock()
-				t.recordDatastorePath(a, dsPath(inv.datastore.Name(), u.n.file))
+				t.recordDatastorePath(a, vsphere.DatastorePath(inv.Datastore.Name(), u.n.file))
 				notes = append(notes, fmt.Sprintf("media %s uploaded by another MT of this run", u.n.file))
 				continue
 			}
 			if err == nil {
 				u.st = st
 			}
-			note, err := s.uploadISO(ctx, t, inv.datastore, u)
+			note, err := uploadISO(ctx, s, t, inv.Datastore, u)
 			unlock()
 			if err != nil {
 				return err
 			}
 			notes = append(notes, note)
 		} else {
-			note, err := s.uploadISO(ctx, t, inv.datastore, u)
+			note, err := uploadISO(ctx, s, t, inv.Datastore, u)
 			if err != nil {
 				return err
 			}
 			notes = append(notes, note)
 		}
-		t.recordDatastorePath(a, dsPath(inv.datastore.Name(), u.n.file))
+		t.recordDatastorePath(a, vsphere.DatastorePath(inv.Datastore.Name(), u.n.file))
 	}
 	if len(notes) > 0 {
 		t.Note("upload", strings.Join(notes, "; "))
 	}
 	return nil
-}
-
-// uploadISO puts one local ISO on the datastore under u.n.
-func (s *vsphereSession) uploadISO(ctx context.Context, t *Target, ds *object.Datastore, u uploadState) (string, error) {
-	li, n, st := u.li, u.n, u.st
-	fm := object.NewFileManager(s.c)
-	if err := fm.MakeDirectory(ctx, dsPath(ds.Name(), n.dir), s.dc, true); err != nil && !isFault[*types.FileAlreadyExists](err) {
-		return "", &VSphereError{Op: "create folder", Object: dsPath(ds.Name(), n.dir), Err: err}
-	}
-	// A random suffix: two builds uploading the same ISO at once do not
-	// write into one file.
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := path.Join(n.dir, "."+path.Base(n.file)+"."+hex.EncodeToString(rnd[:])+".part")
-	cleanup := func() {
-		// The run's context may be cancelled: clean up with a fresh one.
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := s.task(cctx, "delete", dsPath(ds.Name(), tmp), func() (*object.Task, error) {
-			return fm.DeleteDatastoreFile(cctx, dsPath(ds.Name(), tmp), s.dc)
-		}, nil); err != nil && !isFault[*types.FileNotFound](err) {
-			s.log.Warn("could not delete the partial upload; delete it by hand", "file", dsPath(ds.Name(), tmp), "err", err)
-		}
-	}
-	start := time.Now()
-	if err := uploadFile(ctx, ds, li, tmp, t.Progress); err != nil {
-		cleanup()
-		return "", err
-	}
-	if sz, err := s.headFile(ctx, ds, tmp); err != nil || sz != li.size {
-		cleanup()
-		if err != nil {
-			return "", err
-		}
-		return "", fmt.Errorf("upload %s: the datastore holds %d bytes, not %d", dsPath(ds.Name(), tmp), sz, li.size)
-	}
-	sum := fmt.Sprintf("%s  %s\n", li.sha256, path.Base(n.file))
-	if err := ds.Upload(ctx, strings.NewReader(sum), n.sum, &soap.Upload{Type: "text/plain", Method: "PUT", ContentLength: int64(len(sum))}); err != nil {
-		cleanup()
-		return "", &VSphereError{Op: "upload", Object: dsPath(ds.Name(), n.sum), Err: err}
-	}
-	// force only replaces a file under our name that is not this ISO
-	// (Check found it incomplete); another build's finished copy is left.
-	force := st.size >= 0
-	_, err := s.task(ctx, "move", dsPath(ds.Name(), tmp), func() (*object.Task, error) {
-		return fm.MoveDatastoreFile(ctx, dsPath(ds.Name(), tmp), s.dc, dsPath(ds.Name(), n.file), s.dc, force)
-	}, nil)
-	if err != nil {
-		cleanup()
-		if !isFault[*types.FileAlreadyExists](err) {
-			return "", err
-		}
-	}
-	return fmt.Sprintf("uploaded %s to %s (%s in %s)", li.path, dsPath(ds.Name(), n.file), sizeText(li.size), time.Since(start).Round(time.Millisecond)), nil
 }
 
 func (uploadPhase) Verify(ctx context.Context, t *Target) error {
@@ -407,66 +307,6 @@ func (uploadPhase) Verify(ctx context.Context, t *Target) error {
 		return fmt.Errorf("%s", c.Observed)
 	}
 	return nil
-}
-
-// uploadFile PUTs the file to the datastore path. The file's size and
-// modification time are compared before and after: the name says which
-// content it is (its sha256, computed before), so a file rewritten in the
-// meantime must not be moved into place under it. (Hashing the stream
-// again would cost a third of the upload's time on a fast link.)
-func uploadFile(ctx context.Context, ds *object.Datastore, li *localISO, remote string, prog progress.Func) error {
-	f, err := os.Open(li.path)
-	if err != nil {
-		return fmt.Errorf("upload %s: %w", li.path, err)
-	}
-	defer f.Close()
-	changed := func() error {
-		fi, err := f.Stat()
-		if err != nil {
-			return fmt.Errorf("upload %s: %w", li.path, err)
-		}
-		if fi.Size() != li.size || !fi.ModTime().Equal(li.modTime) {
-			return fmt.Errorf("the MT's ISO %s changed since it was hashed: run the build again", li.path)
-		}
-		return nil
-	}
-	if err := changed(); err != nil {
-		return err
-	}
-	r := &uploadReader{ctx: ctx, f: f, prog: prog, stage: "upload " + path.Base(li.path), total: li.size}
-	if err := ds.Upload(ctx, r, remote, &soap.Upload{Type: "application/octet-stream", Method: "PUT", ContentLength: li.size}); err != nil {
-		return &VSphereError{Op: "upload", Object: dsPath(ds.Name(), remote), Err: err}
-	}
-	if r.n != li.size {
-		return fmt.Errorf("upload %s: sent %d bytes of %d", li.path, r.n, li.size)
-	}
-	return changed()
-}
-
-// uploadReader counts what the HTTP client sends, reports progress and
-// stops at cancellation. (net/http reads it through an io.LimitedReader in
-// 32 KiB pieces, as it reads the *os.File of a plain UploadFile.)
-type uploadReader struct {
-	ctx   context.Context
-	f     *os.File
-	prog  progress.Func
-	stage string
-	n     int64
-	total int64
-}
-
-func (u *uploadReader) Read(p []byte) (int, error) {
-	if err := u.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := u.f.Read(p)
-	if n > 0 {
-		u.n += int64(n)
-		if u.prog != nil {
-			u.prog(u.stage, u.n, u.total)
-		}
-	}
-	return n, err
 }
 
 func isSHA256(s string) bool {

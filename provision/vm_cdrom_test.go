@@ -7,6 +7,8 @@ import (
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // TestFixAddsSeedCDROM: a VM made before seeds existed (one CD-ROM, with
@@ -19,7 +21,7 @@ func TestFixAddsSeedCDROM(t *testing.T) {
 	tg, ref := builtVM(t, s)
 	vm := object.NewVirtualMachine(s.c, ref)
 	devs, _ := vm.Device(ctx)
-	cds := orderedCDROMs(devs)
+	cds := vsphere.OrderedCDROMs(devs)
 	devs.InsertIso(cds[0], "[LocalDS_0] mtprep-iso/0000old-single.iso")
 	if err := vm.EditDevice(ctx, cds[0]); err != nil {
 		t.Fatal(err)
@@ -47,13 +49,13 @@ func TestFixAddsSeedCDROM(t *testing.T) {
 		t.Fatalf("--fix: %v (%s)", err, statuses(rs))
 	}
 	devs, _ = vm.Device(ctx)
-	cds = orderedCDROMs(devs)
+	cds = vsphere.OrderedCDROMs(devs)
 	if len(cds) != 2 {
 		t.Fatalf("%d CD-ROMs after --fix", len(cds))
 	}
 	for i, want := range []string{tg.Facts.ISODatastore, tg.Facts.SeedDatastore} {
 		ide, _ := devs.FindByKey(cds[i].ControllerKey).(*types.VirtualIDEController)
-		if got := cdromISO(cds[i]); got != want || ide == nil || ide.BusNumber != 0 || *cds[i].UnitNumber != int32(i) {
+		if got := vsphere.CDROMISO(cds[i]); got != want || ide == nil || ide.BusNumber != 0 || *cds[i].UnitNumber != int32(i) {
 			t.Errorf("CD-ROM %d: %s at unit %d, want %s at IDE 0:%d", i, got, *cds[i].UnitNumber, want, i)
 		}
 	}
@@ -102,7 +104,7 @@ func TestFinishCreation(t *testing.T) {
 			}
 			devs, _ := vm.Device(ctx)
 			bo, _ := vm.BootOptions(ctx)
-			if !bootsDiskThenCD(bo, vmDisks(devs)[0].Key) {
+			if !vsphere.BootsDiskThenCD(bo, vsphere.Disks(devs)[0].Key) {
 				t.Errorf("boot order %#v", bo.BootOrder)
 			}
 		})

@@ -1,15 +1,13 @@
 package provision
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/vim25/methods"
-	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // Storage DRS and the master target.
@@ -33,128 +31,14 @@ import (
 // Compute DRS is left alone on purpose: vMotion of the MT to another host
 // of its cluster moves no disk, and ASR does not forbid it. Nothing here
 // reads or writes the cluster's DRS configuration.
-
-// sdrsPod is a datastore cluster holding one of the MT's datastores, and
-// what its Storage DRS configuration says about the MT.
-type sdrsPod struct {
-	ref             types.ManagedObjectReference
-	name            string
-	datastores      []string // the MT's datastores in it
-	enabled         bool     // Storage DRS on for the pod
-	defaultBehavior string   // podConfig.defaultVmBehavior: manual | automated
-	// override is the MT's VM override; nil: none (the pod's default
-	// applies to the MT).
-	override *types.StorageDrsVmConfigInfo
-}
-
-// sdrsKeepsOut: the override excludes the VM from Storage DRS.
-func sdrsKeepsOut(o *types.StorageDrsVmConfigInfo) bool {
-	return o != nil && o.Enabled != nil && !*o.Enabled
-}
-
-// sdrsAutomation says, in the vSphere Client's words, what Storage DRS
-// may do with the VM: "disabled" (the override excludes it), else the
-// override's behavior or the pod's default ("manual", "automated"), and
-// whether Storage DRS runs at all.
-func sdrsAutomation(enabled bool, defaultBehavior string, o *types.StorageDrsVmConfigInfo) string {
-	if sdrsKeepsOut(o) {
-		return "automation disabled for the VM"
-	}
-	b, from := defaultBehavior, "the pod's default"
-	if o != nil && o.Behavior != "" {
-		b, from = o.Behavior, "its override"
-	}
-	switch b {
-	case string(types.StorageDrsPodConfigInfoBehaviorAutomated):
-		b = "fully automated"
-	case string(types.StorageDrsPodConfigInfoBehaviorManual):
-		b = "manual (recommendations that move it when applied)"
-	case "":
-		b = "not set"
-	}
-	s := fmt.Sprintf("automation %s (%s)", b, from)
-	if !enabled {
-		s += "; Storage DRS is off on the pod for now"
-	}
-	return s
-}
-
-// vmOverride is vm's entry in a pod's VM overrides, nil when absent.
-func vmOverride(cfg []types.StorageDrsVmConfigInfo, vm types.ManagedObjectReference) *types.StorageDrsVmConfigInfo {
-	for i := range cfg {
-		if cfg[i].Vm != nil && *cfg[i].Vm == vm {
-			return &cfg[i]
-		}
-	}
-	return nil
-}
-
-// sdrsPodProps are what one read of a pod needs: not the whole
-// podStorageDrsEntry (its recommendations and action history can be
-// long), only the configuration.
-var sdrsPodProps = []string{"name", "podStorageDrsEntry.storageDrsConfig"}
-
-// readPods reads the datastore clusters of dss (the inventory knows which
-// datastores are in one) in one PropertyCollector call, and the VM's
-// override in each; vm nil: the VM does not exist yet. No call when no
-// datastore is in a pod.
-func (s *vsphereSession) readPods(ctx context.Context, inv *inventory, dss []types.ManagedObjectReference, vm *types.ManagedObjectReference) ([]sdrsPod, error) {
-	var refs []types.ManagedObjectReference
-	members := map[types.ManagedObjectReference][]string{}
-	for _, ds := range dss {
-		p, ok := inv.dsPods[ds]
-		if !ok {
-			continue
-		}
-		if !slices.Contains(refs, p) {
-			refs = append(refs, p)
-		}
-		if n := inv.dsNames[ds]; !slices.Contains(members[p], n) {
-			members[p] = append(members[p], n)
-		}
-	}
-	if len(refs) == 0 {
-		return nil, nil
-	}
-	var objs []types.ObjectSpec
-	for _, r := range refs {
-		objs = append(objs, types.ObjectSpec{Obj: r})
-	}
-	res, err := methods.RetrieveProperties(ctx, s.c, &types.RetrieveProperties{
-		This:    s.c.ServiceContent.PropertyCollector,
-		SpecSet: []types.PropertyFilterSpec{{ObjectSet: objs, PropSet: []types.PropertySpec{{Type: "StoragePod", PathSet: sdrsPodProps}}}},
-	})
-	if err != nil {
-		return nil, &VSphereError{Op: "read", Object: "the Storage DRS configuration of datastore cluster " + refs[0].Value, Err: err}
-	}
-	byRef := map[types.ManagedObjectReference]mo.StoragePod{}
-	for _, oc := range res.Returnval {
-		var p mo.StoragePod
-		if err := mo.LoadObjectContent([]types.ObjectContent{oc}, &p); err != nil {
-			return nil, fmt.Errorf("read datastore cluster %s: %w", oc.Obj.Value, err)
-		}
-		byRef[oc.Obj] = p
-	}
-	var out []sdrsPod
-	for _, r := range refs {
-		p, ok := byRef[r]
-		if !ok || p.PodStorageDrsEntry == nil {
-			return nil, fmt.Errorf("datastore cluster %s (holding %s): its Storage DRS configuration could not be read (does the account have read access to it?)", r.Value, strings.Join(members[r], ", "))
-		}
-		cfg := p.PodStorageDrsEntry.StorageDrsConfig
-		sp := sdrsPod{ref: r, name: p.Name, datastores: members[r], enabled: cfg.PodConfig.Enabled, defaultBehavior: cfg.PodConfig.DefaultVmBehavior}
-		if vm != nil {
-			sp.override = vmOverride(cfg.VmConfig, *vm)
-		}
-		out = append(out, sp)
-	}
-	return out, nil
-}
+//
+// The pods are read and changed through provision/vsphere (ReadPods,
+// ConfigurePodVM); what to change is decided here.
 
 // sdrsDiff is a datastore cluster where the MT lacks an override that
 // keeps it out of Storage DRS, and the change that adds it.
 type sdrsDiff struct {
-	pod  sdrsPod
+	pod  vsphere.Pod
 	vm   string
 	spec types.StorageDrsVmConfigSpec // Info.Vm is set once the VM exists
 }
@@ -163,14 +47,14 @@ type sdrsDiff struct {
 // missing".
 func (d sdrsDiff) What() string {
 	state := "missing"
-	if d.pod.override != nil {
-		state = sdrsAutomation(d.pod.enabled, d.pod.defaultBehavior, d.pod.override)
+	if d.pod.Override != nil {
+		state = vsphere.SDRSAutomation(d.pod.Enabled, d.pod.DefaultBehavior, d.pod.Override)
 	}
 	off := ""
-	if !d.pod.enabled && d.pod.override == nil {
+	if !d.pod.Enabled && d.pod.Override == nil {
 		off = " (Storage DRS is off on the pod now; the override keeps the MT in place when it is turned on)"
 	}
-	return fmt.Sprintf("Storage DRS override for %s in pod %s: %s%s", d.vm, d.pod.name, state, off)
+	return fmt.Sprintf("Storage DRS override for %s in pod %s: %s%s", d.vm, d.pod.Name, state, off)
 }
 
 // Fix is what applying it does.
@@ -193,19 +77,19 @@ func (d sdrsDiff) String(withFix bool) string {
 
 // diffSDRS lists the pods where the MT is not kept out of Storage DRS.
 // vm nil: the VM is still to be created (every pod needs an add).
-func diffSDRS(name string, vm *types.ManagedObjectReference, pods []sdrsPod) []sdrsDiff {
+func diffSDRS(name string, vm *types.ManagedObjectReference, pods []vsphere.Pod) []sdrsDiff {
 	var out []sdrsDiff
 	for _, p := range pods {
-		if sdrsKeepsOut(p.override) {
+		if vsphere.SDRSKeepsOut(p.Override) {
 			continue
 		}
 		d := sdrsDiff{pod: p, vm: name, spec: types.StorageDrsVmConfigSpec{ArrayUpdateSpec: types.ArrayUpdateSpec{Operation: types.ArrayUpdateOperationAdd}}}
 		info := types.StorageDrsVmConfigInfo{Vm: vm}
-		if p.override != nil {
+		if p.Override != nil {
 			// Edit keeps what the override says besides automation
 			// (the disk affinity, rules); the whole entry is sent, so a
 			// server that replaces rather than merges keeps them too.
-			info = *p.override
+			info = *p.Override
 			d.spec.Operation = types.ArrayUpdateOperationEdit
 		}
 		info.Enabled = types.NewBool(false)
@@ -215,30 +99,12 @@ func diffSDRS(name string, vm *types.ManagedObjectReference, pods []sdrsPod) []s
 	return out
 }
 
-// keepOutOfSDRS applies d for the VM vm: one ConfigureStorageDrsForPod
-// task per pod, changing only the MT's entry (modify=true).
-func (s *vsphereSession) keepOutOfSDRS(ctx context.Context, vm types.ManagedObjectReference, d sdrsDiff) error {
-	vmSpec := d.spec
-	info := *vmSpec.Info
-	info.Vm = &vm
-	vmSpec.Info = &info
-	if s.c.ServiceContent.StorageResourceManager == nil {
-		return fmt.Errorf("configure Storage DRS of datastore cluster %s for VM %s: this endpoint has no StorageResourceManager (connect to vCenter, which manages datastore clusters)", d.pod.name, d.vm)
-	}
-	srm := object.NewStorageResourceManager(s.c)
-	pod := object.NewStoragePod(s.c, d.pod.ref)
-	_, err := s.task(ctx, "configure Storage DRS of", fmt.Sprintf("datastore cluster %s for VM %s", d.pod.name, d.vm), func() (*object.Task, error) {
-		return srm.ConfigureStorageDrsForPod(ctx, pod, types.StorageDrsConfigSpec{VmConfigSpec: []types.StorageDrsVmConfigSpec{vmSpec}}, true)
-	}, nil)
-	return err
-}
-
 // mtDatastoreRefs are the datastores whose pods matter for the MT: the
 // spec's (where a new VM goes) and every datastore the VM uses.
-func mtDatastoreRefs(inv *inventory, st *vmState) []types.ManagedObjectReference {
-	out := []types.ManagedObjectReference{inv.datastore.Reference()}
+func mtDatastoreRefs(inv *vsphere.Inventory, st *vsphere.VM) []types.ManagedObjectReference {
+	out := []types.ManagedObjectReference{inv.Datastore.Reference()}
 	if st != nil {
-		for _, r := range st.mo.Datastore {
+		for _, r := range st.MO.Datastore {
 			if !slices.Contains(out, r) {
 				out = append(out, r)
 			}
@@ -248,10 +114,10 @@ func mtDatastoreRefs(inv *inventory, st *vmState) []types.ManagedObjectReference
 }
 
 // describePods is the plan's Observed part for the pods.
-func describePods(pods []sdrsPod) string {
+func describePods(pods []vsphere.Pod) string {
 	var l []string
 	for _, p := range pods {
-		l = append(l, fmt.Sprintf("in datastore cluster %s (%s): %s", p.name, strings.Join(p.datastores, ", "), sdrsAutomation(p.enabled, p.defaultBehavior, p.override)))
+		l = append(l, fmt.Sprintf("in datastore cluster %s (%s): %s", p.Name, strings.Join(p.Datastores, ", "), vsphere.SDRSAutomation(p.Enabled, p.DefaultBehavior, p.Override)))
 	}
 	return strings.Join(l, "; ")
 }

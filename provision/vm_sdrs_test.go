@@ -15,6 +15,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // What vcsim (govmomi v0.56.0) models of Storage DRS, found by trying it:
@@ -377,8 +378,8 @@ func TestSDRSAutomation(t *testing.T) {
 		{true, "", nil, "automation not set (the pod's default)", false},
 	}
 	for _, c := range cases {
-		if got := sdrsAutomation(c.enabled, c.behavior, c.o); got != c.want || sdrsKeepsOut(c.o) != c.out {
-			t.Errorf("%v %q %+v: %q %v, want %q %v", c.enabled, c.behavior, c.o, got, sdrsKeepsOut(c.o), c.want, c.out)
+		if got := vsphere.SDRSAutomation(c.enabled, c.behavior, c.o); got != c.want || vsphere.SDRSKeepsOut(c.o) != c.out {
+			t.Errorf("%v %q %+v: %q %v, want %q %v", c.enabled, c.behavior, c.o, got, vsphere.SDRSKeepsOut(c.o), c.want, c.out)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // TestBuildTwice runs the four vSphere phases on a fresh simulator, then a
@@ -328,7 +329,7 @@ func TestFixGrowsDisksAndSetsBootOrder(t *testing.T) {
 	}
 	vm := object.NewVirtualMachine(s.c, types.ManagedObjectReference{Type: "VirtualMachine", Value: tg.Facts.VMMoRef})
 	devs, _ := vm.Device(ctx)
-	disks := vmDisks(devs)
+	disks := vsphere.Disks(devs)
 	task, _ := vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{
 		BootOptions: &types.VirtualMachineBootOptions{BootOrder: []types.BaseVirtualMachineBootOptionsBootableDevice{&types.VirtualMachineBootOptionsBootableCdromDevice{}}},
 		DeviceChange: []types.BaseVirtualDeviceConfigSpec{&types.VirtualDeviceConfigSpec{
@@ -348,12 +349,12 @@ func TestFixGrowsDisksAndSetsBootOrder(t *testing.T) {
 		t.Fatalf("%v (%s)", err, statuses(rs))
 	}
 	devs, _ = vm.Device(ctx)
-	disks = vmDisks(devs)
-	if len(disks) != 2 || diskBytes(disks[0]) != 150<<30 || diskBytes(disks[1]) != 40<<30 {
+	disks = vsphere.Disks(devs)
+	if len(disks) != 2 || vsphere.DiskBytes(disks[0]) != 150<<30 || vsphere.DiskBytes(disks[1]) != 40<<30 {
 		t.Fatalf("disks after --fix: %d", len(disks))
 	}
 	bo, _ := vm.BootOptions(ctx)
-	if !bootsDiskThenCD(bo, disks[0].Key) {
+	if !vsphere.BootsDiskThenCD(bo, disks[0].Key) {
 		t.Errorf("boot order after --fix: %#v", bo.BootOrder)
 	}
 
@@ -389,7 +390,7 @@ func TestFixNICAndCDROM(t *testing.T) {
 	devs, _ := vm.Device(ctx)
 	nic := devs.SelectByType((*types.VirtualEthernetCard)(nil))[0]
 	nic.GetVirtualDevice().Backing = backing
-	cd := orderedCDROMs(devs)[0] // the media's
+	cd := vsphere.OrderedCDROMs(devs)[0] // the media's
 	devs.InsertIso(cd, "[LocalDS_0] isos/other.iso")
 	if err := vm.EditDevice(ctx, nic, cd); err != nil {
 		t.Fatal(err)
@@ -413,7 +414,7 @@ func TestFixNICAndCDROM(t *testing.T) {
 	if b, ok := devs.SelectByType((*types.VirtualEthernetCard)(nil))[0].GetVirtualDevice().Backing.(*types.VirtualEthernetCardNetworkBackingInfo); !ok || b.Network == nil || *b.Network != netObj.Reference() {
 		t.Errorf("NIC after --fix: %#v", devs.SelectByType((*types.VirtualEthernetCard)(nil))[0].GetVirtualDevice().Backing)
 	}
-	if got := cdromISO(orderedCDROMs(devs)[0]); got != tg.Facts.ISODatastore {
+	if got := vsphere.CDROMISO(vsphere.OrderedCDROMs(devs)[0]); got != tg.Facts.ISODatastore {
 		t.Errorf("CD-ROM after --fix: %q, want %q", got, tg.Facts.ISODatastore)
 	}
 }

@@ -285,37 +285,3 @@ func TestFreeESXiRefused(t *testing.T) {
 		t.Fatalf("plan on a free ESXi: %v %s", err, statuses(rs))
 	}
 }
-
-func TestIsFreeESXiLicense(t *testing.T) {
-	for _, c := range []struct {
-		l    types.LicenseManagerLicenseInfo
-		free bool
-	}{
-		{types.LicenseManagerLicenseInfo{EditionKey: "esxBasic", Name: "VMware vSphere 6 Hypervisor"}, true},
-		{types.LicenseManagerLicenseInfo{EditionKey: "esxBasic.vram", Name: "vSphere Hypervisor"}, true},
-		{types.LicenseManagerLicenseInfo{EditionKey: "eval", Name: "Evaluation Mode"}, false},
-		{types.LicenseManagerLicenseInfo{EditionKey: "esx.enterprisePlus.cpuPackage", Name: "VMware vSphere 7 Enterprise Plus"}, false},
-		{types.LicenseManagerLicenseInfo{EditionKey: "esx.standard.cpuPackage", Name: "VMware vSphere 8 Standard"}, false},
-	} {
-		if got := IsFreeESXiLicense(c.l); got != c.free {
-			t.Errorf("%+v: free=%v", c.l, got)
-		}
-	}
-}
-
-func TestFaultLine(t *testing.T) {
-	e := &VSphereError{Op: "reconfigure", Object: "VM mt01", Fault: &types.LocalizedMethodFault{
-		Fault:            &types.InvalidPowerState{RequestedState: "poweredOff", ExistingState: "poweredOn"},
-		LocalizedMessage: "*types.InvalidPowerState",
-	}}
-	if got, want := e.Error(), "reconfigure VM mt01: the VM is poweredOn, the operation needs poweredOff (InvalidPowerState)"; got != want {
-		t.Errorf("%q\nwant %q", got, want)
-	}
-	e = &VSphereError{Op: "create", Object: "VM mt01 in /DC0/vm", Fault: &types.LocalizedMethodFault{
-		Fault:            &types.RestrictedVersion{},
-		LocalizedMessage: "Current license or ESXi version prohibits execution of the requested operation.",
-	}}
-	if got := e.Error(); !strings.HasPrefix(got, "create VM mt01 in /DC0/vm: Current license") || !strings.Contains(got, "free edition") || !strings.HasSuffix(got, "(RestrictedVersion)") || strings.Contains(got, "\n") {
-		t.Errorf("%q", got)
-	}
-}

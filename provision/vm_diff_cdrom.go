@@ -2,11 +2,11 @@ package provision
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
-	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // The MT's VM has two CD-ROMs until the install: the shared install media
@@ -15,42 +15,8 @@ import (
 // the media's boot argument (ks=hd:sr1:/ks.cfg) relies on: IDE drives by
 // channel then master/slave, i.e. by controller bus number then unit
 // number; other CD-ROMs (SATA) after them. mtprep creates both on IDE
-// controller 0: units 0 and 1.
-
-// orderedCDROMs are the VM's CD-ROMs in the order the guest names them.
-func orderedCDROMs(devs object.VirtualDeviceList) []*types.VirtualCdrom {
-	type ranked struct {
-		cd               *types.VirtualCdrom
-		kind, bus, index int32
-	}
-	var l []ranked
-	for _, d := range devs.SelectByType((*types.VirtualCdrom)(nil)) {
-		cd := d.(*types.VirtualCdrom)
-		r := ranked{cd: cd, kind: 2, index: cd.Key}
-		switch c := devs.FindByKey(cd.ControllerKey).(type) {
-		case *types.VirtualIDEController:
-			r.kind, r.bus, r.index = 0, c.BusNumber, unit(cd.UnitNumber)
-		case types.BaseVirtualSATAController:
-			r.kind, r.bus, r.index = 1, c.GetVirtualSATAController().BusNumber, unit(cd.UnitNumber)
-		}
-		l = append(l, r)
-	}
-	sort.SliceStable(l, func(i, j int) bool {
-		a, b := l[i], l[j]
-		if a.kind != b.kind {
-			return a.kind < b.kind
-		}
-		if a.bus != b.bus {
-			return a.bus < b.bus
-		}
-		return a.index < b.index
-	})
-	out := make([]*types.VirtualCdrom, len(l))
-	for i, r := range l {
-		out[i] = r.cd
-	}
-	return out
-}
+// controller 0: units 0 and 1. vsphere.OrderedCDROMs puts them in that
+// order; what each should hold is decided here.
 
 // cdWant is what one CD-ROM slot should hold.
 type cdWant struct {
@@ -71,9 +37,9 @@ func (c cdWant) holds(iso string) bool {
 // and seed in the second, connected at power on. --fix inserts an ISO,
 // connects a CD-ROM, or adds the missing CD-ROMs on an IDE controller
 // with free slots.
-func diffCDROMs(st *vmState, cds []*types.VirtualCdrom, w vmWant) []vmDiff {
-	devs := st.devices
-	on := st.powerState() == types.VirtualMachinePowerStatePoweredOn
+func diffCDROMs(st *vsphere.VM, cds []*types.VirtualCdrom, w vmWant) []vmDiff {
+	devs := st.Devices
+	on := st.PowerState() == types.VirtualMachinePowerStatePoweredOn
 	want := []cdWant{
 		{role: "install media", iso: w.iso, prefix: w.isoPrefix, other: w.isoPrefix + "seeds/"},
 		{role: "seed", iso: w.seed, prefix: w.seedPrefix},
@@ -87,7 +53,7 @@ func diffCDROMs(st *vmState, cds []*types.VirtualCdrom, w vmWant) []vmDiff {
 			continue
 		}
 		c := *cds[i]
-		held := cdromISO(&c)
+		held := vsphere.CDROMISO(&c)
 		switch {
 		case cw.holds(held) && (c.Connectable == nil || !c.Connectable.StartConnected):
 			out = append(out, vmDiff{What: fmt.Sprintf("the %s CD-ROM (%s) is not connected at power on", ordinal[i], cw.role), Fix: "connect it at power on",
@@ -122,52 +88,10 @@ func diffCDROMs(st *vmState, cds []*types.VirtualCdrom, w vmWant) []vmDiff {
 			return append(out, vmDiff{What: strings.Join(what, ", "), Why: "the local " + m.role + " is unknown: run the iso and upload phases first"})
 		}
 	}
-	add, err := addCDROMs(devs, isos)
+	add, err := vsphere.AddCDROMs(devs, isos)
 	if err != nil {
 		return append(out, vmDiff{What: strings.Join(what, ", "), Why: err.Error() + "; add a CD-ROM with " + strings.Join(isos, " and ") + " by hand"})
 	}
 	return append(out, vmDiff{What: strings.Join(what, ", "), Fix: "add a CD-ROM with " + strings.Join(isos, ", then one with "),
 		apply: func(s *types.VirtualMachineConfigSpec) { s.DeviceChange = append(s.DeviceChange, add...) }})
-}
-
-// addCDROMs makes the device changes that add one CD-ROM per ISO, in
-// order, in the first free IDE slots (so they come after the existing
-// CD-ROMs in the guest's naming). It works on copies: the VM's device
-// list is not changed.
-func addCDROMs(devs object.VirtualDeviceList, isos []string) ([]types.BaseVirtualDeviceConfigSpec, error) {
-	l := make(object.VirtualDeviceList, 0, len(devs)+len(isos))
-	for _, d := range devs {
-		if c, ok := d.(*types.VirtualIDEController); ok {
-			cc := *c
-			cc.Device = append([]int32(nil), c.Device...)
-			d = &cc
-		}
-		l = append(l, d)
-	}
-	var change []types.BaseVirtualDeviceConfigSpec
-	for _, iso := range isos {
-		var ide *types.VirtualIDEController
-		var ides []*types.VirtualIDEController
-		for _, d := range l.SelectByType((*types.VirtualIDEController)(nil)) {
-			ides = append(ides, d.(*types.VirtualIDEController))
-		}
-		sort.Slice(ides, func(i, j int) bool { return ides[i].BusNumber < ides[j].BusNumber })
-		for _, c := range ides {
-			if len(c.Device) < 2 {
-				ide = c
-				break
-			}
-		}
-		if ide == nil {
-			return nil, fmt.Errorf("no free IDE slot")
-		}
-		cd, err := l.CreateCdrom(ide)
-		if err != nil {
-			return nil, err
-		}
-		l.InsertIso(cd, iso)
-		l = append(l, cd)
-		change = append(change, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: cd})
-	}
-	return change, nil
 }
