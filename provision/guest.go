@@ -13,11 +13,11 @@ import (
 // SSH returns the target's one SSH connection, dialling it on first use;
 // every guest phase shares it (one connection per host).
 func (t *Target) SSH(ctx context.Context) (*guest.Conn, error) {
-	if t.ssh != nil {
-		return t.ssh, nil
+	if t.clients.ssh != nil {
+		return t.clients.ssh, nil
 	}
-	if t.sshErr != nil {
-		return nil, t.sshErr
+	if t.clients.sshErr != nil {
+		return nil, t.clients.sshErr
 	}
 	if t.OS == nil || t.OS.Shell == nil {
 		return nil, fmt.Errorf("%s: no shell for os %q: mtprep cannot run commands on it", t.Spec.Name, t.Spec.OS)
@@ -27,14 +27,14 @@ func (t *Target) SSH(ctx context.Context) (*guest.Conn, error) {
 		// A plan checks every guest phase of an MT that may not be
 		// installed yet: dial once, not once per phase (each waits for
 		// the connect timeout). A build stops at the failing phase.
-		if t.planning {
-			t.sshErr = err
+		if t.run.planning {
+			t.clients.sshErr = err
 		}
 		return nil, err
 	}
-	t.ssh = c
-	t.sshDone = append(t.sshDone, c)
-	t.OnClose(func() error { t.ssh = nil; return c.Close() })
+	t.clients.ssh = c
+	t.clients.sshDone = append(t.clients.sshDone, c)
+	t.OnClose(func() error { t.clients.ssh = nil; return c.Close() })
 	return c, nil
 }
 
@@ -51,7 +51,7 @@ func SSHConfigFor(s *spec.Spec, sh guest.Shell, env spec.LookupEnv, log *slog.Lo
 // Close: the guest phases' cost in latency (sessions) and connections.
 func (t *Target) SSHRoundTrips() guest.Stats {
 	var sum guest.Stats
-	for _, c := range t.sshDone {
+	for _, c := range t.clients.sshDone {
 		s := c.Stats()
 		sum.Dials += s.Dials
 		sum.Sessions += s.Sessions
@@ -68,7 +68,7 @@ func (t *Target) CheckOS(ctx context.Context) (guest.ReleaseInfo, error) {
 	if t.OS == nil || t.OS.Release == nil {
 		return guest.ReleaseInfo{}, fmt.Errorf("no release check for os %q", t.Spec.OS)
 	}
-	if t.osRelease == "" {
+	if t.run.osRelease == "" {
 		c, err := t.SSH(ctx)
 		if err != nil {
 			return guest.ReleaseInfo{}, err
@@ -77,9 +77,9 @@ func (t *Target) CheckOS(ctx context.Context) (guest.ReleaseInfo, error) {
 		if err != nil {
 			return guest.ReleaseInfo{}, err
 		}
-		t.osRelease = info.Line
+		t.run.osRelease = info.Line
 	}
-	return t.checkRelease(t.osRelease)
+	return t.checkRelease(t.run.osRelease)
 }
 
 // checkRelease applies CheckOS's rule to a release line.

@@ -12,7 +12,7 @@ import (
 // directory under /root/.mtprep, which survives the SSH session and the
 // agent phase's reboot) over the Target's SSH connection.
 func (t *Target) lockGuest(ctx context.Context) error {
-	if t.locks.guest {
+	if t.run.locks.guest {
 		return nil
 	}
 	if t.OS == nil || t.OS.Lock == nil {
@@ -34,7 +34,7 @@ func (t *Target) lockGuest(ctx context.Context) error {
 	case res.Broke != "":
 		t.Log.Warn("broke the MT's guest lock (--break-lock)", "mt", t.Spec.Name, "held_by", ParseLockOwner(res.Broke).Describe(time.Now()))
 	}
-	t.locks.guest = true
+	t.run.locks.guest = true
 	t.registerRelease()
 	return nil
 }
@@ -43,7 +43,7 @@ func (t *Target) lockGuest(ctx context.Context) error {
 // connection may be gone (a reboot that did not come back): the error
 // says so, and a later run needs --break-lock.
 func (t *Target) unlockGuest(ctx context.Context) error {
-	c := t.ssh
+	c := t.clients.ssh
 	if c == nil {
 		// Closed already (Target.Close runs its closers last in first
 		// out): a connection of its own, not the Target's.
@@ -62,8 +62,8 @@ func (t *Target) unlockGuest(ctx context.Context) error {
 // guestLockPath is the OS's lock path; tests, whose "guest" is this
 // machine, put it elsewhere.
 func (t *Target) guestLockPath() string {
-	if t.locks.guestDir != "" {
-		return t.locks.guestDir
+	if t.run.locks.guestDir != "" {
+		return t.run.locks.guestDir
 	}
 	return t.OS.Lock.Path()
 }

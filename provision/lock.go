@@ -128,7 +128,7 @@ func (l *locks) vmHeld(ref types.ManagedObjectReference) { l.vm = &ref }
 
 // lockOwner is this Target's identity in locks, made on first use.
 func (t *Target) lockOwner() LockOwner {
-	if t.locks.owner == nil {
+	if t.run.locks.owner == nil {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		name := os.Getenv("USER")
@@ -136,9 +136,9 @@ func (t *Target) lockOwner() LockOwner {
 			name = u.Username
 		}
 		host, _ := os.Hostname()
-		t.locks.owner = &LockOwner{Run: hex.EncodeToString(b[:]), User: name + "@" + host, PID: os.Getpid(), Since: time.Now().UTC().Truncate(time.Second)}
+		t.run.locks.owner = &LockOwner{Run: hex.EncodeToString(b[:]), User: name + "@" + host, PID: os.Getpid(), Since: time.Now().UTC().Truncate(time.Second)}
 	}
-	return *t.locks.owner
+	return *t.run.locks.owner
 }
 
 func (t *Target) ownsLock(value string) bool {
@@ -167,17 +167,17 @@ func (t *Target) beforeApply(ctx context.Context, p Phase) error {
 }
 
 func (t *Target) registerRelease() {
-	if t.locks.onClose {
+	if t.run.locks.onClose {
 		return
 	}
-	t.locks.onClose = true
+	t.run.locks.onClose = true
 	t.OnClose(func() error { return t.ReleaseLocks() })
 }
 
 // lockVM takes the VM lock, if the VM exists (the vm phase creates a VM
 // with the lock already set).
 func (t *Target) lockVM(ctx context.Context) error {
-	if t.locks.vm != nil {
+	if t.run.locks.vm != nil {
 		return nil
 	}
 	s, err := t.vsphere(ctx)
@@ -192,7 +192,7 @@ func (t *Target) lockVM(ctx context.Context) error {
 	cur := st.Extra(vmLockKey)
 	me := t.lockOwner()
 	if t.ownsLock(cur) {
-		t.locks.vmHeld(st.Ref)
+		t.run.locks.vmHeld(st.Ref)
 		t.registerRelease()
 		return nil
 	}
@@ -215,7 +215,7 @@ func (t *Target) lockVM(ctx context.Context) error {
 	if got := after.Extra(vmLockKey); !t.ownsLock(got) {
 		return &LockedError{MT: t.Spec.Name, Where: where, Owner: ParseLockOwner(got), How: "it took the lock at the same moment as this run"}
 	}
-	t.locks.vmHeld(st.Ref)
+	t.run.locks.vmHeld(st.Ref)
 	t.registerRelease()
 	return nil
 }
@@ -228,14 +228,14 @@ func (t *Target) ReleaseLocks() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var errs []string
-	if t.locks.guest {
+	if t.run.locks.guest {
 		if err := t.unlockGuest(ctx); err != nil {
 			errs = append(errs, err.Error())
 		}
-		t.locks.guest = false
+		t.run.locks.guest = false
 	}
-	if ref := t.locks.vm; ref != nil {
-		t.locks.vm = nil
+	if ref := t.run.locks.vm; ref != nil {
+		t.run.locks.vm = nil
 		if err := t.unlockVM(ctx, *ref); err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -250,7 +250,7 @@ func (t *Target) ReleaseLocks() error {
 
 // unlockVM removes the VM lock if it is still this run's.
 func (t *Target) unlockVM(ctx context.Context, ref types.ManagedObjectReference) error {
-	s := t.vs
+	s := t.clients.vs
 	if s == nil {
 		// Closed already (Target.Close runs its closers last in first
 		// out): a session of its own, logged out after.

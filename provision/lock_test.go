@@ -164,8 +164,8 @@ func TestCreateRace(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
 	}
-	inv, _ := a.vs.Inventory(ctx)
-	refs, err := a.vs.VMsNamed(ctx, inv.Folder, "mt01")
+	inv, _ := a.clients.vs.Inventory(ctx)
+	refs, err := a.clients.vs.VMsNamed(ctx, inv.Folder, "mt01")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestGuestLock(t *testing.T) {
 		}
 		spec_.SSH.Address, spec_.SSH.Port, spec_.SSH.PrivateKey, spec_.SSH.KnownHosts = "127.0.0.1", d.Port, d.UserKey, kh
 		tg := &Target{Spec: spec_, OS: centos.OS(), Options: BuildOptions{BreakLock: breakLock}, Log: discardLog(), Env: fleetEnv}
-		tg.locks.guestDir = dir
+		tg.run.locks.guestDir = dir
 		t.Cleanup(func() { _ = tg.Close() })
 		return tg
 	}

@@ -92,26 +92,56 @@ type Target struct {
 	// Facts recorded by phases for later phases and the handoff manifest.
 	Facts Facts
 
+	// Shared is what the Targets of one fleet run share (one upload of
+	// each media file); nil: the Target's own.
+	Shared *Shared
+
+	clients clients
+	run     runState
+}
+
+// clients are the connections one MT's run shares: one vSphere session,
+// one SSH connection (every phase reuses them), and what closes them.
+type clients struct {
 	// closers release the shared clients at the end of the run.
 	closers []func() error
 	ssh     *guest.Conn
 	sshDone []*guest.Conn // every connection of the run, for SSHRoundTrips
+	sshErr  error         // a failed dial, remembered while planning
+	vs      *vsphere.Session
+}
+
+// runState is what the phases of one run learn for each other, typed.
+type runState struct {
 	// planning is set by Plan: a failed SSH dial is remembered (sshErr)
 	// and not tried again by the next guest phase's Check.
 	planning bool
-	sshErr   error
 	// osRelease is the MT's release line, read once per run (CheckOS).
 	osRelease string
-	vs        *vsphere.Session
 	isos      map[string]*localISO // local ISOs' hashes, computed once per run
-	// Shared is what the Targets of one fleet run share (one upload of
-	// each media file); nil: the Target's own.
-	Shared *Shared
 	// locks are the MT's locks this run holds (lock.go).
 	locks locks
 	// checked is what a phase's Check read, for its Apply right after
 	// (runPhase calls them back to back): saves reading it again.
-	checked map[string]any
+	checked checked
+}
+
+// checked holds, per phase that keeps one, what its Check read; Apply
+// takes it (once) with take.
+type checked struct {
+	vm         *vmCheck
+	enableUUID *vsphere.VM
+	install    *installState
+	upload     map[string]uploadState
+}
+
+// take returns *p and clears it: a Check's reading is good for the Apply
+// right after it, never for a later one.
+func take[T any](p *T) T {
+	v := *p
+	var zero T
+	*p = zero
+	return v
 }
 
 // Facts are what phases learn and later phases need.
@@ -127,31 +157,16 @@ type Facts struct {
 }
 
 // OnClose registers a release function run by Close, last in first out.
-func (t *Target) OnClose(f func() error) { t.closers = append(t.closers, f) }
+func (t *Target) OnClose(f func() error) { t.clients.closers = append(t.clients.closers, f) }
 
 // Close releases what the phases opened.
 func (t *Target) Close() error {
 	var errs []error
-	for i := len(t.closers) - 1; i >= 0; i-- {
-		errs = append(errs, t.closers[i]())
+	for i := len(t.clients.closers) - 1; i >= 0; i-- {
+		errs = append(errs, t.clients.closers[i]())
 	}
-	t.closers = nil
+	t.clients.closers = nil
 	return errors.Join(errs...)
-}
-
-// keep records what phase's Check read, for its Apply.
-func (t *Target) keep(phase string, v any) {
-	if t.checked == nil {
-		t.checked = map[string]any{}
-	}
-	t.checked[phase] = v
-}
-
-// take returns what phase's Check kept, once.
-func (t *Target) take(phase string) any {
-	v := t.checked[phase]
-	delete(t.checked, phase)
-	return v
 }
 
 // Note records what a phase did, for the handoff manifest.
@@ -225,8 +240,8 @@ func Select(all []Phase, names string) ([]Phase, error) {
 // VM not installed yet cannot reach it) is listed as would-change with the
 // reason rather than ending the plan; bad input still does.
 func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
-	t.planning = true
-	defer func() { t.planning, t.sshErr = false, nil }()
+	t.run.planning = true
+	defer func() { t.run.planning, t.clients.sshErr = false, nil }()
 	if err := Preflight(ctx, t); err != nil {
 		return nil, err
 	}
@@ -259,7 +274,8 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 		default:
 			r.Status = StatusWouldChange
 			pending = true
-			installing = installing || p.Name() == "install"
+			_, isInstall := p.(installsMT)
+			installing = installing || isInstall
 		}
 		out = append(out, r)
 	}
@@ -346,3 +362,7 @@ func runPhase(ctx context.Context, t *Target, p Phase) (Result, error) {
 	log.Info("changed and verified", "took", r.Duration.Round(time.Millisecond))
 	return r, nil
 }
+
+// installsMT marks the phase that installs the OS on the MT: until it has
+// run, a plan does not try the guest phases (there is no MT to ask).
+type installsMT interface{ installsMT() }

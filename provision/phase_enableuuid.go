@@ -69,7 +69,7 @@ func (enableUUIDPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	if st == nil {
 		return Check{Changes: []string{set + " (once the vm phase has created it)"}, Observed: "no VM yet"}, nil
 	}
-	t.keep("enable-uuid", st)
+	t.run.checked.enableUUID = st
 	t.recordDiskUUIDs(st)
 	extra, flag := uuidEnabled(st)
 	obs := fmt.Sprintf("%s=%q, flags.diskUuidEnabled=%v, %s", enableUUIDKey, st.Extra(enableUUIDKey), flag, st.PowerState())
@@ -103,8 +103,8 @@ func (enableUUIDPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	st, ok := t.take("enable-uuid").(*vsphere.VM)
-	if !ok {
+	st := take(&t.run.checked.enableUUID)
+	if st == nil {
 		if st, err = t.vmFor(ctx); err != nil {
 			return err
 		}

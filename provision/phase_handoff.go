@@ -182,8 +182,8 @@ func writeHandoff(ctx context.Context, t *Target, st handoffState) error {
 		DiskUUIDs: t.Facts.DiskUUIDs, AgentVersion: st.AgentVersion, ConfigServer: fmt.Sprintf("%s:%d", s.ConfigServer.IP, s.ConfigServer.Port),
 		Phases: t.Facts.PhaseNotes, WrittenAt: time.Now().UTC(),
 	}
-	if t.ssh != nil && t.ssh.HostKey() != nil {
-		h.HostKeySHA256 = guest.Fingerprint(t.ssh.HostKey())
+	if t.clients.ssh != nil && t.clients.ssh.HostKey() != nil {
+		h.HostKeySHA256 = guest.Fingerprint(t.clients.ssh.HostKey())
 	}
 	b, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {

@@ -134,7 +134,7 @@ func (installPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	if err != nil {
 		return Check{}, err
 	}
-	t.keep("install", is)
+	t.run.checked.install = is
 	if is == nil {
 		return Check{Changes: []string{fmt.Sprintf("power on VM %s: it boots the kickstart installer from the install media, with its kickstart from the seed", t.Spec.Name), wait, "eject both CD-ROMs"}, Observed: "no VM yet"}, nil
 	}
@@ -163,8 +163,8 @@ func (installPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	is, ok := t.take("install").(*installState)
-	if !ok || is == nil {
+	is := take(&t.run.checked.install)
+	if is == nil {
 		if is, err = t.readInstall(ctx); err != nil {
 			return err
 		}
@@ -261,3 +261,5 @@ func (installPhase) Verify(ctx context.Context, t *Target) error {
 	}
 	return nil
 }
+
+func (installPhase) installsMT() {}

@@ -75,10 +75,10 @@ func readPackageState(ctx context.Context, t *Target) (guest.PackageState, error
 	if err != nil {
 		return guest.PackageState{}, err
 	}
-	if t.osRelease == "" {
-		t.osRelease = st.Release
+	if t.run.osRelease == "" {
+		t.run.osRelease = st.Release
 	}
-	if _, err := t.checkRelease(t.osRelease); err != nil {
+	if _, err := t.checkRelease(t.run.osRelease); err != nil {
 		return guest.PackageState{}, err
 	}
 	return st, nil

@@ -82,7 +82,7 @@ func (t *Target) localHash(ctx context.Context, p string) (*localISO, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the MT's ISO %s: %w (the iso phase writes it)", p, spec.PathProblem(err))
 	}
-	if c := t.isos[p]; c != nil && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
+	if c := t.run.isos[p]; c != nil && c.size == fi.Size() && c.modTime.Equal(fi.ModTime()) {
 		return c, nil
 	}
 	li := &localISO{path: p, size: fi.Size(), modTime: fi.ModTime()}
@@ -101,10 +101,10 @@ func (t *Target) localHash(ctx context.Context, p string) (*localISO, error) {
 		}
 		li.sha256 = sum
 	}
-	if t.isos == nil {
-		t.isos = map[string]*localISO{}
+	if t.run.isos == nil {
+		t.run.isos = map[string]*localISO{}
 	}
-	t.isos[p] = li
+	t.run.isos[p] = li
 	return li, nil
 }
 
@@ -222,7 +222,7 @@ func (uploadPhase) Check(ctx context.Context, t *Target) (Check, error) {
 		}
 		ch = append(ch, what)
 	}
-	t.keep("upload", kept)
+	t.run.checked.upload = kept
 	return Check{Done: len(ch) == 0, Changes: ch, Observed: strings.Join(obs, "; ")}, nil
 }
 
@@ -243,7 +243,7 @@ func (uploadPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	kept, _ := t.take("upload").(map[string]uploadState)
+	kept := take(&t.run.checked.upload)
 	var notes []string
 	for _, a := range t.artefacts() {
 		u, ok := kept[a.role]

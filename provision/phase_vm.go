@@ -23,14 +23,6 @@ type vmPhase struct{}
 
 func (vmPhase) Name() string { return "vm" }
 
-const (
-	// GuestID is CentOS 4/5/6 64-bit.
-	GuestID = "centos64Guest"
-	// NICType is the MT's network card: CentOS 6's kernel has the driver,
-	// and replication traffic gains from it over the emulated e1000.
-	NICType = "vmxnet3"
-)
-
 // findVM looks the MT up by name in its folder: one SearchIndex call, then
 // one read. nil when absent.
 func (t *Target) findVM(ctx context.Context) (*vsphere.VM, error) {
@@ -103,8 +95,12 @@ func (t *Target) vmWant(ctx context.Context, inv *vsphere.Inventory) (vmWant, er
 	if err != nil {
 		return vmWant{}, err
 	}
+	if t.OS == nil || t.OS.VM.GuestID == "" {
+		return vmWant{}, fmt.Errorf("no VM profile for os %q", t.Spec.OS)
+	}
 	folder := t.Spec.VSphere.ISOFolder
 	return vmWant{
+		vm:   t.OS.VM,
 		cpus: int32(t.Spec.VM.CPUs), memoryMB: int32(t.Spec.VM.MemoryMB),
 		osBytes: int64(t.Spec.VM.OSDiskGB) << 30, retBytes: int64(t.Spec.VM.RetentionDiskGB) << 30,
 		network: inv.NetName, netRef: inv.Network.Reference(),
@@ -186,7 +182,7 @@ func (vmPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	if err != nil {
 		return Check{}, err
 	}
-	t.keep("vm", c)
+	t.run.checked.vm = c
 	if c.st == nil {
 		obs := fmt.Sprintf("no VM named %s in %s", t.Spec.Name, c.inv.FolderPath)
 		if len(c.pods) > 0 {
@@ -210,8 +206,8 @@ func (vmPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
-	c, ok := t.take("vm").(*vmCheck)
-	if !ok {
+	c := take(&t.run.checked.vm)
+	if c == nil {
 		if c, err = t.checkVM(ctx, false); err != nil {
 			return err
 		}

@@ -32,6 +32,11 @@ func (p stubPhase) Check(context.Context, *Target) (Check, error) { return p.c, 
 func (p stubPhase) Apply(context.Context, *Target) error          { return nil }
 func (p stubPhase) Verify(context.Context, *Target) error         { return nil }
 
+// stubInstall is a stub of the install phase: it installs the MT.
+type stubInstall struct{ stubPhase }
+
+func (stubInstall) installsMT() {}
+
 // TestPlanAfterPendingChange: a Check that fails after an earlier phase
 // would change something (a guest phase of a VM not installed yet) is
 // listed as would-change with the reason; bad input still ends the plan,
@@ -148,7 +153,7 @@ func unreachableMT(t *testing.T) (*Target, *atomic.Int32) {
 // address that answers may be another system, or the installer).
 func TestPlanFreshMT(t *testing.T) {
 	tg, accepted := unreachableMT(t)
-	phases := []Phase{stubPhase{name: "install", c: Check{Changes: []string{"power on"}}}, packagesPhase{}, toolsPhase{}, agentPhase{}, retentionPhase{}, handoffPhase{}}
+	phases := []Phase{stubInstall{stubPhase{name: "install", c: Check{Changes: []string{"power on"}}}}, packagesPhase{}, toolsPhase{}, agentPhase{}, retentionPhase{}, handoffPhase{}}
 	rs, err := Plan(context.Background(), tg, phases)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 // order, which needs the disk's real key, is set right after.
 func (t *Target) createSpec(w vmWant, ds string, nicBacking types.BaseVirtualDeviceBackingInfo) (types.VirtualMachineConfigSpec, error) {
 	var devs object.VirtualDeviceList
-	scsi, err := devs.CreateSCSIController("lsilogic")
+	scsi, err := devs.CreateSCSIController(w.vm.Controller)
 	if err != nil {
 		return types.VirtualMachineConfigSpec{}, err
 	}
@@ -31,7 +31,7 @@ func (t *Target) createSpec(w vmWant, ds string, nicBacking types.BaseVirtualDev
 	devs = append(devs, osd)
 	ret := vsphere.NewDisk(devs, ctl, w.retBytes)
 	devs = append(devs, ret)
-	nic, err := devs.CreateEthernetCard(NICType, nicBacking)
+	nic, err := devs.CreateEthernetCard(w.vm.NIC, nicBacking)
 	if err != nil {
 		return types.VirtualMachineConfigSpec{}, err
 	}
@@ -51,7 +51,7 @@ func (t *Target) createSpec(w vmWant, ds string, nicBacking types.BaseVirtualDev
 	}
 	return types.VirtualMachineConfigSpec{
 		Name:         t.Spec.Name,
-		GuestId:      GuestID,
+		GuestId:      w.vm.GuestID,
 		NumCPUs:      w.cpus,
 		MemoryMB:     int64(w.memoryMB),
 		Annotation:   fmt.Sprintf("Azure Site Recovery master target %s (%s), created by mtprep", t.Spec.Name, t.Spec.Network.Hostname),
@@ -73,8 +73,8 @@ func (t *Target) createDescription(w vmWant, inv *vsphere.Inventory) string {
 	if seed == "" {
 		seed = w.seedPrefix + "<sha256>.iso"
 	}
-	return fmt.Sprintf("create VM %s in %s on %s: %d vCPU, %d MB, guest %s, LSI Logic SCSI, thin OS disk %s + retention disk %s, %s NIC on %q, CD-ROMs %s (install media) and %s (seed), boot order disk then CD-ROM",
-		t.Spec.Name, inv.FolderPath, inv.Datastore.Name(), w.cpus, w.memoryMB, GuestID, gb(w.osBytes), gb(w.retBytes), NICType, w.network, iso, seed)
+	return fmt.Sprintf("create VM %s in %s on %s: %d vCPU, %d MB, guest %s, %s SCSI, thin OS disk %s + retention disk %s, %s NIC on %q, CD-ROMs %s (install media) and %s (seed), boot order disk then CD-ROM",
+		t.Spec.Name, inv.FolderPath, inv.Datastore.Name(), w.cpus, w.memoryMB, w.vm.GuestID, w.vm.ControllerName, gb(w.osBytes), gb(w.retBytes), w.vm.NIC, w.network, iso, seed)
 }
 
 func (t *Target) createVM(ctx context.Context, s *vsphere.Session, c *vmCheck, backing types.BaseVirtualDeviceBackingInfo) error {
@@ -120,7 +120,7 @@ func (t *Target) createVM(ctx context.Context, s *vsphere.Session, c *vmCheck, b
 	if err := t.checkCreateRace(ctx, s, c, ref); err != nil {
 		return err
 	}
-	t.locks.vmHeld(ref)
+	t.run.locks.vmHeld(ref)
 	st, err := s.ReadVM(ctx, ref)
 	if err != nil {
 		return err

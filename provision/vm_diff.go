@@ -6,6 +6,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
@@ -17,6 +18,7 @@ import (
 
 // vmWant is the VM the spec describes.
 type vmWant struct {
+	vm         guest.VMProfile // the OS's: guest ID, controller, NIC
 	cpus       int32
 	memoryMB   int32
 	osBytes    int64
@@ -80,38 +82,38 @@ func diffVM(st *vsphere.VM, w vmWant, nicBacking types.BaseVirtualDeviceBackingI
 		out = append(out, whenOff(vmDiff{What: fmt.Sprintf("%d MB memory, the spec says %d MB", hw.MemoryMB, w.memoryMB)},
 			fmt.Sprintf("set %d MB", w.memoryMB), func(s *types.VirtualMachineConfigSpec) { s.MemoryMB = int64(w.memoryMB) }))
 	}
-	if g := st.MO.Config.GuestId; g != GuestID {
-		out = append(out, whenOff(vmDiff{What: fmt.Sprintf("guest OS %s, the MT runs CentOS 6 64-bit (%s)", g, GuestID)},
-			"set guest OS "+GuestID, func(s *types.VirtualMachineConfigSpec) { s.GuestId = GuestID }))
+	if g, want := st.MO.Config.GuestId, w.vm.GuestID; g != want {
+		out = append(out, whenOff(vmDiff{What: fmt.Sprintf("guest OS %s, the MT runs %s (%s)", g, w.vm.GuestName, want)},
+			"set guest OS "+want, func(s *types.VirtualMachineConfigSpec) { s.GuestId = want }))
 	}
 
 	devs := st.Devices
-	var lsi *types.VirtualLsiLogicController
+	var lsi types.BaseVirtualController
 	for _, c := range devs.SelectByType((*types.VirtualSCSIController)(nil)) {
-		if l, ok := c.(*types.VirtualLsiLogicController); ok {
+		if devs.Type(c) == w.vm.Controller {
 			if lsi == nil {
-				lsi = l
+				lsi = c.(types.BaseVirtualController)
 			}
 			continue
 		}
 		out = append(out, vmDiff{
-			What: fmt.Sprintf("SCSI controller %d is %s; ASR's reprotect needs LSI Logic (it fails with Paravirtual)", c.(types.BaseVirtualSCSIController).GetVirtualSCSIController().BusNumber, devs.Type(c)),
-			Why:  "changing the controller of a VM with disks can leave the guest unbootable; with the VM powered off change it to LSI Logic Parallel in Edit Settings (the guest needs the mptspi driver, which CentOS 6 has)",
+			What: fmt.Sprintf("SCSI controller %d is %s; ASR's reprotect needs %s (it fails with Paravirtual)", c.(types.BaseVirtualSCSIController).GetVirtualSCSIController().BusNumber, devs.Type(c), w.vm.ControllerName),
+			Why:  "changing the controller of a VM with disks can leave the guest unbootable; " + w.vm.ControllerHint,
 		})
 	}
 	disks := vsphere.Disks(devs)
 	for _, d := range disks {
 		if _, ok := devs.FindByKey(d.ControllerKey).(types.BaseVirtualSCSIController); !ok {
-			out = append(out, vmDiff{What: fmt.Sprintf("disk %s is not on a SCSI controller", devs.Name(d)), Why: "ASR needs the MT's disks on an LSI Logic SCSI controller; move it by hand"})
+			out = append(out, vmDiff{What: fmt.Sprintf("disk %s is not on a SCSI controller", devs.Name(d)), Why: "ASR needs the MT's disks on an " + w.vm.ControllerName + " SCSI controller; move it by hand"})
 		}
 	}
 	if lsi == nil && len(devs.SelectByType((*types.VirtualSCSIController)(nil))) == 0 {
-		out = append(out, vmDiff{What: "no SCSI controller", Why: "add an LSI Logic Parallel controller by hand (with the VM powered off)"})
+		out = append(out, vmDiff{What: "no SCSI controller", Why: "add an " + w.vm.ControllerName + " controller by hand (with the VM powered off)"})
 	}
 	wantDisk := func(role string, i int, want int64) {
 		switch {
 		case i >= len(disks) && lsi == nil:
-			out = append(out, vmDiff{What: fmt.Sprintf("no %s disk", role), Why: "there is no LSI Logic controller to add it to"})
+			out = append(out, vmDiff{What: fmt.Sprintf("no %s disk", role), Why: "there is no " + w.vm.ControllerName + " controller to add it to"})
 		case i >= len(disks):
 			out = append(out, vmDiff{What: fmt.Sprintf("no %s disk", role), Fix: fmt.Sprintf("add a thin %s disk of %s", role, gb(want)),
 				apply: func(s *types.VirtualMachineConfigSpec) {
@@ -141,9 +143,9 @@ func diffVM(st *vsphere.VM, w vmWant, nicBacking types.BaseVirtualDeviceBackingI
 	switch {
 	case onNet:
 	case len(nics) == 0:
-		out = append(out, vmDiff{What: "no network card", Fix: fmt.Sprintf("add a %s NIC on %q", NICType, w.network),
+		out = append(out, vmDiff{What: "no network card", Fix: fmt.Sprintf("add a %s NIC on %q", w.vm.NIC, w.network),
 			apply: func(s *types.VirtualMachineConfigSpec) {
-				n, _ := devs.CreateEthernetCard(NICType, nicBacking)
+				n, _ := devs.CreateEthernetCard(w.vm.NIC, nicBacking)
 				s.DeviceChange = append(s.DeviceChange, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, Device: n})
 			}})
 	default:

@@ -48,17 +48,17 @@ func (t *Target) ConnectVSphere(ctx context.Context) error {
 
 // VSphereRoundTrips is what the Target's vSphere session has sent so far.
 func (t *Target) VSphereRoundTrips() RoundTrips {
-	if t.vs == nil {
+	if t.clients.vs == nil {
 		return RoundTrips{Calls: map[string]int64{}}
 	}
-	return t.vs.RoundTrips()
+	return t.clients.vs.RoundTrips()
 }
 
 // vsphere returns the Target's session, logging in on first use. Close
 // logs it out.
 func (t *Target) vsphere(ctx context.Context) (*vsphere.Session, error) {
-	if t.vs != nil {
-		return t.vs, nil
+	if t.clients.vs != nil {
+		return t.clients.vs, nil
 	}
 	log := t.Log
 	if log == nil {
@@ -68,9 +68,9 @@ func (t *Target) vsphere(ctx context.Context) (*vsphere.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.vs = s
+	t.clients.vs = s
 	t.OnClose(func() error {
-		t.vs = nil
+		t.clients.vs = nil
 		// The run's context may be cancelled by now: Logout has a
 		// context of its own.
 		return s.Logout()

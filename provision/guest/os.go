@@ -24,6 +24,8 @@ import (
 type OS struct {
 	// Name is the spec's os: value ("centos-6.6").
 	Name string
+	// VM is what the MT's VM must be.
+	VM VMProfile
 	// Shell is how commands and scripts run on the MT.
 	Shell Shell
 	// Release reads the MT's OS release and says whether it is this OS.
@@ -272,4 +274,18 @@ type Media interface {
 	Seed(s *spec.Spec, in SeedInput) ([]byte, error)
 	// NewHostKey generates an SSH host key the MT's sshd accepts.
 	NewHostKey() (*rsa.PrivateKey, error)
+}
+
+// VMProfile is what the MT's VM must be for this OS.
+type VMProfile struct {
+	GuestID   string // vSphere's guest OS identifier ("centos64Guest")
+	GuestName string // for messages ("CentOS 6 64-bit")
+	// Controller is the SCSI controller type (govmomi's name, "lsilogic";
+	// never "pvscsi": ASR's reprotect fails with Paravirtual) and
+	// ControllerName its name in the vSphere Client ("LSI Logic").
+	Controller, ControllerName string
+	// ControllerHint is how to change a wrong controller by hand.
+	ControllerHint string
+	// NIC is a network card type the OS has a driver for at install time.
+	NIC string
 }
