@@ -1,6 +1,13 @@
-// Package centos owns what is specific to a CentOS 6.6 master target: the
-// kickstart that installs it unattended and, later, the host-preparation
-// commands run on it.
+// Package centos is CentOS 6.6 behind the OS interface (provision/guest):
+// everything specific to a CentOS master target. The VM profile (guest ID
+// centos64Guest, LSI Logic, vmxnet3), the kickstart that installs it
+// unattended and its SSH host key, the shell (POSIX quoting, bash 4.1,
+// sudo -n), the release check, the RPM packages and multipathd, VMware
+// Tools, the agent tarball's unpacking and ApplyCustomChanges.sh, the
+// retention disk by /dev/mapper/<wwid>, the MT role's install and
+// registration, the guest lock and the audit probe. Every line of shell
+// it runs is in scripts/centos. It never imports provision, its vSphere
+// driver or govmomi (internal/layers checks it).
 package centos
 
 import (
