@@ -11,6 +11,7 @@ import (
 	"github.com/mtprep/mtprep/packages"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // Result of one audit check.
@@ -407,7 +408,7 @@ func diskIndexByWWID(disks []VMDiskInfo, wwid string) int {
 		return -1
 	}
 	for i, d := range disks {
-		if WWIDFromDiskUUID(d.UUID) == wwid {
+		if vsphere.WWIDFromDiskUUID(d.UUID) == wwid {
 			return i
 		}
 	}

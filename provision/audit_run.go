@@ -201,7 +201,7 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 	if !ok || osys.Shell == nil || osys.Probe == nil {
 		return probeResult{err: fmt.Errorf("no probe for os %q", s.OS)}
 	}
-	cfg := SSHConfigFor(s, osys.Shell, o.Env, o.Log)
+	cfg := guest.ConfigFor(s, osys.Shell, o.Env, o.Log)
 	cfg.DialTimeout = min(o.HostTimeout, 20*time.Second)
 	c, err := guest.Dial(pctx, cfg)
 	if err != nil {

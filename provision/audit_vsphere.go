@@ -11,6 +11,7 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/provision/internal/vsconfig"
 	"github.com/mtprep/mtprep/provision/spec"
 	"github.com/mtprep/mtprep/provision/vsphere"
 )
@@ -78,7 +79,7 @@ type VSphereAudit struct {
 // MTs. specs share a vCenter and account (the first spec's connection
 // settings are used).
 func AuditVSphere(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv) (*VSphereAudit, error) {
-	s, err := vsphere.Login(ctx, vsphereConfig(specs[0], env, slog.New(slog.DiscardHandler)))
+	s, err := vsphere.Login(ctx, vsconfig.For(specs[0], env, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,15 @@ type Config struct {
 	SFTPPacket, SFTPConcurrency int
 }
 
+// ConfigFor builds the SSH settings of the spec's MT, whose OS runs
+// commands the way sh says.
+func ConfigFor(s *spec.Spec, sh Shell, env spec.LookupEnv, log *slog.Logger) Config {
+	return Config{
+		Address: s.SSH.Address, Port: s.SSH.Port, User: s.SSH.User, PrivateKey: s.SSH.PrivateKey, Shell: sh,
+		KeyPassphrase: s.SSH.KeyPassphrase, KnownHosts: s.SSH.KnownHosts, HostKey: s.SSH.HostKey, Env: env, Log: log,
+	}
+}
+
 // Algorithms CentOS 6.6's OpenSSH 5.3p1 speaks are listed after the modern
 // ones: the client prefers the best both sides have, and still reaches an
 // old MT (group14-sha1 key exchange, ssh-rsa host keys, hmac-sha1).
