@@ -208,7 +208,7 @@ func ParseProbe(out string) Probe {
 			vxLines = append(vxLines, v)
 		}
 	}
-	p.VxVersion = parseVxVersion(strings.Join(vxLines, "\n"))
+	p.VxVersion = guest.ParseVxVersion(strings.Join(vxLines, "\n"))
 	p.RPMs = packages.ParseRPMQuery(strings.Join(rpmLines, "\n"))
 	slices.Sort(p.NICs)
 	slices.Sort(p.Hosts)
