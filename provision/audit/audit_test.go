@@ -78,7 +78,7 @@ func checkFindingShape(t *testing.T, fs []Finding) {
 	ids := checkIDs(Checks())
 	for _, f := range fs {
 		if !slices.Contains(ids, f.ID) {
-			t.Errorf("%s: id not in AuditChecks", f.ID)
+			t.Errorf("%s: id not in Checks", f.ID)
 		}
 		if !slices.Contains([]string{Pass, Warn, Fail, Unknown}, f.Result) {
 			t.Errorf("%s: result %q", f.ID, f.Result)
