@@ -41,7 +41,7 @@ test: deps
 # the retention decision (never a format of a disk that showed data),
 # the kickstart and isolinux.cfg renderers, shell quoting. A short
 # minimisation time leaves the fuzzing time to fuzzing.
-FUZZERS := centos:FuzzParse provision/spec:FuzzParseInventory provision:FuzzGuestFindings \
+FUZZERS := centos:FuzzParse provision/spec:FuzzParseInventory provision/audit:FuzzGuestFindings \
 	centos:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo
 fuzz:
 	@set -e; for f in $(FUZZERS); do \

@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	version "github.com/hashicorp/go-version"
 
 	"github.com/mtprep/mtprep/internal/files"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -74,24 +74,9 @@ func versionInTarball(p string) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			return parseVxVersion(string(b)), nil
+			return guest.ParseVxVersion(string(b)), nil
 		}
 	}
-}
-
-// parseVxVersion takes the version out of a .vx_version file, which holds
-// either the bare version or KEY=VALUE lines with VERSION=.
-func parseVxVersion(s string) string {
-	for _, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if k, v, ok := strings.Cut(line, "="); ok && strings.EqualFold(strings.TrimSpace(k), "version") {
-			return strings.Trim(strings.TrimSpace(v), `"`)
-		}
-		if _, err := version.NewVersion(line); err == nil {
-			return line
-		}
-	}
-	return ""
 }
 
 // NewInstallForm reports whether the agent takes the newer install form

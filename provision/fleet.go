@@ -393,3 +393,5 @@ func WriteFleetSummary(w io.Writer, hs []*HostState) {
 	fmt.Fprintf(w, "%d MTs: %d done, %d failed, %d interrupted, %d not started\n",
 		len(sorted), count[HostDone], count[HostFailed], count[HostInterrupted], count[HostPending])
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -3,11 +3,9 @@ package provision
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/mtprep/mtprep/provision/guest"
-	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // SSH returns the target's one SSH connection, dialling it on first use;
@@ -22,7 +20,7 @@ func (t *Target) SSH(ctx context.Context) (*guest.Conn, error) {
 	if t.OS == nil || t.OS.Shell == nil {
 		return nil, fmt.Errorf("%s: no shell for os %q: mtprep cannot run commands on it", t.Spec.Name, t.Spec.OS)
 	}
-	c, err := guest.Dial(ctx, SSHConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log))
+	c, err := guest.Dial(ctx, guest.ConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log))
 	if err != nil {
 		// A plan checks every guest phase of an MT that may not be
 		// installed yet: dial once, not once per phase (each waits for
@@ -36,15 +34,6 @@ func (t *Target) SSH(ctx context.Context) (*guest.Conn, error) {
 	t.clients.sshDone = append(t.clients.sshDone, c)
 	t.OnClose(func() error { t.clients.ssh = nil; return c.Close() })
 	return c, nil
-}
-
-// SSHConfigFor builds the SSH settings of the spec's MT, whose OS runs
-// commands the way sh says.
-func SSHConfigFor(s *spec.Spec, sh guest.Shell, env spec.LookupEnv, log *slog.Logger) guest.Config {
-	return guest.Config{
-		Address: s.SSH.Address, Port: s.SSH.Port, User: s.SSH.User, PrivateKey: s.SSH.PrivateKey, Shell: sh,
-		KeyPassphrase: s.SSH.KeyPassphrase, KnownHosts: s.SSH.KnownHosts, HostKey: s.SSH.HostKey, Env: env, Log: log,
-	}
 }
 
 // SSHRoundTrips sums the SSH round trips of the run so far, also after

@@ -48,7 +48,7 @@ func (t *Target) unlockGuest(ctx context.Context) error {
 		// Closed already (Target.Close runs its closers last in first
 		// out): a connection of its own, not the Target's.
 		var err error
-		if c, err = guest.Dial(ctx, SSHConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log)); err != nil {
+		if c, err = guest.Dial(ctx, guest.ConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log)); err != nil {
 			return fmt.Errorf("releasing the guest lock %s: %w", t.guestLockPath(), err)
 		}
 		defer c.Close()

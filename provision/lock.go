@@ -13,6 +13,7 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/provision/internal/vsconfig"
 	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
@@ -255,7 +256,7 @@ func (t *Target) unlockVM(ctx context.Context, ref types.ManagedObjectReference)
 		// Closed already (Target.Close runs its closers last in first
 		// out): a session of its own, logged out after.
 		var err error
-		if s, err = vsphere.Connect(ctx, vsphereConfig(t.Spec, t.Env, t.Log)); err != nil {
+		if s, err = vsphere.Connect(ctx, vsconfig.For(t.Spec, t.Env, t.Log)); err != nil {
 			return err
 		}
 		defer func() { _ = s.LogoutContext(ctx) }()

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // retentionPhase formats and mounts the retention disk, found by identity:
@@ -108,7 +109,7 @@ func (t *Target) retentionWWID(ctx context.Context) (string, error) {
 	if uuid == t.Facts.DiskUUIDs["os"] {
 		return "", fmt.Errorf("the retention disk and the OS disk have the same UUID %s", uuid)
 	}
-	w := WWIDFromDiskUUID(uuid)
+	w := vsphere.WWIDFromDiskUUID(uuid)
 	if w == "" {
 		return "", fmt.Errorf("vSphere disk UUID %q is not a UUID", uuid)
 	}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/mtprep/mtprep/provision/audit"
 	"github.com/mtprep/mtprep/provision/spec"
 	"github.com/mtprep/mtprep/provision/vsphere"
 )
@@ -395,29 +397,29 @@ func TestAuditSDRS(t *testing.T) {
 	if rs, err := Build(ctx, tg, vspherePhases(t, "upload,vm")); err != nil {
 		t.Fatalf("%v (%s)", err, statuses(rs))
 	}
-	audit := func() (Finding, int64) {
+	auditSDRS := func() (audit.Finding, int64) {
 		t.Helper()
-		va, err := AuditVSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
+		va, err := audit.VSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkFindingShape(t, va.Findings)
+		checkAuditFindingShape(t, va.Findings)
 		for _, f := range va.Findings {
-			if f.ID == CheckSDRS {
+			if f.ID == audit.CheckSDRS {
 				return f, va.RoundTrips
 			}
 		}
-		t.Fatalf("no %s finding", CheckSDRS)
-		return Finding{}, 0
+		t.Fatalf("no %s finding", audit.CheckSDRS)
+		return audit.Finding{}, 0
 	}
-	f, plain := audit()
-	if f.Result != Pass || f.Reason != "no datastore of the MT is in a datastore cluster (LocalDS_0)" {
+	f, plain := auditSDRS()
+	if f.Result != audit.Pass || f.Reason != "no datastore of the MT is in a datastore cluster (LocalDS_0)" {
 		t.Errorf("plain datastore: %+v", f)
 	}
 
 	podOf(t, s, true, types.StorageDrsPodConfigInfoBehaviorAutomated)
-	f, trips := audit()
-	if f.Result != Warn || !strings.Contains(f.Reason, "LocalDS_0 in datastore cluster POD0: automation fully automated (the pod's default)") || !strings.Contains(f.Fix, "mtprep build --phases vm --fix") {
+	f, trips := auditSDRS()
+	if f.Result != audit.Warn || !strings.Contains(f.Reason, "LocalDS_0 in datastore cluster POD0: automation fully automated (the pod's default)") || !strings.Contains(f.Fix, "mtprep build --phases vm --fix") {
 		t.Errorf("in an automated pod: %+v", f)
 	}
 	if trips != plain {
@@ -430,8 +432,33 @@ func TestAuditSDRS(t *testing.T) {
 	if rs, err := Build(ctx, fix, vspherePhases(t, "vm")); err != nil || statuses(rs) != "vm=changed" {
 		t.Fatalf("the fix: %v (%s)", err, statuses(rs))
 	}
-	if f, _ := audit(); f.Result != Pass || f.Reason != "LocalDS_0 in datastore cluster POD0: automation disabled for the VM" {
+	if f, _ := auditSDRS(); f.Result != audit.Pass || f.Reason != "LocalDS_0 in datastore cluster POD0: automation disabled for the VM" {
 		t.Errorf("after the fix: %+v", f)
+	}
+}
+
+// checkAuditFindingShape is provision/audit's own shape check: every
+// finding has a catalogued id, a known result, a one-line reason, and a
+// fix unless it passed.
+func checkAuditFindingShape(t *testing.T, fs []audit.Finding) {
+	t.Helper()
+	var ids []string
+	for _, c := range audit.Checks() {
+		ids = append(ids, c.ID)
+	}
+	for _, f := range fs {
+		if !slices.Contains(ids, f.ID) {
+			t.Errorf("%s: id not in audit.Checks", f.ID)
+		}
+		if !slices.Contains([]string{audit.Pass, audit.Warn, audit.Fail, audit.Unknown}, f.Result) {
+			t.Errorf("%s: result %q", f.ID, f.Result)
+		}
+		if f.Reason == "" || strings.ContainsAny(f.Reason, "\n\r") {
+			t.Errorf("%s: reason %q is not one line", f.ID, f.Reason)
+		}
+		if f.Result != audit.Pass && f.Fix == "" {
+			t.Errorf("%s is %s with no fix", f.ID, f.Result)
+		}
 	}
 }
 

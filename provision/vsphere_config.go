@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/internal/vsconfig"
 	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
@@ -18,25 +18,6 @@ type VSphereError = vsphere.Error
 // IsFreeESXiLicense reports whether a license is the free vSphere
 // Hypervisor edition.
 var IsFreeESXiLicense = vsphere.IsFreeESXiLicense
-
-// vsphereConfig is the session's configuration from the spec: its
-// vsphere section, the password revealed only at login, and errors about
-// a value that name the spec's file, line and key.
-func vsphereConfig(s *spec.Spec, env spec.LookupEnv, log *slog.Logger) vsphere.Config {
-	v := s.VSphere
-	cfg := vsphere.Config{
-		URL: v.URL, Username: v.Username, Thumbprint: v.Thumbprint, Insecure: v.Insecure,
-		Datacenter: v.Datacenter, Datastore: v.Datastore, Network: v.Network, Folder: v.Folder,
-		Host: v.Host, Cluster: v.Cluster,
-		Log:        log,
-		InputError: func(key, problem, fix string) error { return s.InputError(key, problem, fix) },
-	}
-	if v.Password.IsSet() {
-		cfg.Password = func() (string, error) { return s.RevealSecret("vsphere.password", v.Password, env) }
-		cfg.PasswordSource = v.Password.String()
-	}
-	return cfg
-}
 
 // ConnectVSphere opens the Target's vSphere session now rather than in the
 // first phase that needs it (the benchmark separates the login's round
@@ -64,7 +45,7 @@ func (t *Target) vsphere(ctx context.Context) (*vsphere.Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s, err := vsphere.Connect(ctx, vsphereConfig(t.Spec, t.Env, log))
+	s, err := vsphere.Connect(ctx, vsconfig.For(t.Spec, t.Env, log))
 	if err != nil {
 		return nil, err
 	}

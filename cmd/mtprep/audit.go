@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtprep/mtprep/internal/progress"
-	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/audit"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -87,7 +87,7 @@ its guest checks; the others are still audited.`,
 			if err != nil {
 				return err
 			}
-			fs, stats, err := provision.Audit(cmd.Context(), specs, provision.AuditOptions{
+			fs, stats, err := audit.Run(cmd.Context(), specs, audit.Options{
 				OS:          lookupOS,
 				Concurrency: concurrency, HostTimeout: hostTimeout, VSphereTimeout: vsphereTimeout, Env: a.env, Log: a.log, SkipVSphere: noVSphere,
 			})
@@ -98,16 +98,16 @@ its guest checks; the others are still audited.`,
 			a.log.Debug("audit cost", "vsphere_round_trips", stats.VSphereRoundTrips, "ssh_sessions", stats.SSHSessions)
 			switch format {
 			case "json":
-				err = provision.WriteJSON(a.stdout, fs)
+				err = audit.WriteJSON(a.stdout, fs)
 			case "junit":
-				err = provision.WriteJUnit(a.stdout, fs)
+				err = audit.WriteJUnit(a.stdout, fs)
 			default:
-				err = provision.WriteTable(a.stdout, fs, format == "table" && progress.IsTerminal(a.stdout))
+				err = audit.WriteTable(a.stdout, fs, format == "table" && progress.IsTerminal(a.stdout))
 			}
 			if err != nil {
 				return err
 			}
-			if provision.Failed(fs) {
+			if audit.Failed(fs) {
 				return errAuditFailed
 			}
 			return nil
@@ -117,9 +117,9 @@ its guest checks; the others are still audited.`,
 	f.StringVar(&specPath, "spec", "", "one MT's spec file")
 	f.StringVar(&invPath, "inventory", "", "a fleet inventory")
 	f.StringVar(&format, "format", "", "table (default on a terminal), json or junit")
-	f.IntVar(&concurrency, "concurrency", provision.DefaultAuditConcurrency, "MTs probed over SSH at once")
-	f.DurationVar(&hostTimeout, "host-timeout", provision.DefaultAuditHostTimeout, "time allowed for one MT's guest probe (SSH connect and script)")
-	f.DurationVar(&vsphereTimeout, "vsphere-timeout", provision.DefaultAuditVSphereTimeout, "time allowed for one vCenter's part (login, retrieval, queries)")
+	f.IntVar(&concurrency, "concurrency", audit.DefaultConcurrency, "MTs probed over SSH at once")
+	f.DurationVar(&hostTimeout, "host-timeout", audit.DefaultHostTimeout, "time allowed for one MT's guest probe (SSH connect and script)")
+	f.DurationVar(&vsphereTimeout, "vsphere-timeout", audit.DefaultVSphereTimeout, "time allowed for one vCenter's part (login, retrieval, queries)")
 	f.BoolVar(&noVSphere, "no-vsphere", false, "skip the vSphere checks (guest checks only)")
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mtprep/mtprep/provision"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // guestPhases are the phases that run over SSH (tools also reads vSphere).
@@ -72,7 +73,7 @@ func TestBuildBundle(t *testing.T) {
 		t.Errorf("handoff names %q at %s (%s)", h.Name, h.Address, h.Hostname)
 	case h.DiskUUIDs["os"] == "" || h.DiskUUIDs["retention"] == "":
 		t.Errorf("handoff has no disk UUIDs: %v", h.DiskUUIDs)
-	case provision.WWIDFromDiskUUID(h.DiskUUIDs["retention"]) != h.Retention.WWID:
+	case vsphere.WWIDFromDiskUUID(h.DiskUUIDs["retention"]) != h.Retention.WWID:
 		t.Errorf("handoff retention WWID %s is not the retention disk's (UUID %s)", h.Retention.WWID, h.DiskUUIDs["retention"])
 	case ret == nil || ret.VM != "mt01":
 		t.Errorf("retention WWID %s is not a disk of VM mt01 presented to the guest", h.Retention.WWID)
@@ -341,7 +342,7 @@ func testResumedUpload(t *testing.T, ctx context.Context, m *mt) {
 	}
 	f.Close()
 	s := must(spec.Load(m.spec))
-	cfg := provision.SSHConfigFor(s, centos.Shell{}, nil, nil)
+	cfg := guest.ConfigFor(s, centos.Shell{}, nil, nil)
 	c, err := guest.Dial(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

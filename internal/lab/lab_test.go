@@ -27,7 +27,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/mtprep/mtprep/packages"
-	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // openSSH53Config is written out here, not taken from Guest.SSHConfig, so
@@ -273,12 +273,12 @@ func TestLab(t *testing.T) {
 		if uuids[d.Key] != d.UUID {
 			t.Errorf("%s: vCenter says UUID %q, the lab presented %q (vcsim must keep a UUID given at create)", d.Label, uuids[d.Key], d.UUID)
 		}
-		if w := provision.WWIDFromDiskUUID(d.UUID); w != d.WWID || w != wwidFromDiskUUID(d.UUID) || !strings.HasPrefix(w, "36000c29") {
+		if w := vsphere.WWIDFromDiskUUID(d.UUID); w != d.WWID || w != wwidFromDiskUUID(d.UUID) || !strings.HasPrefix(w, "36000c29") {
 			t.Errorf("%s: WWID %q, provision says %q", d.UUID, d.WWID, w)
 		}
 	}
 	ret := g.DiskByRole(RoleBlank)
-	wwid := provision.WWIDFromDiskUUID(ret.UUID)
+	wwid := vsphere.WWIDFromDiskUUID(ret.UUID)
 	mp := mustRun(t, c, "mpathconf --enable --user_friendly_names n 2>&1 || true; multipath -ll")
 	if !strings.Contains(mp, wwid+" dm-") || !strings.Contains(mp, "VMware,Virtual disk") {
 		t.Errorf("multipath -ll does not list %s:\n%s", wwid, mp)
@@ -298,7 +298,7 @@ func TestLab(t *testing.T) {
 		if newUUIDs[d.Key] != d.UUID || !strings.HasPrefix(d.UUID, "6000C29") {
 			t.Errorf("%s: vCenter %q, presented %q", d.Label, newUUIDs[d.Key], d.UUID)
 		}
-		mustRun(t, c, "test -b /dev/mapper/"+provision.WWIDFromDiskUUID(d.UUID)+" && test -L /dev/disk/by-id/scsi-"+d.WWID)
+		mustRun(t, c, "test -b /dev/mapper/"+vsphere.WWIDFromDiskUUID(d.UUID)+" && test -L /dev/disk/by-id/scsi-"+d.WWID)
 	}
 
 	// --- The retention disk by WWID: format, mount, fstab, reboot.
@@ -658,7 +658,7 @@ func TestDiskUUIDShape(t *testing.T) {
 		if !strings.HasPrefix(u, "6000C29") || len(u) != 36 {
 			t.Fatalf("NewDiskUUID %q", u)
 		}
-		if got, want := wwidFromDiskUUID(u), provision.WWIDFromDiskUUID(u); got != want {
+		if got, want := wwidFromDiskUUID(u), vsphere.WWIDFromDiskUUID(u); got != want {
 			t.Fatalf("%s: lab %q, provision %q", u, got, want)
 		}
 	}

@@ -280,7 +280,7 @@ func formatDiskUUID(rest25 string) string {
 
 // wwidFromDiskUUID maps a vSphere disk UUID to the WWID a Linux guest with
 // disk.EnableUUID=TRUE sees: "3" (NAA designator) + the 32 hex digits,
-// lower case. provision.WWIDFromDiskUUID is the canonical copy; the lab
+// lower case. provision/vsphere.WWIDFromDiskUUID is the canonical copy; the lab
 // keeps its own because provision's tests import the lab (an import of
 // provision here would be a cycle). lab_test checks that both agree.
 func wwidFromDiskUUID(uuid string) string {

@@ -63,6 +63,12 @@ func TestLayers(t *testing.T) {
 			func(d string) bool {
 				return under(d, module+"/provision/spec") || isOS(d) || d == module+"/provision"
 			}},
+		// The audit reads what the phases made; it never runs them (its
+		// tests may build MTs through provision: test imports are not
+		// deps here).
+		{"provision/audit does not import provision (the runner)",
+			func(p string) bool { return under(p, module+"/provision/audit") },
+			func(d string) bool { return d == module+"/provision" }},
 		// An OS implements the OS interface (provision/guest) and reads the
 		// spec (provision/spec); the runner, the vSphere driver and the
 		// audit are not its business.

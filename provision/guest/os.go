@@ -5,8 +5,10 @@ import (
 	"crypto/rsa"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
+	version "github.com/hashicorp/go-version"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/internal/progress"
@@ -180,6 +182,22 @@ type Agent interface {
 	// Installed is the version of the agent installed on the MT, "" for
 	// none.
 	Installed(ctx context.Context, r Runner) (string, error)
+}
+
+// ParseVxVersion takes the version out of the Unified Agent's .vx_version
+// file (the same format on every OS), which holds either the bare
+// version or KEY=VALUE lines with VERSION=; "" when it holds none.
+func ParseVxVersion(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if k, v, ok := strings.Cut(line, "="); ok && strings.EqualFold(strings.TrimSpace(k), "version") {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+		if _, err := version.NewVersion(line); err == nil {
+			return line
+		}
+	}
+	return ""
 }
 
 // RetentionState is what the retention check read of one disk: raw

@@ -21,28 +21,6 @@ import (
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
-// Config is how to reach one MT over SSH.
-type Config struct {
-	Address    string
-	Port       int
-	User       string
-	PrivateKey string // path; a passphrase comes from KeyPassphrase
-	KnownHosts string
-	// HostKey is strict, accept-new, or a pinned SHA256:… fingerprint.
-	HostKey string
-	// KeyPassphrase unlocks a passphrase-protected PrivateKey; it is a
-	// secret reference like every other.
-	KeyPassphrase spec.Secret
-	Env           spec.LookupEnv
-	DialTimeout   time.Duration
-	Log           *slog.Logger
-	// Shell is how commands and scripts run on the MT's OS.
-	Shell Shell
-	// SFTPPacket and SFTPConcurrency tune uploads (zero: DefaultSFTPPacket,
-	// DefaultSFTPConcurrency); for benchmarks.
-	SFTPPacket, SFTPConcurrency int
-}
-
 // Algorithms CentOS 6.6's OpenSSH 5.3p1 speaks are listed after the modern
 // ones: the client prefers the best both sides have, and still reaches an
 // old MT (group14-sha1 key exchange, ssh-rsa host keys, hmac-sha1).

@@ -1,7 +1,7 @@
 // Command audit is the benchmark behind `make bench-audit` (not a test):
 // on an in-process vCenter (govmomi's simulator over HTTPS on loopback)
 // holding N VMs made to look like MTs, it runs the vSphere half of
-// `mtprep audit` for all N (provision.AuditVSphere: one retrieval over a
+// `mtprep audit` for all N (audit.VSphere: one retrieval over a
 // container view) and a baseline that reads the same VM properties with
 // one RetrieveOne per VM, alternating the order each run, and prints both
 // times, the ratio and the round trips. -rtt lists request delays to run
@@ -37,7 +37,7 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/audit"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -156,10 +156,10 @@ func compare(ctx context.Context, endpoint string, names []string, runs int, rtt
 	fmt.Printf("\nrequest delay: %s\n", rttText(rtt))
 
 	mtprepRun := func() (sample, error) {
-		var res *provision.VSphereAudit
+		var res *audit.VSphereResult
 		s, err := measure(func() error {
 			var err error
-			res, err = provision.AuditVSphere(ctx, specs, env)
+			res, err = audit.VSphere(ctx, specs, env)
 			return err
 		})
 		if err != nil {
@@ -173,7 +173,7 @@ func compare(ctx context.Context, endpoint string, names []string, runs int, rtt
 			return s, fmt.Errorf("mtprep: findings for %d MTs, want %d", len(hosts), n)
 		}
 		for _, f := range res.Findings {
-			if f.Result == provision.Fail {
+			if f.Result == audit.Fail {
 				return s, fmt.Errorf("mtprep: %s %s FAIL: %s", f.Host, f.ID, f.Reason)
 			}
 		}
@@ -318,7 +318,7 @@ func perVMBaseline(ctx context.Context, endpoint string, n int) (int64, error) {
 		return 0, fmt.Errorf("baseline: %d VMs listed, want %d", len(refs), n)
 	}
 	pc := property.DefaultCollector(c)
-	props := provision.AuditVMProperties()
+	props := audit.VMProperties()
 	for _, ref := range refs {
 		var vm mo.VirtualMachine
 		if err := pc.RetrieveOne(ctx, ref, props, &vm); err != nil {

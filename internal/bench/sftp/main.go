@@ -159,7 +159,7 @@ type sample struct {
 }
 
 func uploadFigures(ctx context.Context, s *spec.Spec, g *lab.Guest, blob string, size int64, runs int, tune tuning) error {
-	cfg := provision.SSHConfigFor(s, centos.Shell{}, nil, nil)
+	cfg := guest.ConfigFor(s, centos.Shell{}, nil, nil)
 	cfg.SFTPPacket, cfg.SFTPConcurrency = tune.packet, tune.concurrency
 	if cfg.SFTPPacket == 0 {
 		cfg.SFTPPacket = guest.DefaultSFTPPacket

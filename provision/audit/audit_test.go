@@ -1,4 +1,4 @@
-package provision
+package audit
 
 import (
 	"bytes"
@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vmware/govmomi/find"
-	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/simulator/esx"
 	"github.com/vmware/govmomi/vim25/mo"
@@ -77,10 +75,10 @@ func failIDs(fs []Finding) string {
 // one-line reason, and a fix unless it passed.
 func checkFindingShape(t *testing.T, fs []Finding) {
 	t.Helper()
-	ids := checkIDs(AuditChecks())
+	ids := checkIDs(Checks())
 	for _, f := range fs {
 		if !slices.Contains(ids, f.ID) {
-			t.Errorf("%s: id not in AuditChecks", f.ID)
+			t.Errorf("%s: id not in Checks", f.ID)
 		}
 		if !slices.Contains([]string{Pass, Warn, Fail, Unknown}, f.Result) {
 			t.Errorf("%s: result %q", f.ID, f.Result)
@@ -165,7 +163,7 @@ func TestGuestFindings(t *testing.T) {
 			if c.spec != nil {
 				c.spec(&sp)
 			}
-			fs := GuestFindings(&sp, ParseProbe(probe), AuditContext{VMDisks: c.disks, Release: centos.Release{}})
+			fs := GuestFindings(&sp, ParseProbe(probe), GuestContext{VMDisks: c.disks, Release: centos.Release{}})
 			checkFindingShape(t, fs)
 			if got := failIDs(fs); got != c.fails {
 				t.Errorf("FAIL ids %q, want %q\n%v", got, c.fails, fs)
@@ -402,11 +400,11 @@ func TestVSphereFindings(t *testing.T) {
 // TestAuditChecksDocumented: every id is in docs/AUDIT.md, and the doc
 // names no id the code does not have.
 func TestAuditChecksDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../docs/AUDIT.md")
+	doc, err := os.ReadFile("../../docs/AUDIT.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := checkIDs(AuditChecks())
+	ids := checkIDs(Checks())
 	for _, id := range ids {
 		if !bytes.Contains(doc, []byte("`"+id+"`")) {
 			t.Errorf("docs/AUDIT.md does not document %s", id)
@@ -425,7 +423,7 @@ func TestAuditChecksDocumented(t *testing.T) {
 	}
 }
 
-// newAuditSim is newSim with the simulator's model edited first.
+// newAuditSim is a simulated vCenter whose model is edited first.
 func newAuditSim(t *testing.T, edit func(*simulator.Model)) *sim {
 	t.Helper()
 	m := simulator.VPX()
@@ -453,7 +451,7 @@ func TestAuditVSphereSimulator(t *testing.T) {
 			m.Host = 1
 		})
 		m := sim.model
-		tg := simTarget(t, sim, "", 0, nil)
+		tg := simMT(t, sim, nil)
 		s := tg.Spec
 		var names []string
 		for _, o := range m.Map().All("VirtualMachine") {
@@ -462,7 +460,7 @@ func TestAuditVSphereSimulator(t *testing.T) {
 		slices.Sort(names)
 		s.Name = names[0]
 		fs := func() []Finding {
-			va, err := AuditVSphere(ctx, []*spec.Spec{s}, tg.Env)
+			va, err := VSphere(ctx, []*spec.Spec{s}, tg.Env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -489,94 +487,6 @@ func TestAuditVSphereSimulator(t *testing.T) {
 	}
 	if roundTrips[2] == 0 || roundTrips[2] != roundTrips[40] {
 		t.Errorf("round trips grow with the inventory: %v", roundTrips)
-	}
-}
-
-// TestAuditVSphereOnAnMT builds an MT-shaped VM in the simulator and
-// breaks it the ways the lab test does, through vSphere's own API.
-func TestAuditVSphereOnAnMT(t *testing.T) {
-	ctx := context.Background()
-	s := newSim(t)
-	tg := simTarget(t, s, "", 0, nil)
-	if rs, err := Build(ctx, tg, vspherePhases(t, "upload,vm,enable-uuid")); err != nil {
-		t.Fatalf("%v (%s)", err, statuses(rs))
-	}
-	tg.Spec.Audit.ProtectedDatastores = []string{"LocalDS_0"}
-	f := find.NewFinder(s.c, true)
-	dc, err := f.Datacenter(ctx, "DC0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.SetDatacenter(dc)
-	vm, err := f.VirtualMachine(ctx, "mt01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit := func() map[string]Finding {
-		t.Helper()
-		va, err := AuditVSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkFindingShape(t, va.Findings)
-		out := map[string]Finding{}
-		for _, f := range va.Findings {
-			out[f.ID] = f
-		}
-		if d := va.VMDisks["mt01"]; len(d) != 2 || d[0].UUID != tg.Facts.DiskUUIDs["os"] || d[1].UUID != tg.Facts.DiskUUIDs["retention"] {
-			t.Errorf("disks %v, facts %v", d, tg.Facts.DiskUUIDs)
-		}
-		return out
-	}
-	fails := func(m map[string]Finding) string {
-		var out []string
-		for _, id := range checkIDs(vsphereChecks()) {
-			if m[id].Result == Fail {
-				out = append(out, id)
-			}
-		}
-		return strings.Join(out, ",")
-	}
-	// The simulator does not run VMware Tools in a VM it did not boot.
-	setTools := func(state string) {
-		sctx := s.model.Service.Context
-		obj := sctx.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
-		sctx.Map.AtomicUpdate(sctx, obj, []types.PropertyChange{{Name: "guest.toolsRunningStatus", Val: state}})
-	}
-	setTools(string(types.VirtualMachineToolsRunningStatusGuestToolsRunning))
-	// vcsim's local datastores say OTHER; the lab's says VMFS, like ESXi's.
-	sctx := s.model.Service.Context
-	for _, o := range sctx.Map.All("Datastore") {
-		ds := o.(*simulator.Datastore)
-		sctx.Map.AtomicUpdate(sctx, ds, []types.PropertyChange{{Name: "summary.type", Val: "VMFS"}})
-	}
-	if got := fails(audit()); got != "" {
-		t.Fatalf("fresh MT fails %s", got)
-	}
-	task := func(tk *object.Task, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tk.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	task(vm.CreateSnapshot(ctx, "oops", "", false, false))
-	if got := fails(audit()); got != CheckSnapshots {
-		t.Errorf("with a snapshot: FAIL %s", got)
-	}
-	task(vm.RemoveAllSnapshot(ctx, nil))
-	task(vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: "disk.EnableUUID", Value: ""}}}))
-	m := audit()
-	if got := fails(m); got != CheckEnableUUID {
-		t.Errorf("EnableUUID removed: FAIL %s", got)
-	}
-	t.Logf("%s", m[CheckEnableUUID].Reason)
-	task(vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: "disk.EnableUUID", Value: "TRUE"}}}))
-	setTools(string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning))
-	if got := fails(audit()); got != CheckTools {
-		t.Errorf("tools stopped: FAIL %s", got)
 	}
 }
 
@@ -631,7 +541,7 @@ func TestAuditRunner(t *testing.T) {
 		specs = append(specs, s)
 	}
 	env := func(string) (string, bool) { return "pw", true }
-	fs, stats, err := Audit(context.Background(), specs, AuditOptions{OS: testOS, HostTimeout: 8 * time.Second, VSphereTimeout: 2 * time.Second, Concurrency: 3, Env: env})
+	fs, stats, err := Run(context.Background(), specs, Options{OS: testOS, HostTimeout: 8 * time.Second, VSphereTimeout: 2 * time.Second, Concurrency: 3, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,8 +552,8 @@ func TestAuditRunner(t *testing.T) {
 	}
 	for _, s := range specs {
 		fs := byHost[s.Name]
-		if len(fs) != len(AuditChecks()) {
-			t.Fatalf("%s: %d findings, want %d", s.Name, len(fs), len(AuditChecks()))
+		if len(fs) != len(Checks()) {
+			t.Fatalf("%s: %d findings, want %d", s.Name, len(fs), len(Checks()))
 		}
 		if r := fs[0]; r.ID != CheckVSphereReachable || r.Result != Fail || !strings.Contains(r.Reason, "no answer within 2s") {
 			t.Errorf("%s: %+v", s.Name, r)
@@ -678,7 +588,7 @@ func TestAuditRunner(t *testing.T) {
 
 func TestReportsGolden(t *testing.T) {
 	s, _ := spec.Parse("mt01.yaml", []byte(validSpec))
-	fs := GuestFindings(s, ParseProbe(strings.Replace(goodProbe, "cs reachable", "cs unreachable", 1)), AuditContext{VMDisks: goodDisks, Release: centos.Release{}})
+	fs := GuestFindings(s, ParseProbe(strings.Replace(goodProbe, "cs reachable", "cs unreachable", 1)), GuestContext{VMDisks: goodDisks, Release: centos.Release{}})
 	fs = append(fs, UnreachableFindings("mt02", errors.New("dial tcp 192.0.2.11:22: connect: no route to host"))[:3]...)
 	for _, c := range []struct {
 		file  string
@@ -718,8 +628,8 @@ func TestReportsGolden(t *testing.T) {
 	if err := WriteJSON(&b, fs); err != nil {
 		t.Fatal(err)
 	}
-	var r AuditReport
-	if err := json.Unmarshal(b.Bytes(), &r); err != nil || r.Schema != AuditSchema || len(r.Findings) != len(fs) {
+	var r Report
+	if err := json.Unmarshal(b.Bytes(), &r); err != nil || r.Schema != Schema || len(r.Findings) != len(fs) {
 		t.Errorf("JSON round trip: %v %+v", err, r)
 	}
 	if !Failed(fs) {
@@ -778,7 +688,7 @@ func FuzzGuestFindings(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, probe string) {
-		fs := GuestFindings(s, ParseProbe(probe), AuditContext{VMDisks: goodDisks, Release: centos.Release{}})
+		fs := GuestFindings(s, ParseProbe(probe), GuestContext{VMDisks: goodDisks, Release: centos.Release{}})
 		if len(fs) != len(guestAuditIDs()) {
 			t.Fatalf("%d findings", len(fs))
 		}
@@ -811,9 +721,9 @@ func TestAuditFreeESXi(t *testing.T) {
 			lm := m.Map().Get(esx.ServiceContent.LicenseManager.Reference()).(*simulator.LicenseManager)
 			lm.Licenses = []types.LicenseManagerLicenseInfo{{LicenseKey: "00000-00000-00000-00000-00001", EditionKey: "esxBasic", Name: "VMware vSphere 8 Hypervisor"}}
 		}
-		tg := simTarget(t, &sim{model: m, srv: srv}, "", 0, func(sp *spec.Spec) { sp.VSphere.Datacenter = "" })
+		tg := simMT(t, &sim{model: m, srv: srv}, func(sp *spec.Spec) { sp.VSphere.Datacenter = "" })
 		tg.Spec.Name = m.Map().Any("VirtualMachine").(*simulator.VirtualMachine).Name
-		va, err := AuditVSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
+		va, err := VSphere(ctx, []*spec.Spec{tg.Spec}, tg.Env)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package provision
+package audit
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 
 // Default bounds of an audit run.
 const (
-	DefaultAuditConcurrency    = 8
-	DefaultAuditHostTimeout    = 2 * time.Minute
-	DefaultAuditVSphereTimeout = 5 * time.Minute
+	DefaultConcurrency    = 8
+	DefaultHostTimeout    = 2 * time.Minute
+	DefaultVSphereTimeout = 5 * time.Minute
 )
 
-// AuditOptions are the choices of one audit run.
-type AuditOptions struct {
+// Options are the choices of one audit run.
+type Options struct {
 	// Concurrency bounds the MTs probed over SSH at once.
 	Concurrency int
 	// HostTimeout bounds one MT's guest probe (connect + script), so a
@@ -38,13 +38,13 @@ type AuditOptions struct {
 	OS guest.Lookup
 }
 
-// AuditStats are the run's cost, for the benchmark and the debug log.
-type AuditStats struct {
+// Stats are the run's cost, for the benchmark and the debug log.
+type Stats struct {
 	VSphereRoundTrips int64
 	SSHSessions       int
 }
 
-// Audit checks every MT read-only: the vSphere facts for all of them with
+// Run checks every MT read-only: the vSphere facts for all of them with
 // one retrieval per vCenter, and at the same time one probe script per MT
 // over one SSH session, in parallel up to Concurrency. It changes nothing.
 // Each vCenter and each MT has its own deadline, so one slow host only
@@ -52,22 +52,22 @@ type AuditStats struct {
 // reachability and UNKNOWN for its other checks; every MT gets every
 // check either way. The error is only the context's, when the run was
 // cancelled (the findings are then partial).
-func Audit(ctx context.Context, specs []*spec.Spec, o AuditOptions) ([]Finding, AuditStats, error) {
+func Run(ctx context.Context, specs []*spec.Spec, o Options) ([]Finding, Stats, error) {
 	if o.Concurrency < 1 {
-		o.Concurrency = DefaultAuditConcurrency
+		o.Concurrency = DefaultConcurrency
 	}
 	if o.HostTimeout <= 0 {
-		o.HostTimeout = DefaultAuditHostTimeout
+		o.HostTimeout = DefaultHostTimeout
 	}
 	if o.VSphereTimeout <= 0 {
-		o.VSphereTimeout = DefaultAuditVSphereTimeout
+		o.VSphereTimeout = DefaultVSphereTimeout
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	var (
 		mu       sync.Mutex
-		stats    AuditStats
+		stats    Stats
 		vsByHost = map[string][]Finding{}
 		disks    = map[string][]VMDiskInfo{}
 		probes   = make([]probeResult, len(specs))
@@ -80,7 +80,7 @@ func Audit(ctx context.Context, specs []*spec.Spec, o AuditOptions) ([]Finding, 
 				start := time.Now()
 				vctx, cancel := context.WithTimeout(ctx, o.VSphereTimeout)
 				defer cancel()
-				va, err := AuditVSphere(vctx, g, o.Env)
+				va, err := VSphere(vctx, g, o.Env)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -134,7 +134,7 @@ func Audit(ctx context.Context, specs []*spec.Spec, o AuditOptions) ([]Finding, 
 			out = append(out, UnreachableFindings(s.Name, p.err)...)
 		} else {
 			out = append(out, p.reach)
-			out = append(out, GuestFindings(s, p.probe, AuditContext{VMDisks: disks[s.Name], Release: p.release})...)
+			out = append(out, GuestFindings(s, p.probe, GuestContext{VMDisks: disks[s.Name], Release: p.release})...)
 		}
 	}
 	return out, stats, ctx.Err()
@@ -187,7 +187,7 @@ type probeResult struct {
 	session bool // an SSH session was opened
 }
 
-func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
+func probeGuest(ctx context.Context, s *spec.Spec, o Options) probeResult {
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, o.HostTimeout)
 	defer cancel()
@@ -201,7 +201,7 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 	if !ok || osys.Shell == nil || osys.Probe == nil {
 		return probeResult{err: fmt.Errorf("no probe for os %q", s.OS)}
 	}
-	cfg := SSHConfigFor(s, osys.Shell, o.Env, o.Log)
+	cfg := guest.ConfigFor(s, osys.Shell, o.Env, o.Log)
 	cfg.DialTimeout = min(o.HostTimeout, 20*time.Second)
 	c, err := guest.Dial(pctx, cfg)
 	if err != nil {
@@ -221,4 +221,12 @@ func probeGuest(ctx context.Context, s *spec.Spec, o AuditOptions) probeResult {
 	o.Log.Debug("MT probed", "mt", s.Name, "took", time.Since(start).Round(time.Millisecond))
 	reach := Finding{Host: s.Name, ID: CheckReachable, Result: Pass, Reason: fmt.Sprintf("SSH %s@%s:%d (host key %s)", s.SSH.User, s.SSH.Address, s.SSH.Port, guest.Fingerprint(c.HostKey()))}
 	return probeResult{probe: ParseProbe(out), release: osys.Release, reach: reach, session: true}
+}
+
+// lookupOS is l(name), false when there is no lookup.
+func lookupOS(l guest.Lookup, name string) (*guest.OS, bool) {
+	if l == nil {
+		return nil, false
+	}
+	return l(name)
 }

@@ -1,4 +1,4 @@
-package provision_test
+package audit_test
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ import (
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/audit"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -100,22 +101,22 @@ func startLabAudit(t *testing.T) *labAudit {
 func (a *labAudit) prepare(ctx context.Context, t *testing.T) {
 	t.Helper()
 	a.build(ctx, t, "packages")
-	toolsResult := func() provision.Finding {
-		for _, f := range a.audit(ctx, t, provision.AuditOptions{}) {
-			if f.ID == provision.CheckTools {
+	toolsResult := func() audit.Finding {
+		for _, f := range a.audit(ctx, t, audit.Options{}) {
+			if f.ID == audit.CheckTools {
 				return f
 			}
 		}
-		t.Fatalf("the audit has no %s finding", provision.CheckTools)
-		return provision.Finding{}
+		t.Fatalf("the audit has no %s finding", audit.CheckTools)
+		return audit.Finding{}
 	}
-	if f := toolsResult(); f.Result != provision.Fail {
+	if f := toolsResult(); f.Result != audit.Fail {
 		t.Fatalf("before the tools phase: %s %s (%s), want FAIL", f.ID, f.Result, f.Reason)
 	} else {
 		t.Logf("before the tools phase: %s %s: %s", f.ID, f.Result, f.Reason)
 	}
 	a.build(ctx, t, "tools,agent,retention,handoff")
-	if f := toolsResult(); f.Result != provision.Pass {
+	if f := toolsResult(); f.Result != audit.Pass {
 		t.Fatalf("after the tools phase: %s %s (%s), want PASS", f.ID, f.Result, f.Reason)
 	}
 }
@@ -166,7 +167,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // audit runs the in-process audit on specs (the lab's MT by default).
-func (a *labAudit) audit(ctx context.Context, t *testing.T, o provision.AuditOptions, specs ...*spec.Spec) []provision.Finding {
+func (a *labAudit) audit(ctx context.Context, t *testing.T, o audit.Options, specs ...*spec.Spec) []audit.Finding {
 	t.Helper()
 	if len(specs) == 0 {
 		s, err := spec.Load(a.spec)
@@ -177,7 +178,7 @@ func (a *labAudit) audit(ctx context.Context, t *testing.T, o provision.AuditOpt
 	}
 	o.OS = func(string) (*guest.OS, bool) { return centos.OS(), true }
 	o.Env = a.env
-	fs, _, err := provision.Audit(ctx, specs, o)
+	fs, _, err := audit.Run(ctx, specs, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,19 +190,19 @@ func (a *labAudit) audit(ctx context.Context, t *testing.T, o provision.AuditOpt
 var documentedWarns = []string{}
 
 // notPassing lists every finding that is not PASS, as "id=RESULT".
-func notPassing(fs []provision.Finding) []string {
+func notPassing(fs []audit.Finding) []string {
 	var out []string
 	for _, f := range fs {
-		if f.Result != provision.Pass && !(f.Result == provision.Warn && slices.Contains(documentedWarns, f.ID)) {
+		if f.Result != audit.Pass && !(f.Result == audit.Warn && slices.Contains(documentedWarns, f.ID)) {
 			out = append(out, f.ID+"="+f.Result)
 		}
 	}
 	return out
 }
 
-func dump(fs []provision.Finding) string {
+func dump(fs []audit.Finding) string {
 	var b strings.Builder
-	_ = provision.WriteTable(&b, fs, false)
+	_ = audit.WriteTable(&b, fs, false)
 	return b.String()
 }
 
@@ -214,12 +215,12 @@ func TestAuditLab(t *testing.T) {
 	defer cancel()
 	g, l := a.g, a.l
 
-	fs := a.audit(ctx, t, provision.AuditOptions{})
+	fs := a.audit(ctx, t, audit.Options{})
 	if np := notPassing(fs); len(np) > 0 {
 		t.Fatalf("prepared MT: not all PASS: %v\n%s", np, dump(fs))
 	}
-	if n := len(fs); n != len(provision.AuditChecks()) {
-		t.Errorf("%d findings, want one per check (%d)", n, len(provision.AuditChecks()))
+	if n := len(fs); n != len(audit.Checks()) {
+		t.Errorf("%d findings, want one per check (%d)", n, len(audit.Checks()))
 	}
 	t.Logf("prepared MT:\n%s", dump(fs))
 
@@ -274,7 +275,7 @@ func TestAuditLab(t *testing.T) {
 		fail           string
 		unknownAllowed []string // checks that cannot be judged while it is broken
 	}{
-		{"EnableUUID removed", reconfigure("", false), reconfigure("TRUE", true), provision.CheckEnableUUID, nil},
+		{"EnableUUID removed", reconfigure("", false), reconfigure("TRUE", true), audit.CheckEnableUUID, nil},
 		{"snapshot", func(t *testing.T) {
 			tk, err := a.vm.CreateSnapshot(ctx, "before-patching", "", false, false)
 			if err == nil {
@@ -291,11 +292,11 @@ func TestAuditLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-		}, provision.CheckSnapshots, nil},
-		{"controller Paravirtual", switchController(true), switchController(false), provision.CheckController, nil},
-		{"retention unmounted", guestRun("umount", "/mnt/retention"), guestRun("mount", "/mnt/retention"), provision.CheckRetMounted,
-			[]string{provision.CheckRetFilesystem, provision.CheckRetFree, provision.CheckRetWWID}},
-		{"multipathd stopped", guestRun("service", "multipathd", "stop"), guestRun("service", "multipathd", "start"), provision.CheckMultipathd, nil},
+		}, audit.CheckSnapshots, nil},
+		{"controller Paravirtual", switchController(true), switchController(false), audit.CheckController, nil},
+		{"retention unmounted", guestRun("umount", "/mnt/retention"), guestRun("mount", "/mnt/retention"), audit.CheckRetMounted,
+			[]string{audit.CheckRetFilesystem, audit.CheckRetFree, audit.CheckRetWWID}},
+		{"multipathd stopped", guestRun("service", "multipathd", "stop"), guestRun("service", "multipathd", "start"), audit.CheckMultipathd, nil},
 		// vSphere sees the guest's Tools stop (the lab's stand-in watches
 		// vmtoolsd): the wait is for that, bounded by the test's context.
 		{"VMware Tools stopped", func(t *testing.T) {
@@ -308,7 +309,7 @@ func TestAuditLab(t *testing.T) {
 			if _, err := l.WaitTools(ctx, a.vm, true); err != nil {
 				t.Fatal(err)
 			}
-		}, provision.CheckTools, nil},
+		}, audit.CheckTools, nil},
 		{"package removed", guestRun("rpm", "-e", "--nodeps", "wget"), func(t *testing.T) {
 			b, err := os.ReadFile(l.RPMs["wget"])
 			if err != nil {
@@ -318,7 +319,7 @@ func TestAuditLab(t *testing.T) {
 				t.Fatal(err)
 			}
 			guestRun("rpm", "-i", wgetRPM)(t)
-		}, provision.CheckPackages, nil},
+		}, audit.CheckPackages, nil},
 		{"configuration server unreachable", func(t *testing.T) {
 			if err := l.ConfigServer.Stop(); err != nil {
 				t.Fatal(err)
@@ -327,7 +328,7 @@ func TestAuditLab(t *testing.T) {
 			if err := l.ConfigServer.Start(); err != nil {
 				t.Fatal(err)
 			}
-		}, provision.CheckConfigServer, nil},
+		}, audit.CheckConfigServer, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -340,14 +341,14 @@ func TestAuditLab(t *testing.T) {
 				}
 			}
 			defer mend()
-			fs := a.audit(ctx, t, provision.AuditOptions{})
+			fs := a.audit(ctx, t, audit.Options{})
 			var fails, others []string
 			for _, f := range fs {
 				switch {
-				case f.Result == provision.Fail:
+				case f.Result == audit.Fail:
 					fails = append(fails, f.ID)
-				case f.Result == provision.Unknown && slices.Contains(c.unknownAllowed, f.ID):
-				case f.Result != provision.Pass:
+				case f.Result == audit.Unknown && slices.Contains(c.unknownAllowed, f.ID):
+				case f.Result != audit.Pass:
 					others = append(others, f.ID+"="+f.Result)
 				}
 			}
@@ -360,7 +361,7 @@ func TestAuditLab(t *testing.T) {
 				}
 			}
 			mend()
-			if np := notPassing(a.audit(ctx, t, provision.AuditOptions{})); len(np) > 0 {
+			if np := notPassing(a.audit(ctx, t, audit.Options{})); len(np) > 0 {
 				t.Fatalf("after mending %q the MT is not all PASS: %v", c.name, np)
 			}
 		})
@@ -388,28 +389,28 @@ func TestAuditLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		ghost.Network.Hostname = "ghost." + lab.Domain
-		fs := a.audit(ctx, t, provision.AuditOptions{HostTimeout: 10 * time.Second}, ghost, good)
-		by := map[string][]provision.Finding{}
+		fs := a.audit(ctx, t, audit.Options{HostTimeout: 10 * time.Second}, ghost, good)
+		by := map[string][]audit.Finding{}
 		for _, f := range fs {
 			by[f.Host] = append(by[f.Host], f)
 		}
-		if np := notPassing(by[good.Name]); len(np) > 0 || len(by[good.Name]) != len(provision.AuditChecks()) {
+		if np := notPassing(by[good.Name]); len(np) > 0 || len(by[good.Name]) != len(audit.Checks()) {
 			t.Errorf("the good MT beside an unreachable one: %v\n%s", np, dump(by[good.Name]))
 		}
 		for _, f := range by[ghost.Name] {
-			want := provision.Pass
+			want := audit.Pass
 			switch {
-			case f.ID == provision.CheckReachable:
-				want = provision.Fail
+			case f.ID == audit.CheckReachable:
+				want = audit.Fail
 			case strings.HasPrefix(f.ID, "guest."):
-				want = provision.Unknown
+				want = audit.Unknown
 			}
 			if f.Result != want {
 				t.Errorf("%s %s: %s, want %s (%s)", ghost.Name, f.ID, f.Result, want, f.Reason)
 			}
 		}
-		if len(by[ghost.Name]) != len(provision.AuditChecks()) {
-			t.Errorf("unreachable MT: %d findings, want %d", len(by[ghost.Name]), len(provision.AuditChecks()))
+		if len(by[ghost.Name]) != len(audit.Checks()) {
+			t.Errorf("unreachable MT: %d findings, want %d", len(by[ghost.Name]), len(audit.Checks()))
 		}
 		t.Logf("unreachable MT:\n%s", dump(by[ghost.Name]))
 	})
@@ -423,7 +424,7 @@ func (a *labAudit) testCLI(ctx context.Context, t *testing.T) {
 	bin := filepath.Join(a.dir, "mtprep")
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/mtprep")
-	build.Dir = ".."
+	build.Dir = "../.."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -443,19 +444,19 @@ func (a *labAudit) testCLI(ctx context.Context, t *testing.T) {
 		t.Logf("mtprep %s: exit %d; stderr: %s", strings.Join(args, " "), code, strings.TrimSpace(stderr.String()))
 		return stdout.Bytes(), code
 	}
-	decode := func(b []byte) provision.AuditReport {
-		var r provision.AuditReport
+	decode := func(b []byte) audit.Report {
+		var r audit.Report
 		if err := json.Unmarshal(b, &r); err != nil {
 			t.Fatalf("JSON report: %v\n%s", err, b)
 		}
-		if r.Schema != provision.AuditSchema || len(r.Findings) != len(provision.AuditChecks()) {
+		if r.Schema != audit.Schema || len(r.Findings) != len(audit.Checks()) {
 			t.Errorf("JSON report: schema %q, %d findings", r.Schema, len(r.Findings))
 		}
 		return r
 	}
 
 	out, code := run("audit", "--spec", a.spec, "--format", "json")
-	if r := decode(out); code != 0 || r.Summary[provision.Fail] != 0 || r.Summary[provision.Pass] != len(provision.AuditChecks()) {
+	if r := decode(out); code != 0 || r.Summary[audit.Fail] != 0 || r.Summary[audit.Pass] != len(audit.Checks()) {
 		t.Errorf("good MT: exit %d, summary %v", code, r.Summary)
 	}
 	out, code = run("audit", "--spec", a.spec, "--format", "junit")
@@ -463,7 +464,7 @@ func (a *labAudit) testCLI(ctx context.Context, t *testing.T) {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`
 	}
-	if err := xml.Unmarshal(out, &suites); err != nil || code != 0 || suites.Failures != 0 || suites.Tests != len(provision.AuditChecks()) {
+	if err := xml.Unmarshal(out, &suites); err != nil || code != 0 || suites.Failures != 0 || suites.Tests != len(audit.Checks()) {
 		t.Errorf("JUnit: exit %d, %+v, %v\n%s", code, suites, err, out)
 	}
 
@@ -477,11 +478,11 @@ func (a *labAudit) testCLI(ctx context.Context, t *testing.T) {
 	r := decode(out)
 	var fails []string
 	for _, f := range r.Findings {
-		if f.Result == provision.Fail {
+		if f.Result == audit.Fail {
 			fails = append(fails, f.ID)
 		}
 	}
-	if code != 1 || !slices.Equal(fails, []string{provision.CheckConfigServer}) {
+	if code != 1 || !slices.Equal(fails, []string{audit.CheckConfigServer}) {
 		t.Errorf("configuration server down: exit %d, FAIL %v", code, fails)
 	}
 
@@ -508,12 +509,12 @@ func (a *labAudit) testCLI(ctx context.Context, t *testing.T) {
 		} `xml:"testsuite"`
 	}
 	guestChecks := 0
-	for _, c := range provision.AuditChecks() {
+	for _, c := range audit.Checks() {
 		if strings.HasPrefix(c.ID, "guest.") {
 			guestChecks++
 		}
 	}
-	if err := xml.Unmarshal(out, &fleet); err != nil || code != 1 || fleet.Failures != 1 || fleet.Tests != 2*len(provision.AuditChecks()) ||
+	if err := xml.Unmarshal(out, &fleet); err != nil || code != 1 || fleet.Failures != 1 || fleet.Tests != 2*len(audit.Checks()) ||
 		len(fleet.Suites) != 2 || fleet.Suites[1].Skipped != guestChecks-1 {
 		t.Errorf("fleet JUnit: exit %d, %+v, %v\n%s", code, fleet, err, out)
 	}

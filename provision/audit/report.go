@@ -1,4 +1,4 @@
-package provision
+package audit
 
 import (
 	"encoding/json"
@@ -36,12 +36,12 @@ func WriteTable(w io.Writer, fs []Finding, colour bool) error {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// AuditSchema names the JSON report's shape; a change that breaks a
+// Schema names the JSON report's shape; a change that breaks a
 // reader gets a new version.
-const AuditSchema = "mtprep.audit/v1"
+const Schema = "mtprep.audit/v1"
 
-// AuditReport is the JSON document (schema in docs/AUDIT.md).
-type AuditReport struct {
+// Report is the JSON document (schema in docs/AUDIT.md).
+type Report struct {
 	Schema   string         `json:"schema"`
 	Summary  map[string]int `json:"summary"`
 	Findings []Finding      `json:"findings"`
@@ -49,7 +49,7 @@ type AuditReport struct {
 
 // WriteJSON writes the JSON report.
 func WriteJSON(w io.Writer, fs []Finding) error {
-	r := AuditReport{Schema: AuditSchema, Summary: map[string]int{Pass: 0, Warn: 0, Fail: 0, Unknown: 0}, Findings: fs}
+	r := Report{Schema: Schema, Summary: map[string]int{Pass: 0, Warn: 0, Fail: 0, Unknown: 0}, Findings: fs}
 	for _, f := range fs {
 		r.Summary[f.Result]++
 	}
