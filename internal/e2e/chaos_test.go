@@ -601,6 +601,8 @@ func failureMessage(r *run) string {
 var (
 	reBreakLock = regexp.MustCompile(`if that run is gone \([^)]*\), run again with --break-lock`)
 	reACC       = regexp.MustCompile(`re-run with --apply-custom-changes=mark-done if it did its work, or =run-again to run it again`)
+	reACCWait   = regexp.MustCompile(`ApplyCustomChanges\.sh is still running on the MT \(pid [0-9 ]+,.*: wait for it to end, then run again`)
+	reDropped   = regexp.MustCompile(`the SSH connection to \S+ ended during the command \(the MT may be rebooting, or the network failed\); when the MT answers again, run again`)
 	reAgain     = regexp.MustCompile(`(?i)run (the build )?again( when that run is done)?\s*$|Run again when that run is done`)
 )
 
@@ -617,15 +619,37 @@ func (c *chaos) operator(ctx context.Context, msg string, r *run) ([]string, str
 		add, mapped = append(add, "--break-lock"), true
 		decision = "the lock's run was killed by the test: gone"
 	}
-	if reACC.MatchString(msg) {
-		// Check the MT: let an orphaned script finish, then count its runs.
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			out, _ := c.g.Exec(ctx, "bash", "-c", "pgrep -f ApplyCustomChanges >/dev/null && echo running || echo idle")
-			if strings.TrimSpace(string(out)) == "idle" {
-				break
-			}
+	accRunning := func() bool {
+		out, _ := c.g.Exec(ctx, "bash", "-c", "pgrep -f 'ApplyCustomChanges[.]sh' >/dev/null && echo running || echo idle")
+		return strings.TrimSpace(string(out)) != "idle"
+	}
+	if reACCWait.MatchString(msg) {
+		// Watch the MT until the script has ended, as told.
+		deadline := time.Now().Add(2 * time.Minute)
+		for accRunning() && time.Now().Before(deadline) {
 			time.Sleep(200 * time.Millisecond)
+		}
+		if accRunning() {
+			t.Fatalf("finding: ApplyCustomChanges.sh still runs on the MT 2 minutes after mtprep said to wait for it")
+		}
+		mapped, decision = true, "waited until ApplyCustomChanges.sh no longer ran on the MT"
+	}
+	if reDropped.MatchString(msg) {
+		// Wait until the MT answers SSH again, as told.
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := c.g.WaitSSH(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("finding: the MT does not answer SSH again after mtprep said it may be rebooting: %v", err)
+		}
+		mapped, decision = true, "waited until the MT answered SSH again"
+	}
+	if reACC.MatchString(msg) {
+		// Check the MT: how many times did the script run? mtprep must not
+		// ask while it still runs (an orphan of the killed run would count
+		// after the operator looked).
+		if accRunning() {
+			t.Errorf("finding: mtprep asks the operator to decide on ApplyCustomChanges.sh while it still runs on the MT: %q", msg)
 		}
 		n, err := countLines(ctx, c.g, accCount)
 		if err != nil {
