@@ -173,7 +173,7 @@ const (
 )
 
 // chaosAgent is the lab's agent with ApplyCustomChanges.sh wrapped so that
-// it takes a few seconds: 2 s before the stand-in runs (and counts), 2 s
+// it takes a few seconds: 4 s before the stand-in runs (and counts), 2 s
 // after, so a kill can land before or after the script did its work.
 func chaosAgent(t *testing.T, src string) string {
 	return wrapAgent(t, src, `#!/bin/bash
@@ -181,7 +181,7 @@ func chaosAgent(t *testing.T, src string) string {
 # the start, wait, run the stand-in (it counts its runs), wait, so that the
 # chaos test can kill mtprep before or after the script did its work.
 mkdir -p /var/lib/mtlab && date >> `+accStarted+`
-sleep 2
+sleep 4
 bash "$(dirname "$0")/ApplyCustomChanges.standin.sh" "$@" || exit $?
 sleep 2
 `)
@@ -271,7 +271,7 @@ func (c *chaos) plan() []*killTarget {
 	pick(&killTarget{name: fmt.Sprintf("upload: media at %.0f%%", frac*100), phase: "upload", msg: "applying", wait: c.midUpload(frac)})
 	d := c.delay(300 * time.Millisecond)
 	pick(&killTarget{name: "vm: " + d.String() + " into create", phase: "vm", msg: "applying", wait: after(d)},
-		&killTarget{name: "enable-uuid: " + d.String() + " in", phase: "enable-uuid", msg: "applying", wait: after(d)})
+		&killTarget{name: "enable-uuid: " + (d / 10).String() + " in", phase: "enable-uuid", msg: "applying", wait: after(d / 10)})
 	d = c.delay(3 * time.Second)
 	pick(&killTarget{name: "install: " + d.String() + " into the install", phase: "install", msg: "applying", wait: after(d)})
 	d = c.delay(1500 * time.Millisecond)
@@ -285,7 +285,7 @@ func (c *chaos) plan() []*killTarget {
 	d = c.delay(60 * time.Millisecond)
 	pick(&killTarget{name: "retention: " + d.String() + " into apply", phase: "retention", msg: "applying", wait: after(d)},
 		&killTarget{name: "retention: mkfs.ext4 running", phase: "retention", msg: "applying", wait: c.midMkfs()})
-	d = c.delay(400 * time.Millisecond)
+	d = c.delay(100 * time.Millisecond)
 	pick(&killTarget{name: "handoff: " + d.String() + " in", phase: "handoff", msg: "applying", wait: after(d)})
 	return out
 }
@@ -548,9 +548,10 @@ func (c *chaos) chain(ctx context.Context, targets []*killTarget) {
 			continue
 		case r.code == 0:
 			if k != nil {
-				// The target's line never came: its phase was already
-				// done (an earlier kill landed past it). Not a kill.
-				t.Logf("target %q: its phase %s had nothing left to apply in this run; skipped", k.name, k.phase)
+				// The run ended before the kill point: the target's phase
+				// was already done (an earlier kill landed past it) or
+				// ended before the delay. Not a kill.
+				t.Logf("target %q: the run ended before its kill point; skipped", k.name)
 				i++
 				if i < len(targets) {
 					continue
