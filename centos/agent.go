@@ -35,6 +35,8 @@ func (a Agent) Read(ctx context.Context, r guest.Runner) (guest.AgentState, erro
 			st.RebootPending = v
 		case "unpacked":
 			st.Unpacked = true
+		case "running":
+			st.Running = v
 		}
 	}
 	return st, nil

@@ -40,6 +40,21 @@ func readAgentState(ctx context.Context, t *Target) (guest.AgentState, error) {
 // not run it a second time without being told.
 var ErrAppliedUnknown = errors.New("ApplyCustomChanges.sh started but did not record completion")
 
+// ErrAppliedRunning is ApplyCustomChanges.sh still running on the MT with
+// no end recorded: the run that started it is gone (killed, its
+// connection lost) and the script goes on. Nobody can decide whether it
+// did its work (--apply-custom-changes) before it ends.
+var ErrAppliedRunning = errors.New("ApplyCustomChanges.sh is still running on the MT")
+
+// stillRunning is the refusal while an unrecorded ApplyCustomChanges.sh
+// run goes on.
+func stillRunning(t *Target, st guest.AgentState) error {
+	if st.Done == "" && st.Started != "" && st.Running != "" {
+		return fmt.Errorf("%w (pid %s, started %s, MT %s) from a run that is gone: wait for it to end, then run again", ErrAppliedRunning, st.Running, st.Started, t.Spec.Name)
+	}
+	return nil
+}
+
 func (agentPhase) OnFreshMT(t *Target) []string {
 	return []string{
 		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t), t.OS.Agent.UnpackDir()),
@@ -50,6 +65,9 @@ func (agentPhase) OnFreshMT(t *Target) []string {
 func (agentPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	st, err := readAgentState(ctx, t)
 	if err != nil {
+		return Check{}, err
+	}
+	if err := stillRunning(t, st); err != nil {
 		return Check{}, err
 	}
 	switch {
@@ -73,6 +91,9 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 	}
 	c, err := t.SSH(ctx)
 	if err != nil {
+		return err
+	}
+	if err := stillRunning(t, st); err != nil {
 		return err
 	}
 	if st.Done == "" {

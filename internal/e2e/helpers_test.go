@@ -316,15 +316,21 @@ type argvSampler struct {
 }
 
 func sampleArgv(ctx context.Context, g *lab.Guest) *argvSampler {
+	return sampleArgvEvery(ctx, g, 15*time.Millisecond, 20)
+}
+
+// sampleArgvEvery samples the host's /proc every interval and the guest's
+// ps every guestEvery-th time.
+func sampleArgvEvery(ctx context.Context, g *lab.Guest, interval time.Duration, guestEvery int) *argvSampler {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &argvSampler{seen: map[string]string{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		tick := time.NewTicker(15 * time.Millisecond)
+		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for i := 0; ; i++ {
 			s.host()
-			if i%20 == 0 {
+			if i%guestEvery == 0 {
 				if out, err := g.Exec(ctx, "ps", "-eo", "args"); err == nil {
 					s.add(strings.Split(string(out), "\n"), "guest ps")
 				}
@@ -457,6 +463,21 @@ func countLines(ctx context.Context, g *lab.Guest, path string) (int, error) {
 // done marker. The file keeps its name: mtprep reads the version from it.
 func slowAgent(t *testing.T, src string) string {
 	t.Helper()
+	const wrapper = `#!/bin/bash
+# e2e test wrapper around the lab's ApplyCustomChanges.sh stand-in: run it
+# (it counts its runs), then hang, so that the test can crash mtprep after
+# the script ran and before mtprep records that it finished.
+bash "$(dirname "$0")/ApplyCustomChanges.standin.sh" "$@" || exit $?
+sleep 600
+`
+	return wrapAgent(t, src, wrapper)
+}
+
+// wrapAgent copies an agent tarball with ApplyCustomChanges.sh replaced by
+// wrapper; the lab's stand-in is kept beside it as
+// ApplyCustomChanges.standin.sh for the wrapper to run.
+func wrapAgent(t *testing.T, src, wrapper string) string {
+	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
@@ -474,13 +495,6 @@ func slowAgent(t *testing.T, src string) string {
 	zw := gzip.NewWriter(out)
 	tw := tar.NewWriter(zw)
 	tr := tar.NewReader(gz)
-	const wrapper = `#!/bin/bash
-# e2e test wrapper around the lab's ApplyCustomChanges.sh stand-in: run it
-# (it counts its runs), then hang, so that the test can crash mtprep after
-# the script ran and before mtprep records that it finished.
-bash "$(dirname "$0")/ApplyCustomChanges.standin.sh" "$@" || exit $?
-sleep 600
-`
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {

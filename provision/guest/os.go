@@ -162,6 +162,9 @@ type Tools interface {
 type AgentState struct {
 	Started, Done, RebootPending string // timestamps, "" when absent
 	Unpacked                     bool
+	// Running lists the pids of ApplyCustomChanges.sh processes running
+	// on the MT now ("" when none): a run whose mtprep died leaves it.
+	Running string
 }
 
 // Agent prepares the Unified Agent on the MT.

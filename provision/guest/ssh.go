@@ -254,7 +254,7 @@ func (s *Conn) runLine(ctx context.Context, stdin io.Reader, line, display strin
 	s.stats.commands.Add(1)
 	sess, err := c.NewSession()
 	if err != nil {
-		return nil, fmt.Errorf("ssh %s: session: %w", s.addr(), err)
+		return nil, fmt.Errorf("ssh %s: session: %w: %s", s.addr(), err, s.droppedAdvice())
 	}
 	defer sess.Close()
 	var stdout bytes.Buffer
@@ -280,9 +280,16 @@ func (s *Conn) runLine(ctx context.Context, stdin io.Reader, line, display strin
 		if errors.As(err, &ee) {
 			return stdout.Bytes(), &CommandError{Cmd: display, Status: ee.ExitStatus(), Stderr: stderr.String()}
 		}
-		return stdout.Bytes(), fmt.Errorf("remote command %q: %w", display, err)
+		return stdout.Bytes(), fmt.Errorf("remote command %q: %w: %s", display, err, s.droppedAdvice())
 	}
 	return stdout.Bytes(), nil
+}
+
+// droppedAdvice is what to do about a command whose connection ended
+// without its exit status: the MT went away under it (a reboot, which a
+// run that was killed may have started, or the network).
+func (s *Conn) droppedAdvice() string {
+	return fmt.Sprintf("the SSH connection to %s ended during the command (the MT may be rebooting, or the network failed); when the MT answers again, run again", s.addr())
 }
 
 func (s *Conn) logger() *slog.Logger {

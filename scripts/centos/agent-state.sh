@@ -8,4 +8,8 @@ for m in started done reboot-pending; do
     fi
 done
 if [ -f "$dir/ApplyCustomChanges.sh" ]; then echo "unpacked yes"; fi
+# A run whose mtprep died (SIGKILL, a lost connection) leaves the script
+# running on the MT: report it, so no one decides on it before it ends.
+running=$(pgrep -f 'ApplyCustomChanges\.sh' 2>/dev/null | tr '\n' ' ')
+if [ -n "$running" ]; then echo "running ${running% }"; fi
 exit 0
