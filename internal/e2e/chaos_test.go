@@ -23,6 +23,7 @@ import (
 
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision"
+	"github.com/mtprep/mtprep/provision/audit"
 )
 
 // TestChaosBuild is issue 13's chaos test: the real `mtprep build` binary
@@ -112,15 +113,15 @@ func TestChaosBuild(t *testing.T) {
 
 	// A clean audit.
 	ar := c.runOnce(ctx, []string{"audit", "--spec", m.spec, "--format", "json", "--log-level", "debug", "--log-format", "json"}, nil)
-	var audit provision.AuditReport
-	if err := json.Unmarshal([]byte(ar.stdout), &audit); err != nil {
+	var report audit.Report
+	if err := json.Unmarshal([]byte(ar.stdout), &report); err != nil {
 		t.Errorf("audit output is not its JSON report: %v\n%s", err, ar.run)
 	}
-	for _, f := range audit.Findings {
+	for _, f := range report.Findings {
 		switch f.Result {
-		case provision.Fail:
+		case audit.Fail:
 			t.Errorf("audit FAIL %s: %s (fix: %s)", f.ID, f.Reason, f.Fix)
-		case provision.Pass:
+		case audit.Pass:
 		default:
 			t.Logf("audit %s %s: %s", f.Result, f.ID, f.Reason)
 		}
@@ -128,7 +129,7 @@ func TestChaosBuild(t *testing.T) {
 	if ar.code != 0 {
 		t.Errorf("audit exited %d, want 0:\n%s", ar.code, ar.run)
 	}
-	c.fig.Audit = audit.Summary
+	c.fig.Audit = report.Summary
 
 	// ApplyCustomChanges.sh ran exactly once over the whole chain.
 	n, err := countLines(ctx, g, accCount)
