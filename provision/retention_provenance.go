@@ -197,7 +197,7 @@ func compareProvenance(rec provenanceRecord, d vsphere.DiskProof, power types.Vi
 	// allocated grows it. What is left: a write into one of the few
 	// blocks allocated at creation (uniqueSize > 0) that vCenter has not
 	// yet shown as a new contentId.
-	return Provenance{Proven: true, Why: fmt.Sprintf("proven by vSphere: disk %s created blank by mtprep at %s, contentId %s unchanged, %d bytes allocated as created", d.UUID, rec.Time.Format(time.RFC3339), d.ContentID, d.Allocated)}
+	return Provenance{Proven: true, Why: fmt.Sprintf("proven by vSphere: disk %s created blank by mtprep at %s, contentId %s unchanged, %d bytes allocated (%d when created)", d.UUID, rec.Time.Format(time.RFC3339), d.ContentID, d.Allocated, rec.UniqueSize)}
 }
 
 func equalUUID(a, b string) bool {

@@ -174,3 +174,8 @@ func DiskProofsOf(devs object.VirtualDeviceList, layout *types.VirtualMachineFil
 	}
 	return out
 }
+
+// NewDiskProofs is a read made by hand, for tests of what uses one.
+func NewDiskProofs(power types.VirtualMachinePowerState, disks []DiskProof, extra []types.BaseOptionValue) *DiskProofs {
+	return &DiskProofs{Power: power, Disks: disks, extra: extra}
+}
