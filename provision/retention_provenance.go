@@ -129,6 +129,11 @@ func (t *Target) retentionProvenance(ctx context.Context, wwid string) (Provenan
 		ref = st.Ref
 	}
 	p, err := s.ReadDiskProofs(ctx, "VM "+t.Spec.Name, ref)
+	if vsphere.IsFault[*types.ManagedObjectNotFound](err) && t.Facts.VMMoRef != "" {
+		// The recorded VM is gone: look the MT up by name.
+		t.Facts.VMMoRef = ""
+		return t.retentionProvenance(ctx, wwid)
+	}
 	if err != nil {
 		return Provenance{}, err
 	}
