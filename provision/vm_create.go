@@ -73,8 +73,8 @@ func (t *Target) createDescription(w vmWant, inv *vsphere.Inventory) string {
 	if seed == "" {
 		seed = w.seedPrefix + "<sha256>.iso"
 	}
-	return fmt.Sprintf("create VM %s in %s on %s: %d vCPU, %d MB, guest %s, %s SCSI, thin OS disk %s + retention disk %s, %s NIC on %q, CD-ROMs %s (install media) and %s (seed), boot order disk then CD-ROM",
-		t.Spec.Name, inv.FolderPath, inv.Datastore.Name(), w.cpus, w.memoryMB, w.vm.GuestID, w.vm.ControllerName, gb(w.osBytes), gb(w.retBytes), w.vm.NIC, w.network, iso, seed)
+	return fmt.Sprintf("create VM %s in %s on %s: %d vCPU, %d MB, guest %s, %s SCSI, thin OS disk %s + retention disk %s, %s NIC on %q, CD-ROMs %s (install media) and %s (seed), boot order disk then CD-ROM; record the retention disk's provenance (vSphere UUID, contentId, allocated bytes) in the VM's extraConfig %s",
+		t.Spec.Name, inv.FolderPath, inv.Datastore.Name(), w.cpus, w.memoryMB, w.vm.GuestID, w.vm.ControllerName, gb(w.osBytes), gb(w.retBytes), w.vm.NIC, w.network, iso, seed, provenanceKey)
 }
 
 func (t *Target) createVM(ctx context.Context, s *vsphere.Session, c *vmCheck, backing types.BaseVirtualDeviceBackingInfo) error {
@@ -131,6 +131,11 @@ func (t *Target) createVM(ctx context.Context, s *vsphere.Session, c *vmCheck, b
 		return fmt.Errorf("create %s: the new VM has no disk", obj)
 	}
 	if err := s.Reconfigure(ctx, "set boot order of", "VM "+t.Spec.Name, ref, types.VirtualMachineConfigSpec{BootOptions: vsphere.BootDiskThenCD(disks[0].Key)}); err != nil {
+		return err
+	}
+	// Now, powered off and never run, the retention disk's contentId is
+	// what vSphere guarantees: the proof that it is still blank later.
+	if err := t.recordProvenance(ctx, s, ref); err != nil {
 		return err
 	}
 	t.Note("vm", fmt.Sprintf("created %s (%s) on %s", t.Spec.Name, ref.Value, st.Host))

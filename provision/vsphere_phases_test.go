@@ -243,6 +243,9 @@ func TestPlanFresh(t *testing.T) {
 			t.Errorf("%s: %s %q, want would-change saying %q", r.Phase, r.Status, r.Changes, w.says)
 		}
 	}
+	if vm := strings.Join(rs[1].Changes, "\n"); !strings.Contains(vm, "record the retention disk's provenance (vSphere UUID, contentId, allocated bytes) in the VM's extraConfig mtprep.retention.provenance") {
+		t.Errorf("vm: %q does not say it records the retention disk's provenance", vm)
+	}
 	if len(s.model.Map().All("VirtualMachine")) != vms || s.tasks() != tasks {
 		t.Error("plan changed something")
 	}

@@ -176,6 +176,11 @@ func (l *Lab) presentDisk(ctx context.Context, g *Guest, vmName string, vd vmDis
 		lo.detach()
 		return nil, err
 	}
+	// From now on a write to the image, by anyone, moves the disk's
+	// contentId and allocated bytes in vSphere (diskproof.go).
+	if err := l.watchDisk(d, vd, role == RoleBlank || role == RoleZeroSize); err != nil {
+		return d, err
+	}
 	if role == RoleMounted {
 		d.MountPoint = MountedDiskPath
 		if out, err := g.Exec(ctx, "mkdir", "-p", MountedDiskPath); err != nil {

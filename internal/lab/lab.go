@@ -600,6 +600,9 @@ func (l *Lab) down() error {
 	defer cancel()
 	var errs []error
 	l.tools.stop()
+	if l.VC != nil {
+		l.VC.proofs.stop()
+	}
 	var wg sync.WaitGroup
 	for _, g := range l.Guests {
 		wg.Add(1)

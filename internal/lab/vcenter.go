@@ -49,6 +49,9 @@ type VCenter struct {
 	Server *simulator.Server
 
 	client *govmomi.Client
+	// proofs are the disks' contentIds and the watched disk images
+	// (diskproof.go).
+	proofs *diskProofs
 }
 
 const (
@@ -80,9 +83,11 @@ func startVCenter(ctx context.Context, dsDir string, onVcsimDir func(string)) (*
 	pass := randomToken(12)
 	m.Service.TLS = new(tls.Config)
 	m.Service.Listen = &url.URL{Host: "127.0.0.1:0", User: url.UserPassword(vcUser, pass)}
-	m.Map().AddHandler(diskUUIDNormaliser{})
+	proofs := &diskProofs{}
+	m.Map().AddHandler(diskUUIDNormaliser{proofs: proofs})
 	s := m.Service.NewServer()
 	vc := &VCenter{
+		proofs:       proofs,
 		URL:          s.URL,
 		Username:     vcUser,
 		Password:     pass,
@@ -204,7 +209,11 @@ func (vc *VCenter) Client() *govmomi.Client { return vc.client }
 // not already of that shape (deterministically, from the old value) every
 // time vcsim updates a VM; UUIDs given in a create spec in the right shape
 // are kept, which is how a test chooses its disks' UUIDs.
-type diskUUIDNormaliser struct{}
+//
+// It also gives each flat disk its contentId (diskproof.go): one made
+// when vcsim first shows the disk, and kept through every later update
+// (vcsim never sets one, and a device edit sends the client's copy back).
+type diskUUIDNormaliser struct{ proofs *diskProofs }
 
 func (diskUUIDNormaliser) Reference() types.ManagedObjectReference {
 	return types.ManagedObjectReference{Type: "MtlabDiskUUIDNormaliser", Value: "mtlab-disk-uuid"}
@@ -216,7 +225,7 @@ func (diskUUIDNormaliser) PutObject(*simulator.Context, mo.Reference) {}
 
 func (diskUUIDNormaliser) RemoveObject(*simulator.Context, types.ManagedObjectReference) {}
 
-func (diskUUIDNormaliser) UpdateObject(_ *simulator.Context, obj mo.Reference, _ []types.PropertyChange) {
+func (h diskUUIDNormaliser) UpdateObject(_ *simulator.Context, obj mo.Reference, _ []types.PropertyChange) {
 	vm, ok := obj.(*mo.VirtualMachine)
 	if !ok {
 		return
@@ -237,6 +246,9 @@ func (diskUUIDNormaliser) UpdateObject(_ *simulator.Context, obj mo.Reference, _
 		case *types.VirtualDiskFlatVer2BackingInfo:
 			if u := vmwareDiskUUID(b.Uuid); u != b.Uuid {
 				b.Uuid = u
+			}
+			if c := h.proofs.contentID(b.Uuid); c != b.ContentId {
+				b.ContentId = c
 			}
 		case *types.VirtualDiskSparseVer2BackingInfo:
 			if u := vmwareDiskUUID(b.Uuid); u != b.Uuid {
@@ -465,6 +477,8 @@ type vmDisk struct {
 	CapacityKB int64
 	Bus        int32
 	Unit       int32
+	VM         types.ManagedObjectReference
+	FileName   string // the backing's descriptor, "[LocalDS_0] mt01/mt01_1.vmdk"
 }
 
 // readVMDisks reads the VM's virtual disks and their backing UUIDs with
@@ -506,7 +520,10 @@ func (l *Lab) readVMDisks(ctx context.Context, vmName string) ([]vmDisk, error) 
 		if desc := disk.DeviceInfo.GetDescription(); desc != nil && desc.Label != "" {
 			label = desc.Label
 		}
-		vd := vmDisk{Key: disk.Key, Label: label, UUID: uuid, CapacityKB: disk.CapacityInKB}
+		vd := vmDisk{Key: disk.Key, Label: label, UUID: uuid, CapacityKB: disk.CapacityInKB, VM: vm.Reference()}
+		if fb, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok {
+			vd.FileName = fb.GetVirtualDeviceFileBackingInfo().FileName
+		}
 		if disk.CapacityInBytes > 0 {
 			vd.CapacityKB = disk.CapacityInBytes / 1024
 		}
