@@ -145,7 +145,7 @@ func (t *Target) retentionProvenance(ctx context.Context, wwid string) (Provenan
 func judgeProvenance(p *vsphere.DiskProofs, wwid string) Provenance {
 	var disk *vsphere.DiskProof
 	for i := range p.Disks {
-		if WWIDFromDiskUUID(p.Disks[i].UUID) == wwid {
+		if vsphere.WWIDFromDiskUUID(p.Disks[i].UUID) == wwid {
 			disk = &p.Disks[i]
 		}
 	}
@@ -206,5 +206,5 @@ func compareProvenance(rec provenanceRecord, d vsphere.DiskProof, power types.Vi
 }
 
 func equalUUID(a, b string) bool {
-	return a != "" && WWIDFromDiskUUID(a) != "" && WWIDFromDiskUUID(a) == WWIDFromDiskUUID(b)
+	return a != "" && vsphere.WWIDFromDiskUUID(a) != "" && vsphere.WWIDFromDiskUUID(a) == vsphere.WWIDFromDiskUUID(b)
 }

@@ -70,7 +70,7 @@ func TestCompareProvenance(t *testing.T) {
 
 // TestJudgeProvenanceRecord: the record itself, as read from the VM.
 func TestJudgeProvenanceRecord(t *testing.T) {
-	wwid := WWIDFromDiskUUID(provUUID)
+	wwid := vsphere.WWIDFromDiskUUID(provUUID)
 	good, _ := json.Marshal(provenanceRecord{UUID: provUUID, ContentID: "c1", Thin: true})
 	proofs := func(extra string) *vsphere.DiskProofs {
 		return testDiskProofs(t, extra, []vsphere.DiskProof{{UUID: provUUID, ContentID: "c1", Thin: true, Chain: 1, Allocated: 0}})
@@ -83,7 +83,7 @@ func TestJudgeProvenanceRecord(t *testing.T) {
 		{"recorded", string(good), wwid, true, "proven by vSphere"},
 		{"no record", "", wwid, false, "no provenance record: mtprep did not record creating disk " + provUUID + " blank"},
 		{"garbage", "{not json", wwid, false, "no provenance record: mtprep.retention.provenance on the VM is not a record mtprep can read"},
-		{"no such disk", string(good), WWIDFromDiskUUID(otherUUID), false, "no provenance record: the VM has no disk with WWID " + WWIDFromDiskUUID(otherUUID)},
+		{"no such disk", string(good), vsphere.WWIDFromDiskUUID(otherUUID), false, "no provenance record: the VM has no disk with WWID " + vsphere.WWIDFromDiskUUID(otherUUID)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := judgeProvenance(proofs(c.extra), c.wwid)
@@ -151,7 +151,7 @@ func TestProvenanceOnSimulator(t *testing.T) {
 		if rec.UUID != ret || !rec.Thin || rec.UniqueSize != 0 || rec.ContentID != "" || rec.Mtprep == "" || rec.Time.IsZero() {
 			t.Errorf("record %+v for retention disk %s", rec, ret)
 		}
-		p, err := tg.retentionProvenance(ctx, WWIDFromDiskUUID(ret))
+		p, err := tg.retentionProvenance(ctx, vsphere.WWIDFromDiskUUID(ret))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestProvenanceOnSimulator(t *testing.T) {
 		}
 		disks := vsphere.Disks(st.Devices)
 		osd, ret := vsphere.DiskUUID(disks[0]), vsphere.DiskUUID(disks[1])
-		wwid := WWIDFromDiskUUID(ret)
+		wwid := vsphere.WWIDFromDiskUUID(ret)
 		check := func(proven bool, why string) {
 			t.Helper()
 			p, err := tg.retentionProvenance(ctx, wwid)
@@ -189,7 +189,7 @@ func TestProvenanceOnSimulator(t *testing.T) {
 		}
 		check(true, "proven by vSphere: disk "+ret+" created blank by mtprep")
 		// The OS disk has no record of its own.
-		if p, _ := tg.retentionProvenance(ctx, WWIDFromDiskUUID(osd)); p.Proven || !strings.Contains(p.Why, "no provenance record for this disk") {
+		if p, _ := tg.retentionProvenance(ctx, vsphere.WWIDFromDiskUUID(osd)); p.Proven || !strings.Contains(p.Why, "no provenance record for this disk") {
 			t.Errorf("OS disk: %+v", p)
 		}
 		// A record for another disk (the VM's disk was replaced).
