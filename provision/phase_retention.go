@@ -78,6 +78,8 @@ func PlanRetention(st RetentionState, prov Provenance, scan *ScanResult, wwid, m
 	switch {
 	case st.FSType == "vfat" || st.FSType == "msdos":
 		data = "holds a FAT file system (ASR refuses FAT/FAT32 retention volumes, and it may hold data)"
+	case strings.HasSuffix(st.FSType, "_member") || st.FSType == "crypto_LUKS" || st.FSType == "bcache":
+		data = fmt.Sprintf("is a %s (a RAID, LVM, LUKS or cache volume's member: its data lives there)", st.FSType)
 	case st.FSType != "":
 		data = fmt.Sprintf("holds a %s file system", st.FSType)
 	case st.PartitionTable != "":
