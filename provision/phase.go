@@ -154,6 +154,9 @@ type Facts struct {
 	ESXiHost      string            `json:"esxiHost,omitempty"`
 	DiskUUIDs     map[string]string `json:"diskUUIDs,omitempty"` // role ("os", "retention") -> vSphere UUID
 	PhaseNotes    map[string]string `json:"phases,omitempty"`    // phase -> what it did
+	// RetentionScan is the full read of the retention disk this run did
+	// right before formatting it (nil: none this run).
+	RetentionScan *RetentionScanRecord `json:"retentionScan,omitempty"`
 }
 
 // OnClose registers a release function run by Close, last in first out.

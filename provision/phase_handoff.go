@@ -168,6 +168,9 @@ type Handoff struct {
 type HandoffRetention struct {
 	Path string `json:"path"`
 	WWID string `json:"wwid,omitempty"`
+	// Scan is the full read done before formatting, in the run that
+	// formatted the disk.
+	Scan *RetentionScanRecord `json:"scan,omitempty"`
 }
 
 func writeHandoff(ctx context.Context, t *Target, st handoffState) error {
@@ -178,7 +181,7 @@ func writeHandoff(ctx context.Context, t *Target, st handoffState) error {
 	}
 	h := Handoff{
 		Name: s.Name, Hostname: s.Network.Hostname, Address: s.SSH.Address, ESXiHost: t.Facts.ESXiHost,
-		Datastore: s.VSphere.Datastore, VM: t.Facts.VMMoRef, Retention: HandoffRetention{Path: s.Retention.Mountpoint, WWID: wwid},
+		Datastore: s.VSphere.Datastore, VM: t.Facts.VMMoRef, Retention: HandoffRetention{Path: s.Retention.Mountpoint, WWID: wwid, Scan: t.Facts.RetentionScan},
 		DiskUUIDs: t.Facts.DiskUUIDs, AgentVersion: st.AgentVersion, ConfigServer: fmt.Sprintf("%s:%d", s.ConfigServer.IP, s.ConfigServer.Port),
 		Phases: t.Facts.PhaseNotes, WrittenAt: time.Now().UTC(),
 	}

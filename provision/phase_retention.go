@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/vsphere"
@@ -25,21 +26,37 @@ const retentionLabel = "mtprep-retention"
 // RetentionState is what the OS's retention part read of the disk.
 type RetentionState = guest.RetentionState
 
+// ScanResult is a full read of the retention disk (guest.ScanResult).
+type ScanResult = guest.ScanResult
+
 // RetentionPlan is what the phase will do with a disk, or why it will not.
 type RetentionPlan struct {
-	Done    bool
-	Format  bool   // mkfs.ext4
-	Mount   bool   // fstab line and mount
+	Done   bool
+	Format bool // mkfs.ext4 (after the full scan, when Scan)
+	Mount  bool // fstab line and mount
+	// Scan: the disk looks blank but nothing proves it: read every byte
+	// first, and format only if all are zero (PlanRetention again, with
+	// the result).
+	Scan bool
+	// Rule says which rule lets the disk be formatted, for plan and the
+	// log: "full scan of 1024 GB before formatting: …", "format without a
+	// full read: …", "--format-wwid names it".
+	Rule    string
 	Refusal string // non-empty: touch nothing
 }
 
-// PlanRetention decides, from what the disk holds, whether it is done, may
-// be formatted, only needs mounting, or must be refused. Pure, so every
-// refusal is tested on its own.
-func PlanRetention(st RetentionState, wwid, mountpoint, formatWWID string) RetentionPlan {
+// PlanRetention decides, from what the disk holds, what vSphere proves of
+// it (prov) and a full scan of it (scan, nil before one ran), whether it
+// is done, may be formatted, must be read in full first, only needs
+// mounting, or must be refused. A blank-looking disk is formatted without
+// a full read only when prov.Proven; otherwise only after a scan found
+// every byte zero, or when --format-wwid names it. Pure, so every rule is
+// tested on its own.
+func PlanRetention(st RetentionState, prov Provenance, scan *ScanResult, wwid, mountpoint, formatWWID string) RetentionPlan {
 	ours := st.FSType == "ext4" && st.Label == retentionLabel
 	mountedHere := len(st.Mounted) == 1 && st.Mounted[0] == mountpoint
 	fstabOK := st.FstabDevice == st.Device && st.FstabFS == "ext4"
+	dev := fmt.Sprintf("%s (WWID %s)", st.Device, wwid)
 	switch {
 	case st.Device == "":
 		return RetentionPlan{Refusal: fmt.Sprintf("no disk with WWID %s on the MT (/dev/mapper/%s): is disk.EnableUUID TRUE and multipathd running?", wwid, wwid)}
@@ -61,22 +78,41 @@ func PlanRetention(st RetentionState, wwid, mountpoint, formatWWID string) Reten
 	var data string
 	switch {
 	case st.FSType == "vfat" || st.FSType == "msdos":
-		data = fmt.Sprintf("holds a FAT file system (ASR refuses FAT/FAT32 retention volumes, and it may hold data)")
+		data = "holds a FAT file system (ASR refuses FAT/FAT32 retention volumes, and it may hold data)"
+	case strings.HasSuffix(st.FSType, "_member") || st.FSType == "crypto_LUKS" || st.FSType == "bcache":
+		data = fmt.Sprintf("is a %s (a RAID, LVM, LUKS or cache volume's member: its data lives there)", st.FSType)
 	case st.FSType != "":
 		data = fmt.Sprintf("holds a %s file system", st.FSType)
 	case st.PartitionTable != "":
 		data = fmt.Sprintf("holds a %s partition table", st.PartitionTable)
+	case st.BackupGPT:
+		data = "holds a GPT partition table (its backup header at the disk's last sector; the primary was wiped)"
+	case len(st.Signatures) > 0:
+		data = fmt.Sprintf("holds signatures: %s", strings.Join(st.Signatures, ", "))
 	case st.NonZero != 0:
 		data = fmt.Sprintf("holds data (%d non-zero bytes in %d MiB read across it)", st.NonZero, st.Sampled)
+	case scan != nil && !scan.AllZero && scan.FirstNonZero >= 0:
+		data = fmt.Sprintf("holds data: a full read found a non-zero byte at offset %d (%s from the start) although no signature was found", scan.FirstNonZero, diskSize(scan.FirstNonZero))
 	case st.Sampled <= 0:
 		// Nothing was read back: no proof the disk is empty, and no
 		// --format-wwid either, since nothing says what it holds.
 		return RetentionPlan{Refusal: fmt.Sprintf("%s could not be read to check that it holds no data", st.Device)}
 	}
-	if data != "" && formatWWID != wwid {
-		return RetentionPlan{Refusal: fmt.Sprintf("%s %s; to format it anyway, pass --format-wwid %s", st.Device, data, wwid)}
+	switch {
+	case formatWWID == wwid && wwid != "":
+		return RetentionPlan{Format: true, Mount: true, Rule: "format without a full read: --format-wwid " + wwid + " names it"}
+	case data != "":
+		return RetentionPlan{Refusal: fmt.Sprintf("%s %s; to format it anyway, pass --format-wwid %s if you are sure", dev, data, wwid)}
+	case prov.Proven:
+		return RetentionPlan{Format: true, Mount: true, Rule: "format without a full read: " + prov.Why}
+	case scan == nil:
+		return RetentionPlan{Format: true, Mount: true, Scan: true,
+			Rule: fmt.Sprintf("full scan of %s before formatting: %s", diskSize(st.Size), prov.Why)}
+	case scan.AllZero && scan.Bytes >= st.Size:
+		return RetentionPlan{Format: true, Mount: true,
+			Rule: fmt.Sprintf("format after a full read of %s found only zeros (%s)", diskSize(scan.Bytes), scan.Elapsed.Round(time.Second))}
 	}
-	return RetentionPlan{Format: true, Mount: true}
+	return RetentionPlan{Refusal: fmt.Sprintf("%s: the full read covered %d of %d bytes: no proof it holds no data; run again to scan again, or pass --format-wwid %s if you are sure", dev, scan.Bytes, st.Size, wwid)}
 }
 
 // diskSize prints a disk size in GB, or MB below 1 GB (a small test disk
@@ -116,23 +152,30 @@ func (t *Target) retentionWWID(ctx context.Context) (string, error) {
 	return w, nil
 }
 
-func readRetention(ctx context.Context, t *Target) (string, RetentionState, RetentionPlan, error) {
+func readRetention(ctx context.Context, t *Target) (string, RetentionState, Provenance, RetentionPlan, error) {
+	fail := func(err error) (string, RetentionState, Provenance, RetentionPlan, error) {
+		return "", RetentionState{}, Provenance{}, RetentionPlan{}, err
+	}
 	wwid, err := t.retentionWWID(ctx)
 	if err != nil {
-		return "", RetentionState{}, RetentionPlan{}, err
+		return fail(err)
 	}
 	if t.OS == nil || t.OS.Retention == nil {
-		return "", RetentionState{}, RetentionPlan{}, fmt.Errorf("no retention part for os %q", t.Spec.OS)
+		return fail(fmt.Errorf("no retention part for os %q", t.Spec.OS))
 	}
 	c, err := t.SSH(ctx)
 	if err != nil {
-		return "", RetentionState{}, RetentionPlan{}, err
+		return fail(err)
 	}
 	st, err := t.OS.Retention.Read(ctx, c, wwid, t.Spec.Retention.Mountpoint)
 	if err != nil {
-		return "", RetentionState{}, RetentionPlan{}, err
+		return fail(err)
 	}
-	return wwid, st, PlanRetention(st, wwid, t.Spec.Retention.Mountpoint, t.Options.FormatWWID), nil
+	prov, err := t.retentionProvenance(ctx, wwid)
+	if err != nil {
+		return fail(fmt.Errorf("retention disk %s: reading its provenance: %w", wwid, err))
+	}
+	return wwid, st, prov, PlanRetention(st, prov, nil, wwid, t.Spec.Retention.Mountpoint, t.Options.FormatWWID), nil
 }
 
 func (retentionPhase) OnFreshMT(t *Target) []string {
@@ -140,7 +183,7 @@ func (retentionPhase) OnFreshMT(t *Target) []string {
 }
 
 func (retentionPhase) Check(ctx context.Context, t *Target) (Check, error) {
-	wwid, st, p, err := readRetention(ctx, t)
+	wwid, st, _, p, err := readRetention(ctx, t)
 	if err != nil {
 		return Check{}, err
 	}
@@ -150,13 +193,13 @@ func (retentionPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	case p.Done:
 		return Check{Done: true, Observed: fmt.Sprintf("%s (%s, ext4) mounted at %s, in fstab", st.Device, diskSize(st.Size), t.Spec.Retention.Mountpoint)}, nil
 	case p.Format:
-		return Check{Changes: []string{fmt.Sprintf("mkfs.ext4 %s (WWID %s, %s), mount at %s, add to /etc/fstab", st.Device, wwid, diskSize(st.Size), t.Spec.Retention.Mountpoint)}}, nil
+		return Check{Changes: []string{p.Rule, fmt.Sprintf("mkfs.ext4 %s (WWID %s, %s), mount at %s, add to /etc/fstab", st.Device, wwid, diskSize(st.Size), t.Spec.Retention.Mountpoint)}}, nil
 	}
 	return Check{Changes: []string{fmt.Sprintf("mount %s (already ext4 by mtprep) at %s, fix /etc/fstab", st.Device, t.Spec.Retention.Mountpoint)}}, nil
 }
 
 func (retentionPhase) Apply(ctx context.Context, t *Target) error {
-	wwid, st, p, err := readRetention(ctx, t)
+	wwid, st, prov, p, err := readRetention(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -170,15 +213,41 @@ func (retentionPhase) Apply(ctx context.Context, t *Target) error {
 	if err != nil {
 		return err
 	}
+	if p.Scan {
+		// Read every byte right before formatting, in this Apply: a
+		// result kept from an earlier run would not prove that nothing
+		// wrote to the disk since. It only reads; Ctrl-C or a lost
+		// connection leaves the disk as it was.
+		t.Log.Info("retention: "+p.Rule, "device", st.Device, "wwid", wwid)
+		res, err := t.OS.Retention.Scan(ctx, c, st.Device, st.Size, guest.Env{Log: t.Log, Progress: t.Progress})
+		if err != nil {
+			return fmt.Errorf("retention disk %s (%s): full scan: %w; nothing was written: run again to scan again, or pass --format-wwid %s if you are sure", wwid, st.Device, err, wwid)
+		}
+		t.recordScan(wwid, st.Device, res)
+		t.Log.Info("retention: full scan done", "device", st.Device, "wwid", wwid, "all_zero", res.AllZero, "first_nonzero", res.FirstNonZero,
+			"bytes", res.Bytes, "seconds", res.Elapsed.Seconds(), "mb_per_s", float64(res.Bytes>>20)/max(res.Elapsed.Seconds(), 1e-3))
+		p = PlanRetention(st, prov, &res, wwid, t.Spec.Retention.Mountpoint, t.Options.FormatWWID)
+		if p.Refusal != "" {
+			return fmt.Errorf("retention disk %s: %s", wwid, p.Refusal)
+		}
+		if p.Scan || !p.Format {
+			return fmt.Errorf("retention disk %s (%s): the full scan left no decision: refusing to format", wwid, st.Device)
+		}
+	}
+	t.Log.Info("retention: "+p.Rule, "device", st.Device, "wwid", wwid)
 	if err := t.OS.Retention.Apply(ctx, c, st.Device, t.Spec.Retention.Mountpoint, retentionLabel, p.Format); err != nil {
 		return fmt.Errorf("retention disk %s: %w", wwid, err)
 	}
-	t.Note("retention", fmt.Sprintf("%s %s (WWID %s) at %s", map[bool]string{true: "formatted ext4 and mounted", false: "mounted"}[p.Format], st.Device, wwid, t.Spec.Retention.Mountpoint))
+	note := fmt.Sprintf("%s %s (WWID %s) at %s", map[bool]string{true: "formatted ext4 and mounted", false: "mounted"}[p.Format], st.Device, wwid, t.Spec.Retention.Mountpoint)
+	if p.Format {
+		note += "; " + p.Rule
+	}
+	t.Note("retention", note)
 	return nil
 }
 
 func (retentionPhase) Verify(ctx context.Context, t *Target) error {
-	wwid, st, p, err := readRetention(ctx, t)
+	wwid, st, _, p, err := readRetention(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -186,4 +255,23 @@ func (retentionPhase) Verify(ctx context.Context, t *Target) error {
 		return fmt.Errorf("retention disk %s not done after apply: %+v", wwid, st)
 	}
 	return nil
+}
+
+// RetentionScanRecord is a full read of the retention disk, for the
+// handoff manifest: every byte zero, or the first that is not.
+type RetentionScanRecord struct {
+	WWID         string    `json:"wwid"`
+	Device       string    `json:"device"`
+	Bytes        int64     `json:"bytes"`
+	AllZero      bool      `json:"allZero"`
+	FirstNonZero int64     `json:"firstNonZero"` // -1 when allZero
+	Seconds      float64   `json:"seconds"`
+	At           time.Time `json:"at"`
+}
+
+func (t *Target) recordScan(wwid, device string, r ScanResult) {
+	t.Facts.RetentionScan = &RetentionScanRecord{
+		WWID: wwid, Device: device, Bytes: r.Bytes, AllZero: r.AllZero, FirstNonZero: r.FirstNonZero,
+		Seconds: r.Elapsed.Seconds(), At: time.Now().UTC(),
+	}
 }

@@ -215,6 +215,22 @@ type RetentionState struct {
 	Sampled               int   // MiBs sampled across the disk
 	PartitionTable        string
 	FstabDevice, FstabFS  string
+	// Signatures are what a low-level probe found anywhere on the disk,
+	// "type (tool)": blkid -p and wipefs -n (file systems, partition
+	// tables, RAID, LVM, swap, LUKS, bcache members, …).
+	Signatures []string
+	// BackupGPT: the disk's last LBA holds a GPT header ("EFI PART"),
+	// whether or not the primary header at LBA 1 survives.
+	BackupGPT bool
+}
+
+// ScanResult is a full read of a disk: every byte zero, or where the
+// first non-zero byte is.
+type ScanResult struct {
+	AllZero      bool
+	FirstNonZero int64 // byte offset; -1 when AllZero
+	Bytes        int64 // bytes read and checked
+	Elapsed      time.Duration
 }
 
 // Retention reads and prepares the retention disk, found by its WWID.
@@ -222,6 +238,9 @@ type Retention interface {
 	// DevicePath names the disk with this WWID on this OS, for messages.
 	DevicePath(wwid string) string
 	Read(ctx context.Context, r Runner, wwid, mountpoint string) (RetentionState, error)
+	// Scan reads all size bytes of device on the MT (it only reads) and
+	// reports whether each is zero; progress goes to env.
+	Scan(ctx context.Context, r Runner, device string, size int64, env Env) (ScanResult, error)
 	// Apply formats device (when format) with the label, writes the boot
 	// mount entry and mounts it at mountpoint.
 	Apply(ctx context.Context, r Runner, device, mountpoint, label string, format bool) error

@@ -101,3 +101,9 @@ var GuestUnlock string
 //
 //go:embed agent-mark-done.sh
 var AgentMarkDone string
+
+// RetentionScan reads a range of the retention disk (O_DIRECT, 4 MiB) and
+// reports whether every byte is zero, or the first that is not.
+//
+//go:embed retention-scan.sh
+var RetentionScan string
