@@ -32,7 +32,7 @@ func TestRetentionDetection(t *testing.T) {
 	osDisk := g.DiskByRole(lab.RoleOS)
 	dir := t.TempDir()
 	specPath := filepath.Join(dir, "mt.yaml")
-	if err := os.WriteFile(specPath, []byte(labSpecYAML(l, g, g.VMName, g.Address)), 0o644); err != nil {
+	if err := os.WriteFile(specPath, []byte(l.SpecYAML(g, g.VMName, g.Address, labVCPasswordEnv)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -133,4 +133,16 @@ func TestRetentionDetection(t *testing.T) {
 			t.Errorf("second build: %v %+v scan %+v", err, rs, tg.Facts.RetentionScan)
 		}
 	})
+}
+
+// labVCPasswordEnv carries the lab vCenter's password to the spec.
+const labVCPasswordEnv = "MTLAB_RETENTION_VC_PASSWORD"
+
+// tWriter sends a Target's log to the test's.
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

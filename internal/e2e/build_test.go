@@ -456,8 +456,26 @@ func TestBuildVaultCrash(t *testing.T) {
 		t.Errorf("the vault build did not read the vault repository: %v", got)
 	}
 
-	// The re-run cannot know whether the script did its work, and will not
-	// run it a second time.
+	// The killed run's script goes on on the MT (a SIGKILL of mtprep does
+	// not stop it): while it runs, a re-run says so and asks to wait.
+	r = m.mtprep(t, ctx, m.buildArgs()...)
+	if r.code != 1 || !strings.Contains(r.stderr, provision.ErrAppliedRunning.Error()) || !strings.Contains(r.stderr, "wait for it to end") {
+		t.Fatalf("re-run while the script runs: want exit 1 and the wait:\n%s", r)
+	}
+	// The MT then loses the script without it recording its end (here: it
+	// is killed, as a power loss would): the re-run cannot know whether it
+	// did its work, and will not run it a second time.
+	if out, err := g.Exec(ctx, "pkill", "-KILL", "-f", "ApplyCustomChanges"); err != nil {
+		t.Fatalf("killing the hung script in the guest: %v %s", err, out)
+	}
+	for until := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if out, _ := g.Exec(ctx, "sh", "-c", "pgrep -f [A]pplyCustomChanges || true"); strings.TrimSpace(string(out)) == "" {
+			break
+		}
+		if time.Now().After(until) {
+			t.Fatal("the hung ApplyCustomChanges.sh did not die")
+		}
+	}
 	r = m.mtprep(t, ctx, m.buildArgs()...)
 	if r.code != 1 || !strings.Contains(r.stderr, provision.ErrAppliedUnknown.Error()) || !strings.Contains(r.stderr, "--apply-custom-changes=mark-done") {
 		t.Fatalf("re-run after the crash: want exit 1 and the refusal:\n%s", r)

@@ -43,14 +43,37 @@ func TestChaosBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos test: skipped with -short")
 	}
-	started := time.Now()
 	seed := time.Now().UnixNano()
-	if s := os.Getenv("MTPREP_CHAOS_SEED"); s != "" {
+	fixed := os.Getenv("MTPREP_CHAOS_SEED") != ""
+	if fixed {
 		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("MTPREP_CHAOS_SEED=%q: %v", s, err)
+		if seed, err = strconv.ParseInt(os.Getenv("MTPREP_CHAOS_SEED"), 10, 64); err != nil {
+			t.Fatalf("MTPREP_CHAOS_SEED=%q: %v", os.Getenv("MTPREP_CHAOS_SEED"), err)
 		}
 	}
+	// Every attempt's correctness checks are hard failures. Coverage (six
+	// kills, the required phases) depends on where a busy machine's
+	// scheduling lets the kills land: an attempt that fell short is run
+	// again, with a new seed and a new lab, up to three times.
+	var short []string
+	for attempt := 1; attempt <= 3; attempt++ {
+		short = nil
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) { short = chaosOnce(t, seed) })
+		if len(short) == 0 || t.Failed() || fixed {
+			break
+		}
+		t.Logf("attempt %d: coverage short (%s); again with a new seed", attempt, strings.Join(short, "; "))
+		seed++
+	}
+	for _, s := range short {
+		t.Error(s)
+	}
+}
+
+// chaosOnce is one kill-and-resume chain on a fresh lab; it returns what
+// its kills did not cover.
+func chaosOnce(t *testing.T, seed int64) (short []string) {
+	started := time.Now()
 	t.Logf("chaos seed %d (MTPREP_CHAOS_SEED=%d repeats its choices)", seed, seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 13))
 
@@ -163,7 +186,7 @@ func TestChaosBuild(t *testing.T) {
 	}
 
 	c.fig.Seconds = time.Since(started).Seconds()
-	c.report()
+	return c.report()
 }
 
 // accCount is where the lab's ApplyCustomChanges.sh stand-in counts its
@@ -777,7 +800,7 @@ func dirExists(p string) bool {
 
 // report logs the figures and writes them as JSON under the test's temp
 // dir.
-func (c *chaos) report() {
+func (c *chaos) report() (short []string) {
 	t := c.t
 	hit := map[string]bool{}
 	for _, p := range c.fig.Points {
@@ -800,7 +823,7 @@ func (c *chaos) report() {
 	t.Logf("%s:\n%s", path, b)
 
 	if len(c.fig.Points) < 6 {
-		t.Errorf("%d kills, want at least 6 (seed %d)", len(c.fig.Points), c.fig.Seed)
+		short = append(short, fmt.Sprintf("%d kills, want at least 6 (seed %d)", len(c.fig.Points), c.fig.Seed))
 	}
 	var midUpload, midAgent, midRetention bool
 	for _, p := range c.fig.Points {
@@ -814,9 +837,10 @@ func (c *chaos) report() {
 		}
 	}
 	if !midUpload || !midAgent || !midRetention {
-		t.Errorf("the kills missed a required phase (seed %d): mid-upload %v, mid-agent %v, mid-retention %v", c.fig.Seed, midUpload, midAgent, midRetention)
+		short = append(short, fmt.Sprintf("the kills missed a required phase (seed %d): mid-upload %v, mid-agent %v, mid-retention %v", c.fig.Seed, midUpload, midAgent, midRetention))
 	}
 	if len(c.fig.PhasesHit) < 5 {
-		t.Errorf("the kills landed in only %d phases %v (seed %d)", len(c.fig.PhasesHit), c.fig.PhasesHit, c.fig.Seed)
+		short = append(short, fmt.Sprintf("the kills landed in only %d phases %v (seed %d)", len(c.fig.PhasesHit), c.fig.PhasesHit, c.fig.Seed))
 	}
+	return short
 }

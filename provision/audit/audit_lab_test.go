@@ -45,22 +45,7 @@ const labVCPasswordEnv = "MTLAB_AUDIT_VC_PASSWORD"
 
 // labSpecYAML is the spec of the lab's MT: every value from the lab.
 func labSpecYAML(l *lab.Lab, g *lab.Guest, name, address string) string {
-	return fmt.Sprintf(`name: %s
-vsphere: {url: "https://%s/sdk", username: %q, password: {env: %s}, thumbprint: %q, datacenter: %s, datastore: %s, network: %q}
-iso: {base: ./unused.iso}
-network: {hostname: %s, ip: %s/24, gateway: %s, dns: [%s]}
-rootPassword: {env: MT_ROOT_PASSWORD}
-ssh: {address: %s, privateKey: %s, knownHosts: %s, hostKey: strict}
-packages: {source: bundle, bundle: %s}
-agent: {tarball: %s}
-configServer: {ip: %s, port: %d, passphrase: {file: %s}, version: 9.3.0.0}
-retention: {mountpoint: /mnt/retention}
-audit: {protectedDatastores: [%s]}
-`, name, l.VC.URL.Host, l.VC.Username, labVCPasswordEnv, l.VC.Thumbprint, l.VC.Datacenter, l.VC.Datastore, l.VC.Network,
-		g.Hostname, address, l.HostIP, l.HostIP,
-		address, g.UserKeyFile, g.KnownHostsFile,
-		l.BundlePath, l.AgentTarball,
-		l.ConfigServer.IP, l.ConfigServer.Port, l.ConfigServer.PassphraseFile, l.VC.Datastore)
+	return l.SpecYAML(g, name, address, labVCPasswordEnv)
 }
 
 func startLabAudit(t *testing.T) *labAudit {
