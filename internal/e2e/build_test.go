@@ -259,7 +259,7 @@ func testRetentionRefusals(t *testing.T, ctx context.Context, m *mt, h provision
 		setup, undo                  []string // guest commands around the run
 	}{
 		{name: "ext4 with files", uuid: ext4.UUID, want: "holds a ext4 file system; to format it anyway, pass --format-wwid " + ext4.WWID},
-		{name: "partition table", uuid: part.UUID, want: "holds a mbr partition table"},
+		{name: "partition table", uuid: part.UUID, want: "holds a dos partition table"},
 		{name: "FAT32", uuid: fat.UUID, want: "holds a FAT file system"},
 		{name: "mounted", uuid: mounted.UUID, want: "is mounted at " + lab.MountedDiskPath},
 		{name: "zero size", uuid: zero.UUID, want: "has zero size"},
