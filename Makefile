@@ -1,7 +1,7 @@
 # mtprep: `make demo` runs the main job in the lab; `make test` runs the tests.
 GO       ?= go
 BIN      := bin/mtprep
-FUZZTIME ?= 15s
+FUZZTIME ?= 20000x
 export PATH := $(PATH):/usr/local/go/bin
 
 # build/ holds lab roots (an overlay of the host's /, with whatever Go files

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -18,12 +19,22 @@ const failbackPort = "9443:tcp"
 
 // Seed hashes the root password with a fresh salt and renders the
 // kickstart.
-func (Media) Seed(s *spec.Spec, in guest.SeedInput) ([]byte, error) {
+func (Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) {
 	hash, err := HashPassword(in.RootPassword)
 	if err != nil {
 		return nil, err
 	}
-	return KickstartFor(s, hash, in.AuthorizedKey, in.HostKey).Render()
+	ks, err := KickstartFor(s, hash, in.AuthorizedKey, in.HostKey).Render()
+	if err != nil {
+		return nil, err
+	}
+	return []guest.SeedFile{{Name: "ks.cfg", Data: ks}}, nil
+}
+
+// Base: CentOS media are remastered to boot unattended and read the
+// kickstart from the seed on the second CD-ROM.
+func (Media) Base() guest.BaseMedia {
+	return guest.BaseMedia{Family: "centos", BootArg: images.SharedKickstartArg}
 }
 
 // NewHostKey is an RSA host key (OpenSSH 5.3 has no ed25519).

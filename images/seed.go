@@ -26,11 +26,33 @@ const SeedPath = "/ks.cfg"
 // with it).
 const maxSeed = 512 << 10
 
+// SeedFile is one file at the root of a seed ISO.
+type SeedFile struct {
+	Name string // a plain name at the root ("ks.cfg", "autounattend.xml")
+	Data []byte
+}
+
 // SeedOptions configures WriteSeed.
 type SeedOptions struct {
 	Out       string
-	Kickstart []byte       // written at SeedPath
-	Logger    *slog.Logger // optional
+	Kickstart []byte // written at SeedPath
+	// Files are written at the root besides the kickstart (an OS whose
+	// seed is not a kickstart gives only Files).
+	Files []SeedFile
+	// Joliet adds Joliet names: Windows reads a CD's long names from
+	// Joliet, never from Rock Ridge. The seed is not booted, so the
+	// ISOLINUX trouble with go-diskfs's Joliet does not apply.
+	Joliet bool
+	Logger *slog.Logger // optional
+}
+
+// files is every file the seed holds.
+func (o SeedOptions) files() []SeedFile {
+	fs := o.Files
+	if len(o.Kickstart) > 0 {
+		fs = append([]SeedFile{{Name: filepath.Base(SeedPath), Data: o.Kickstart}}, fs...)
+	}
+	return fs
 }
 
 // WriteSeed writes a small ISO 9660 image (Rock Ridge, no Joliet, not
@@ -41,13 +63,24 @@ type SeedOptions struct {
 // to o.Out; an error leaves no partial file. The image is reproducible
 // (see normalizeImage): the same kickstart gives the same bytes.
 func WriteSeed(ctx context.Context, o SeedOptions) (res *Result, err error) {
+	files := o.files()
+	total := 0
+	for _, f := range files {
+		total += len(f.Data)
+		if f.Name == "" || f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." {
+			return nil, fmt.Errorf("seed: %q is not a plain file name", f.Name)
+		}
+		if len(f.Data) == 0 {
+			return nil, fmt.Errorf("seed: %s is empty", f.Name)
+		}
+	}
 	switch {
 	case o.Out == "":
 		return nil, errors.New("seed: no output path given")
-	case len(o.Kickstart) == 0:
+	case len(files) == 0:
 		return nil, errors.New("seed: the kickstart is empty")
-	case len(o.Kickstart) > maxSeed:
-		return nil, fmt.Errorf("seed: the kickstart has %d bytes; a seed holds at most %d", len(o.Kickstart), maxSeed)
+	case total > maxSeed:
+		return nil, fmt.Errorf("seed: the seed's files have %d bytes; a seed holds at most %d", total, maxSeed)
 	}
 	dir := filepath.Dir(o.Out)
 	// go-diskfs deletes the workspace it is given: a private one.
@@ -60,8 +93,10 @@ func WriteSeed(ctx context.Context, o SeedOptions) (res *Result, err error) {
 	if err := os.Mkdir(ws, 0o700); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(ws, filepath.Base(SeedPath)), o.Kickstart, 0o600); err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(ws, f.Name), f.Data, 0o600); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(o.Out)+".tmp-")
 	if err != nil {
@@ -73,7 +108,7 @@ func WriteSeed(ctx context.Context, o SeedOptions) (res *Result, err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := writeSeedImage(ctx, tmp, ws); err != nil {
+	if err := writeSeedImage(ctx, tmp, ws, o.Joliet); err != nil {
 		return nil, err
 	}
 	end, err := volumeSize(tmp)
@@ -110,7 +145,7 @@ func WriteSeed(ctx context.Context, o SeedOptions) (res *Result, err error) {
 	return &Result{Out: o.Out, SHA256: hex.EncodeToString(h.Sum(nil)), Size: end}, nil
 }
 
-func writeSeedImage(ctx context.Context, tmp *os.File, ws string) (err error) {
+func writeSeedImage(ctx context.Context, tmp *os.File, ws string, joliet bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("seed: write %s: go-diskfs: %v", tmp.Name(), r)
@@ -121,9 +156,9 @@ func writeSeedImage(ctx context.Context, tmp *os.File, ws string) (err error) {
 		return fmt.Errorf("seed: create %s: %w", tmp.Name(), err)
 	}
 	// Rock Ridge, as on the install media: the kernel's isofs and
-	// anaconda's loader read /ks.cfg by its Rock Ridge name. No Joliet:
-	// nothing here needs it.
-	if err := fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, VolumeIdentifier: SeedLabel}); err != nil {
+	// anaconda's loader read /ks.cfg by its Rock Ridge name. Joliet only
+	// when asked (Windows Setup reads names from it).
+	if err := fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: joliet, VolumeIdentifier: SeedLabel}); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}

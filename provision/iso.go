@@ -59,9 +59,12 @@ func WriteISO(ctx context.Context, s *spec.Spec, o ISOOptions) (*ISOResult, erro
 	if o.Base == "" {
 		o.Base = s.ISO.Base
 	}
-	res, pub, err := writeWithKickstart(o.Media, s, o.Env, "iso", func(ks []byte) (*images.Result, error) {
+	if o.Media != nil && o.Media.Base().Untouched {
+		return nil, s.InputError("os", fmt.Sprintf("os %s installs from the base ISO as it is, with a seed ISO beside it: there is no single remastered ISO", s.OS), "use mtprep build, which attaches the base and the seed as two CD-ROMs")
+	}
+	res, pub, err := writeWithKickstart(o.Media, s, o.Env, "iso", func(files []guest.SeedFile) (*images.Result, error) {
 		return images.Remaster(ctx, images.RemasterOptions{
-			Base: o.Base, Out: o.Out, Kickstart: ks,
+			Base: o.Base, Out: o.Out, Kickstart: files[0].Data,
 			AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress,
 		})
 	})
@@ -85,7 +88,7 @@ func WriteISO(ctx context.Context, s *spec.Spec, o ISOOptions) (*ISOResult, erro
 // host key in ssh.knownHosts: a failed run must not replace the known key
 // of a working MT. The private half only ever exists in memory and in the
 // image.
-func writeWithKickstart(m guest.Media, s *spec.Spec, env spec.LookupEnv, phase string, write func(ks []byte) (*images.Result, error)) (*images.Result, ssh.PublicKey, error) {
+func writeWithKickstart(m guest.Media, s *spec.Spec, env spec.LookupEnv, phase string, write func([]guest.SeedFile) (*images.Result, error)) (*images.Result, ssh.PublicKey, error) {
 	if m == nil {
 		return nil, nil, s.InputError("os", fmt.Sprintf("mtprep has no install media for os %q", s.OS), "use os: centos-6.6")
 	}
@@ -93,11 +96,11 @@ func writeWithKickstart(m guest.Media, s *spec.Spec, env spec.LookupEnv, phase s
 	if err != nil {
 		return nil, nil, err
 	}
-	text, err := RenderSeed(m, s, RenderOptions{Env: env, HostKey: hostKey})
+	files, err := RenderSeed(m, s, RenderOptions{Env: env, HostKey: hostKey})
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := write(text)
+	res, err := write(files)
 	if err != nil {
 		return nil, nil, err
 	}

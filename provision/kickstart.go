@@ -21,10 +21,10 @@ type RenderOptions struct {
 	HostKey *rsa.PrivateKey
 }
 
-// RenderSeed renders the MT's answer file (the kickstart on CentOS) with
-// m: it reads the root password and the public half of ssh.privateKey,
-// which becomes root's authorized key.
-func RenderSeed(m guest.Media, s *spec.Spec, o RenderOptions) ([]byte, error) {
+// RenderSeed renders the files of the MT's seed with m (the kickstart on
+// CentOS; the answer file first): it reads the root password and the
+// public half of ssh.privateKey, which becomes root's authorized key.
+func RenderSeed(m guest.Media, s *spec.Spec, o RenderOptions) ([]guest.SeedFile, error) {
 	if m == nil {
 		return nil, s.InputError("os", fmt.Sprintf("mtprep has no install media for os %q", s.OS), "use os: centos-6.6")
 	}

@@ -146,8 +146,12 @@ func WriteSeed(ctx context.Context, s *spec.Spec, o SeedOptions) (*ISOResult, er
 	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	res, pub, err := writeWithKickstart(o.Media, s, o.Env, "seed", func(ks []byte) (*images.Result, error) {
-		return images.WriteSeed(ctx, images.SeedOptions{Out: o.Out, Kickstart: ks, Logger: o.Log})
+	res, pub, err := writeWithKickstart(o.Media, s, o.Env, "seed", func(files []guest.SeedFile) (*images.Result, error) {
+		so := images.SeedOptions{Out: o.Out, Logger: o.Log, Joliet: o.Media.Base().Joliet}
+		for _, f := range files {
+			so.Files = append(so.Files, images.SeedFile{Name: f.Name, Data: f.Data})
+		}
+		return images.WriteSeed(ctx, so)
 	})
 	if err != nil {
 		return nil, err

@@ -31,7 +31,7 @@ records it in ssh.knownHosts so the first connection is checked strictly.`,
 			if err != nil {
 				return err
 			}
-			_, err = a.stdout.Write(out)
+			_, err = a.stdout.Write(out[0].Data)
 			return err
 		},
 	}

@@ -307,13 +307,40 @@ type SeedInput struct {
 	HostKey       *rsa.PrivateKey // the MT's SSH host key (nil: the installer's own)
 }
 
+// SeedFile is one file at the root of the MT's seed ISO.
+type SeedFile struct {
+	Name string // a plain name ("ks.cfg", "autounattend.xml")
+	Data []byte
+}
+
+// BaseMedia is how an OS's install media are made from the user's base
+// ISO.
+type BaseMedia struct {
+	// Family is the kind of base the OS installs from, as package images
+	// identifies it ("centos", "ubuntu", "windows"): any other base is
+	// refused.
+	Family string
+	// Untouched: the base is attached as it is, never remastered (Windows
+	// Setup reads autounattend.xml from any removable drive, the seed).
+	Untouched bool
+	// BootArg is what remastered shared media boot with, for plans
+	// ("ks=hd:sr1:/ks.cfg"); "" when Untouched.
+	BootArg string
+	// Joliet: the seed needs Joliet names (Windows reads no Rock Ridge).
+	Joliet bool
+}
+
 // Media is the install media part: what the per-MT seed carries (the
-// CentOS kickstart; an autounattend.xml or a preseed on other OSes).
+// CentOS kickstart; an autounattend.xml or a preseed on other OSes) and
+// how the base becomes bootable media.
 type Media interface {
-	// Seed renders the MT's answer file.
-	Seed(s *spec.Spec, in SeedInput) ([]byte, error)
+	// Seed renders the files of the MT's seed; the first is its answer
+	// file (the kickstart, autounattend.xml, the preseed).
+	Seed(s *spec.Spec, in SeedInput) ([]SeedFile, error)
 	// NewHostKey generates an SSH host key the MT's sshd accepts.
 	NewHostKey() (*rsa.PrivateKey, error)
+	// Base says how the base ISO is used.
+	Base() BaseMedia
 }
 
 // VMProfile is what the MT's VM must be for this OS.
