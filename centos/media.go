@@ -34,7 +34,7 @@ func (Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) {
 // Base: CentOS media are remastered to boot unattended and read the
 // kickstart from the seed on the second CD-ROM.
 func (Media) Base() guest.BaseMedia {
-	return guest.BaseMedia{Family: "centos", BootArg: images.SharedKickstartArg}
+	return guest.BaseMedia{Family: "centos", BootArg: images.SharedKickstartArg, AnswerFile: "kickstart"}
 }
 
 // NewHostKey is an RSA host key (OpenSSH 5.3 has no ed25519).

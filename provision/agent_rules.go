@@ -8,7 +8,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"slices"
+	"strings"
+
 	version "github.com/hashicorp/go-version"
+
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // ASR's rules for which agent may go on which MT (the Linux master target
@@ -70,10 +75,21 @@ func AgentRules(in AgentRuleInput) *AgentRefusal {
 				Fix:     fmt.Sprintf("use the agent tarball of version %s or older (the process server's repository folder has the matching one), or upgrade the configuration server first", in.CSVersion)}
 		}
 	}
-	if in.OS != "centos-6.6" {
-		return nil
+	if r := agentPlatform(in.OS, name); r != nil {
+		return r
 	}
 	core := v.Core() // 9.10.0.0-beta and 9.10.0.0 are both 9.10.x
+	if in.OS == spec.OSUbuntu1604 {
+		if core.LessThan(agentCentOSUpgradeOnly) {
+			return &AgentRefusal{Key: "agent.tarball",
+				Problem: fmt.Sprintf("agent %s (%s) cannot go on os: ubuntu-16.04: the Ubuntu 16.04 master target starts with 9.10.0; older agents install on CentOS 6.6 (ASR)", in.Version, name),
+				Fix:     "use the UBUNTU-16.04-64 agent of 9.10 or later (the configuration server's version or older), or build a CentOS 6.6 MT for this agent"}
+		}
+		return nil
+	}
+	if in.OS != spec.OSCentOS66 {
+		return nil
+	}
 	switch {
 	case !core.LessThan(agentCentOSRefused):
 		return &AgentRefusal{Key: "agent.tarball",
@@ -89,6 +105,35 @@ func AgentRules(in AgentRuleInput) *AgentRefusal {
 		return &AgentRefusal{Key: "agent.tarball",
 			Problem: fmt.Sprintf("agent %s (%s) on os: centos-6.6 is allowed only as an upgrade of an MT with an older agent, and %s: new CentOS 6.6 MTs stop at 9.9 (ASR)", in.Version, name, why),
 			Fix:     "use a RHEL6-64 agent of 9.9 or older for a new CentOS 6.6 MT, or build an Ubuntu 16.04 MT for 9.10 and later"}
+	}
+	return nil
+}
+
+// agentPlatforms are the platform tokens of Microsoft's agent file names
+// (Microsoft-ASR_UA_<version>_<platform>_GA_<date>_release.tar.gz) that
+// each OS takes; a name with another OS's token is the wrong build.
+var agentPlatforms = map[string][]string{
+	spec.OSCentOS66:    {"RHEL6-64", "OL6-64"},
+	spec.OSUbuntu1604:  {"UBUNTU-16.04-64"},
+	spec.OSWindows2016: {"Windows"},
+}
+
+// agentPlatform refuses a tarball whose name is another OS's build; a
+// name with no known token is judged by its version alone.
+func agentPlatform(osName, name string) *AgentRefusal {
+	upper := strings.ToUpper(name)
+	for other, tokens := range agentPlatforms {
+		for _, tok := range tokens {
+			if other == osName || !strings.Contains(upper, "_"+strings.ToUpper(tok)+"_") {
+				continue
+			}
+			if slices.ContainsFunc(agentPlatforms[osName], func(mine string) bool { return strings.Contains(upper, "_"+strings.ToUpper(mine)+"_") }) {
+				continue
+			}
+			return &AgentRefusal{Key: "agent.tarball",
+				Problem: fmt.Sprintf("%s is the %s build of the Unified Agent, for os: %s, not %s", name, tok, other, osName),
+				Fix:     fmt.Sprintf("use the %s build (Microsoft-ASR_UA_<version>_%s_…)", osName, agentPlatforms[osName][0])}
+		}
 	}
 	return nil
 }
@@ -127,7 +172,7 @@ func (t *Target) checkAgentRules(ctx context.Context) error {
 			return nil
 		}
 	}
-	if v, err := version.NewVersion(in.Version); err == nil && s.OS == "centos-6.6" && !v.Core().LessThan(agentCentOSUpgradeOnly) && v.Core().LessThan(agentCentOSRefused) {
+	if v, err := version.NewVersion(in.Version); err == nil && s.OS == spec.OSCentOS66 && !v.Core().LessThan(agentCentOSUpgradeOnly) && v.Core().LessThan(agentCentOSRefused) {
 		in.Installed, in.MTReached = t.installedAgent(ctx)
 	}
 	if r := AgentRules(in); r != nil {

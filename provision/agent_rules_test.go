@@ -25,7 +25,13 @@ func TestAgentRules(t *testing.T) {
 		{"9.11 upgrade on CentOS", AgentRuleInput{OS: "centos-6.6", Version: "9.11.0.0", Installed: "9.9", MTReached: true}, "only on Ubuntu 16.04"},
 		{"9.50 on CentOS", AgentRuleInput{OS: "centos-6.6", Version: "9.50.6419.1"}, "only on Ubuntu 16.04"},
 		{"10.0 on CentOS", AgentRuleInput{OS: "centos-6.6", Version: "10.0"}, "only on Ubuntu 16.04"},
-		{"9.11 on another OS", AgentRuleInput{OS: "ubuntu-16.04", Version: "9.11.0.0"}, ""},
+		{"9.11 on Ubuntu", AgentRuleInput{OS: "ubuntu-16.04", Version: "9.11.0.0"}, ""},
+		{"9.10 new on Ubuntu", AgentRuleInput{OS: "ubuntu-16.04", Version: "9.10.0.0"}, ""},
+		{"9.9 on Ubuntu", AgentRuleInput{OS: "ubuntu-16.04", Version: "9.9.4907.1"}, "the Ubuntu 16.04 master target starts with 9.10.0"},
+		{"RHEL6 build on Ubuntu", AgentRuleInput{OS: "ubuntu-16.04", Version: "9.20.0.0", Tarball: "Microsoft-ASR_UA_9.20.0.0_RHEL6-64_GA_01Jan2019_release.tar.gz"}, "is the RHEL6-64 build"},
+		{"Ubuntu build on CentOS", AgentRuleInput{OS: "centos-6.6", Version: "9.9.0.0", Tarball: "Microsoft-ASR_UA_9.9.0.0_UBUNTU-16.04-64_GA_01Jan2018_release.tar.gz"}, "for os: ubuntu-16.04, not centos-6.6"},
+		{"Ubuntu build on Ubuntu", AgentRuleInput{OS: "ubuntu-16.04", Version: "9.20.0.0", Tarball: "Microsoft-ASR_UA_9.20.0.0_UBUNTU-16.04-64_GA_01Jan2019_release.tar.gz"}, ""},
+		{"any version on Windows", AgentRuleInput{OS: "windows-2016", Version: "9.30.0.0", Tarball: "Microsoft-ASR_UA_9.30.0.0_Windows_GA_01Jan2020_Release.exe"}, ""},
 		{"no version", AgentRuleInput{OS: "centos-6.6"}, "agent.tarball: cannot tell"},
 		{"bad version", AgentRuleInput{OS: "centos-6.6", Version: "latest"}, "cannot tell"},
 		{"same as CS", AgentRuleInput{OS: "centos-6.6", Version: "9.3.0.0", CSVersion: "9.3.0.0"}, ""},
@@ -35,7 +41,12 @@ func TestAgentRules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.in.Tarball = tb
+			if c.in.Tarball == "" {
+				c.in.Tarball = tb
+				if c.in.OS == "ubuntu-16.04" {
+					c.in.Tarball = "Microsoft-ASR_UA_x_UBUNTU-16.04-64_GA.tar.gz"
+				}
+			}
 			r := AgentRules(c.in)
 			switch {
 			case c.want == "" && r != nil:

@@ -189,6 +189,9 @@ const (
 	StatusWouldChange Status = "would-change" // plan: Apply would run
 	StatusFailed      Status = "failed"
 	StatusSkipped     Status = "skipped" // not reached after a failure
+	// StatusNotApplicable is a phase with nothing to do on this OS (no
+	// ApplyCustomChanges.sh on Windows): neither done nor changed.
+	StatusNotApplicable Status = "n/a"
 )
 
 // Result is one phase's outcome, for the summary and --format json.
@@ -255,6 +258,10 @@ func Plan(ctx context.Context, t *Target, phases []Phase) ([]Result, error) {
 		// The MT is not installed yet: its guest phases cannot be checked
 		// (no SSH, or another system answering there); say what they will
 		// do on a fresh MT instead of an SSH error.
+		if why := notOn(p, t); why != "" {
+			out = append(out, Result{Phase: p.Name(), Status: StatusNotApplicable, Observed: why})
+			continue
+		}
 		if gp, ok := p.(guestPhase); ok && installing {
 			out = append(out, Result{Phase: p.Name(), Status: StatusWouldChange, Changes: gp.OnFreshMT(t),
 				Observed: "not checked: the install phase installs the MT first"})
@@ -293,6 +300,19 @@ func Preflight(ctx context.Context, t *Target) error {
 		return fmt.Errorf("%s: before any phase: %w", t.Spec.Name, err)
 	}
 	return nil
+}
+
+// osPhase is a phase that some OS has no part for; NotOn says why it does
+// not apply to t's OS ("" when it does).
+type osPhase interface {
+	NotOn(t *Target) string
+}
+
+func notOn(p Phase, t *Target) string {
+	if op, ok := p.(osPhase); ok && t.OS != nil {
+		return op.NotOn(t)
+	}
+	return ""
 }
 
 // guestPhase is a phase that works on the installed MT over SSH; what it
@@ -336,6 +356,11 @@ func runPhase(ctx context.Context, t *Target, p Phase) (Result, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
+	}
+	if why := notOn(p, t); why != "" {
+		r.Status, r.Observed = StatusNotApplicable, why
+		log.Info("not on this OS", "why", why)
+		return r, nil
 	}
 	c, err := p.Check(ctx, t)
 	if err != nil {

@@ -166,3 +166,12 @@ func uploadDirText(t *Target) string {
 	}
 	return dir
 }
+
+// NotOn: an OS whose agent needs no preparation (no ApplyCustomChanges.sh
+// on Windows) installs it in the handoff phase.
+func (agentPhase) NotOn(t *Target) string {
+	if t.OS.Agent == nil {
+		return fmt.Sprintf("os %s has no agent preparation (ApplyCustomChanges.sh is Linux's); the handoff phase installs the agent", t.Spec.OS)
+	}
+	return ""
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // isoPhase writes the MT's install media locally (DESIGN.md, phase iso):
@@ -30,7 +31,20 @@ func (t *Target) mediaDir() string {
 	return filepath.Join(t.Options.WorkDir, "media")
 }
 
-func mediaPath(t *Target) string { return SharedMediaPath(t.mediaDir(), t.Spec.ISO.Base) }
+// mediaPath is what the MT's first CD-ROM boots: the shared media of its
+// base, or the base itself on an OS that installs from it untouched.
+func mediaPath(t *Target) string {
+	if untouchedBase(t) {
+		return t.Spec.ISO.Base
+	}
+	return SharedMediaPath(t.mediaDir(), t.Spec.ISO.Base)
+}
+
+// untouchedBase: the OS attaches the user's ISO as it is (Windows).
+func untouchedBase(t *Target) bool {
+	m := osMedia(t)
+	return m != nil && m.Base().Untouched
+}
 
 func seedPath(t *Target) string {
 	return filepath.Join(t.Options.WorkDir, t.Spec.Name+"-seed.iso")
@@ -57,7 +71,16 @@ func (isoPhase) Check(_ context.Context, t *Target) (Check, error) {
 	media, seed := mediaPath(t), seedPath(t)
 	t.Facts.ISOLocal, t.Facts.SeedLocal = media, seed
 	var ch, obs []string
-	if r := currentMedia(media, t.Spec.ISO.Base); r != nil {
+	if untouchedBase(t) {
+		fi, err := os.Stat(media)
+		if err != nil {
+			return Check{}, t.Spec.InputError("iso.base", fmt.Sprintf("cannot read %s: %v", media, spec.PathProblem(err)), "point iso.base at your Windows Server ISO")
+		}
+		if err := checkBase(t); err != nil {
+			return Check{}, err
+		}
+		obs = append(obs, fmt.Sprintf("base %s (%d bytes) attached as it is: %s installs from it untouched, reading its answer file from the seed", media, fi.Size(), t.Spec.OS))
+	} else if r := currentMedia(media, t.Spec.ISO.Base); r != nil {
 		obs = append(obs, fmt.Sprintf("media %s (sha256 %s, shared by every MT of this base)", media, r.SHA256[:12]))
 	} else {
 		ch = append(ch, fmt.Sprintf("write shared install media %s from %s (once for every MT of this base; boots with %s)", media, t.Spec.ISO.Base, images.SharedKickstartArg))
@@ -66,7 +89,7 @@ func (isoPhase) Check(_ context.Context, t *Target) (Check, error) {
 	if r, why := currentSeed(t); r != nil {
 		obs = append(obs, fmt.Sprintf("seed %s (sha256 %s, host key %s)", seed, r.SHA256[:12], r.HostKeyFingerprint))
 	} else {
-		ch = append(ch, fmt.Sprintf("write seed %s with this MT's kickstart and a new SSH host key", seed))
+		ch = append(ch, fmt.Sprintf("write seed %s with this MT's %s and a new SSH host key", seed, answerFile(t)))
 		obs = append(obs, why)
 	}
 	return Check{Done: len(ch) == 0, Changes: ch, Observed: strings.Join(obs, "; ")}, nil
@@ -76,14 +99,19 @@ func (isoPhase) Apply(ctx context.Context, t *Target) error {
 	if err := os.MkdirAll(t.Options.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("work dir: %w", err)
 	}
-	m, err := WriteSharedMedia(ctx, MediaOptions{
-		Base: t.Spec.ISO.Base, Dir: t.mediaDir(), AllowUnknownBase: t.Options.AllowUnknownBase,
-		Progress: t.Progress, Log: t.Log,
-	})
-	if err != nil {
-		return err
+	var note string
+	if untouchedBase(t) {
+		note = fmt.Sprintf("base %s attached untouched", t.Spec.ISO.Base)
+	} else {
+		m, err := WriteSharedMedia(ctx, MediaOptions{
+			Base: t.Spec.ISO.Base, Dir: t.mediaDir(), AllowUnknownBase: t.Options.AllowUnknownBase,
+			Progress: t.Progress, Log: t.Log,
+		})
+		if err != nil {
+			return err
+		}
+		note = fmt.Sprintf("media %s (sha256 %s) from base sha256 %s", m.Out, m.SHA256, m.BaseSHA256)
 	}
-	note := fmt.Sprintf("media %s (sha256 %s) from base sha256 %s", m.Out, m.SHA256, m.BaseSHA256)
 	if r, _ := currentSeed(t); r == nil {
 		r, err := WriteSeed(ctx, t.Spec, SeedOptions{Out: seedPath(t), Env: t.Env, Log: t.Log, Media: osMedia(t)})
 		if err != nil {
@@ -112,4 +140,18 @@ func osMedia(t *Target) guest.Media {
 		return nil
 	}
 	return t.OS.Media
+}
+
+// answerFile names what the seed carries, for plans.
+func answerFile(t *Target) string {
+	if m := osMedia(t); m != nil && m.Base().AnswerFile != "" {
+		return m.Base().AnswerFile
+	}
+	return "answer file"
+}
+
+// checkBase checks an untouched base's identity before anything is
+// uploaded (the OS's media part reads it).
+func checkBase(t *Target) error {
+	return nil
 }

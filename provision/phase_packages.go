@@ -125,3 +125,11 @@ func (packagesPhase) Verify(ctx context.Context, t *Target) error {
 	}
 	return nil
 }
+
+// NotOn: an OS without a package list (Windows) has nothing to install.
+func (packagesPhase) NotOn(t *Target) string {
+	if t.OS.Packages == nil {
+		return fmt.Sprintf("os %s has no package list for the MT role", t.Spec.OS)
+	}
+	return ""
+}

@@ -243,3 +243,11 @@ func (toolsPhase) Verify(ctx context.Context, t *Target) error {
 	}
 	return nil
 }
+
+// NotOn: an OS without a Tools part.
+func (toolsPhase) NotOn(t *Target) string {
+	if t.OS.Tools == nil {
+		return fmt.Sprintf("os %s has no VMware Tools part", t.Spec.OS)
+	}
+	return ""
+}

@@ -328,6 +328,8 @@ type BaseMedia struct {
 	BootArg string
 	// Joliet: the seed needs Joliet names (Windows reads no Rock Ridge).
 	Joliet bool
+	// AnswerFile names the seed's answer file for plans ("kickstart").
+	AnswerFile string
 }
 
 // Media is the install media part: what the per-MT seed carries (the

@@ -22,6 +22,8 @@ type Spec struct {
 	Agent        Agent        `yaml:"agent" json:"agent"`
 	ConfigServer ConfigServer `yaml:"configServer" json:"configServer"`
 	Retention    Retention    `yaml:"retention" json:"retention"`
+	// Windows holds the keys of os: windows-2016 only.
+	Windows Windows `yaml:"windows" json:"windows,omitzero"`
 	// Audit holds facts only `mtprep audit` uses (issue 6); all optional.
 	Audit AuditSpec `yaml:"audit" json:"audit,omitzero"`
 
@@ -58,10 +60,22 @@ type ISO struct {
 
 // VM is the MT's virtual hardware.
 type VM struct {
-	CPUs            int `yaml:"cpus" json:"cpus"`
-	MemoryMB        int `yaml:"memoryMB" json:"memoryMB"`
-	OSDiskGB        int `yaml:"osDiskGB" json:"osDiskGB"`
-	RetentionDiskGB int `yaml:"retentionDiskGB" json:"retentionDiskGB"`
+	// Firmware is bios or efi (default bios); Windows Setup partitions
+	// the OS disk MBR or GPT to match.
+	Firmware        string `yaml:"firmware" json:"firmware"`
+	CPUs            int    `yaml:"cpus" json:"cpus"`
+	MemoryMB        int    `yaml:"memoryMB" json:"memoryMB"`
+	OSDiskGB        int    `yaml:"osDiskGB" json:"osDiskGB"`
+	RetentionDiskGB int    `yaml:"retentionDiskGB" json:"retentionDiskGB"`
+}
+
+// Windows holds what only a Windows MT needs: which image of the media's
+// install.wim to install, and a product key when the media need one.
+type Windows struct {
+	// Image is the image's name in install.wim ("Windows Server 2016
+	// SERVERSTANDARD") or its 1-based index ("2").
+	Image      string `yaml:"image" json:"image,omitempty"`
+	ProductKey Secret `yaml:"productKey" json:"productKey"`
 }
 
 // Network is the MT's static address; it goes into the kickstart.
@@ -143,7 +157,7 @@ type AuditSpec struct {
 // Defaults written into a spec for keys the user left out. They follow the
 // ASR guidance for a Linux MT (4 vCPU, 6 GB, 1 TB retention).
 const (
-	DefaultOS              = "centos-6.6"
+	DefaultOS              = OSCentOS66
 	DefaultCPUs            = 4
 	DefaultMemoryMB        = 6144
 	DefaultOSDiskGB        = 100
@@ -154,6 +168,23 @@ const (
 	DefaultRetentionMount  = "/mnt/retention"
 	DefaultRetentionFS     = "ext4"
 )
+
+// The os: values mtprep knows (cmd/mtprep maps each to its OS).
+const (
+	OSCentOS66    = "centos-6.6"
+	OSUbuntu1604  = "ubuntu-16.04"
+	OSWindows2016 = "windows-2016"
+)
+
+// KnownOS lists the os: values, for messages.
+func KnownOS() []string { return []string{OSCentOS66, OSUbuntu1604, OSWindows2016} }
+
+// IsWindows is true for a Windows MT.
+func (s *Spec) IsWindows() bool { return s.OS == OSWindows2016 }
+
+// DefaultWindowsImage is Windows Server 2016 Standard with the desktop
+// experience, as install.wim names it on Microsoft's media.
+const DefaultWindowsImage = "Windows Server 2016 SERVERSTANDARD"
 
 // DefaultVaultRepos are CentOS 6.6's archived repositories (mirror.centos.org
 // no longer serves CentOS 6), ELRepo's el6 tree, where the seed's ReiserFS
@@ -185,6 +216,20 @@ func (s *Spec) applyDefaults() {
 	defInt(&s.VM.MemoryMB, DefaultMemoryMB)
 	defInt(&s.VM.OSDiskGB, DefaultOSDiskGB)
 	defInt(&s.VM.RetentionDiskGB, DefaultRetentionDiskGB)
+	def(&s.VM.Firmware, "bios")
+	switch s.OS {
+	case OSWindows2016:
+		// Windows names the first NIC itself; the built-in
+		// Administrator is the one account Setup makes.
+		def(&s.Network.Device, "Ethernet0")
+		def(&s.SSH.User, "Administrator")
+		def(&s.Retention.Mountpoint, "R:")
+		def(&s.Retention.Filesystem, "ntfs")
+		def(&s.Windows.Image, DefaultWindowsImage)
+	case OSUbuntu1604:
+		// 16.04 names a vmxnet3 NIC in the first PCIe slot ens160.
+		def(&s.Network.Device, "ens160")
+	}
 	def(&s.Network.Device, DefaultDevice)
 	def(&s.Timezone, DefaultTimezone)
 	def(&s.SSH.User, "root")

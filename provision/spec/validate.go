@@ -32,6 +32,13 @@ var (
 	isoFolderRe = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
 	envNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	numericRe   = regexp.MustCompile(`^[0-9]+$`)
+	// winUserRe is a local Windows account name (at most 20 characters).
+	winUserRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$`)
+	// winDriveRe is a drive letter.
+	winDriveRe = regexp.MustCompile(`^[D-Zd-z]:$`)
+	// winImageRe is an image name or index in install.wim: printable,
+	// nothing XML or a command line reads specially.
+	winImageRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}$`)
 	// accountRe is a vCenter principal: user@domain or DOMAIN\user.
 	accountRe = regexp.MustCompile(`^[A-Za-z0-9._-]+([@\\][A-Za-z0-9._-]+)?$`)
 	// repoURLRe is an http(s) URL with nothing a yum .repo file or a shell
@@ -49,9 +56,15 @@ func (s *Spec) validate() InputErrors {
 	} else if !nameRe.MatchString(s.Name) {
 		bad("name", fmt.Sprintf("%q is not a valid MT name", s.Name), "use letters, digits, '.', '-' or '_', starting with a letter or digit, at most 80 characters")
 	}
-	if s.OS != "centos-6.6" {
-		bad("os", fmt.Sprintf("%q is not supported", s.OS), "use `os: centos-6.6`, the only Linux MT OS ASR supports for this procedure")
+	switch s.OS {
+	case OSCentOS66, OSUbuntu1604, OSWindows2016:
+	default:
+		bad("os", fmt.Sprintf("%q is not supported", s.OS), "use os: centos-6.6 (Linux, agents before 9.10), ubuntu-16.04 (Linux, agents 9.10 and later) or windows-2016 (for Windows VMs)")
 	}
+	if f := s.VM.Firmware; f != "bios" && f != "efi" {
+		bad("vm.firmware", fmt.Sprintf("%q is not a VM firmware", f), "use bios or efi")
+	}
+	s.validateWindows(bad)
 
 	// vSphere names may be unset here (the govc variables fill them).
 	for _, f := range []struct{ key, v string }{
@@ -121,7 +134,11 @@ func (s *Spec) validate() InputErrors {
 		}
 	}
 
-	if !userRe.MatchString(s.SSH.User) {
+	if s.IsWindows() {
+		if !winUserRe.MatchString(s.SSH.User) {
+			bad("ssh.user", fmt.Sprintf("%q is not a Windows user name", s.SSH.User), "use Administrator (rootPassword is its password)")
+		}
+	} else if !userRe.MatchString(s.SSH.User) {
 		bad("ssh.user", fmt.Sprintf("%q is not a Linux user name", s.SSH.User), "use root, or a user with sudo rights")
 	}
 	if a := s.SSH.Address; a == "" {
@@ -144,10 +161,25 @@ func (s *Spec) validate() InputErrors {
 
 	switch s.Packages.Source {
 	case "bundle":
-		if s.Packages.Bundle == "" {
+		if s.Packages.Bundle == "" && !s.IsWindows() {
 			bad("packages.bundle", "missing for source: bundle", "add `bundle: ./mt-bundle.tar` (build one with mtprep bundle)")
 		}
+	case "apt":
+		if s.OS != OSUbuntu1604 {
+			bad("packages.source", "apt is for os: ubuntu-16.04", "use bundle or vault on CentOS")
+		}
+		if len(s.Packages.Repos) == 0 {
+			bad("packages.repos", "missing for source: apt", "name the archive, e.g. `repos: [http://old-releases.ubuntu.com/ubuntu/]` or your mirror of xenial")
+		}
+		for _, u := range s.Packages.Repos {
+			if !repoURLRe.MatchString(u) {
+				bad("packages.repos", fmt.Sprintf("%q is not an http(s) URL", u), "use the archive's base URL, e.g. http://archive.ubuntu.com/ubuntu/")
+			}
+		}
 	case "vault":
+		if s.OS != OSCentOS66 {
+			bad("packages.source", "vault is CentOS 6.6's archive", "use bundle, or apt on Ubuntu 16.04")
+		}
 		for _, u := range s.Packages.Repos {
 			if !repoURLRe.MatchString(u) {
 				bad("packages.repos", fmt.Sprintf("%q is not an http(s) URL", u), "use http://vault.centos.org/6.6/os/x86_64/ or your mirror of it")
@@ -177,6 +209,15 @@ func (s *Spec) validate() InputErrors {
 	}
 	s.validateAudit(bad)
 
+	if s.IsWindows() {
+		if !winDriveRe.MatchString(s.Retention.Mountpoint) || strings.EqualFold(s.Retention.Mountpoint, "C:") {
+			bad("retention.mountpoint", fmt.Sprintf("%q is not a drive letter for the retention volume", s.Retention.Mountpoint), "use R: (a drive letter D: to Z:, never the system drive)")
+		}
+		if s.Retention.Filesystem != "ntfs" {
+			bad("retention.filesystem", fmt.Sprintf("%q is not supported on Windows", s.Retention.Filesystem), "use ntfs")
+		}
+		return errs
+	}
 	if !mountRe.MatchString(s.Retention.Mountpoint) || strings.Contains(s.Retention.Mountpoint, "/..") || s.Retention.Mountpoint == "/" {
 		bad("retention.mountpoint", fmt.Sprintf("%q is not a safe absolute path", s.Retention.Mountpoint), "use /mnt/retention (ASR's default)")
 	}
@@ -189,6 +230,23 @@ func (s *Spec) validate() InputErrors {
 		bad("retention.filesystem", fmt.Sprintf("%q is not supported", s.Retention.Filesystem), "use ext4")
 	}
 	return errs
+}
+
+// validateWindows checks the windows: keys, which only a Windows MT has.
+func (s *Spec) validateWindows(bad func(key, problem, fix string)) {
+	w := s.Windows
+	if !s.IsWindows() {
+		if w.Image != "" || w.ProductKey.IsSet() {
+			bad("windows", fmt.Sprintf("windows: keys are for os: windows-2016, not %s", s.OS), "remove the windows: block")
+		}
+		return
+	}
+	if !winImageRe.MatchString(w.Image) {
+		bad("windows.image", fmt.Sprintf("%q is not an install.wim image name or index", w.Image), "use the name dism /Get-WimInfo shows, e.g. \"Windows Server 2016 SERVERSTANDARD\", or its index, e.g. 2")
+	}
+	if w.ProductKey.Env != "" && !envNameRe.MatchString(w.ProductKey.Env) {
+		bad("windows.productKey.env", fmt.Sprintf("%q is not an environment variable name", w.ProductKey.Env), "use letters, digits and '_'")
+	}
 }
 
 // validateAudit checks the audit-only keys: vSphere names and an account
