@@ -120,3 +120,7 @@ func (Tools) Start(ctx context.Context, r guest.Runner, service string) error {
 	}
 	return nil
 }
+
+// HostInstaller is false: CentOS takes Tools from the packages source
+// (the host's installer route is not supported).
+func (Tools) HostInstaller() bool { return false }

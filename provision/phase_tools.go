@@ -25,8 +25,9 @@ import (
 // Sources: the packages source (an open-vm-tools or vmware-tools-esx-nox
 // RPM in the offline bundle, or open-vm-tools with yum from
 // packages.repos, which for el6 means an EPEL 6 mirror). The ESXi host's
-// own installer (VirtualMachine.MountToolsInstaller, vmware-install.pl)
-// is not supported yet.
+// own installer (VirtualMachine.MountToolsInstaller) is used by an OS
+// whose Tools part says HostInstaller (Windows: setup64.exe); CentOS does
+// not support that route.
 //
 // Done means: a Tools package installed, its service on at boot and
 // running in the guest, and vSphere reporting guest.toolsRunningStatus
@@ -89,7 +90,7 @@ func (s toolsState) changes(t *Target) []string {
 		out = append(out, t.OS.Tools.InstallText(packageSource(t.Spec)), t.OS.Tools.StartText())
 	default:
 		if !s.Enabled {
-			out = append(out, "start "+s.Service+" at boot (chkconfig "+s.Service+" on)")
+			out = append(out, "start "+s.Service+" at boot")
 		}
 		if !s.Running {
 			out = append(out, "start "+s.Service+" now")
@@ -102,7 +103,7 @@ func (s toolsState) changes(t *Target) []string {
 }
 
 func (toolsPhase) OnFreshMT(t *Target) []string {
-	return []string{t.OS.Tools.InstallText(packageSource(t.Spec)), "start the Tools service at boot (chkconfig) and now", "wait for vSphere to report Tools running (guest.toolsRunningStatus=guestToolsRunning)"}
+	return []string{t.OS.Tools.InstallText(packageSource(t.Spec)), t.OS.Tools.StartText(), "wait for vSphere to report Tools running (guest.toolsRunningStatus=guestToolsRunning)"}
 }
 
 // readToolsGuest reads the guest's half of the state.
@@ -172,6 +173,13 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 	}
 	var did []string
 	if st.Package == "" {
+		if t.OS.Tools.HostInstaller() {
+			unmount, err := mountToolsInstaller(ctx, t)
+			if err != nil {
+				return err
+			}
+			defer unmount()
+		}
 		name, err := t.OS.Tools.Install(ctx, c, packageSource(t.Spec), guest.Env{Log: t.Log, Progress: t.Progress})
 		if err != nil {
 			return err
@@ -250,4 +258,30 @@ func (toolsPhase) NotOn(t *Target) string {
 		return fmt.Sprintf("os %s has no VMware Tools part", t.Spec.OS)
 	}
 	return ""
+}
+
+// mountToolsInstaller mounts the host's Tools installer on the MT's VM and
+// returns what takes it out again (logged, not fatal: a CD-ROM left with
+// the installer holds no data).
+func mountToolsInstaller(ctx context.Context, t *Target) (func(), error) {
+	vm, err := t.vmFor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if vm == nil {
+		return nil, fmt.Errorf("VM %s not found in vSphere: run the vm and install phases first", t.Spec.Name)
+	}
+	s, err := t.vsphere(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := "VM " + t.Spec.Name
+	if err := s.MountToolsInstaller(ctx, vm.Ref, name); err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := s.UnmountToolsInstaller(context.WithoutCancel(ctx), vm.Ref, name); err != nil {
+			t.Log.Warn("tools: the installer stays mounted", "vm", t.Spec.Name, "err", err)
+		}
+	}, nil
 }

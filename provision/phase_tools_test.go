@@ -44,7 +44,7 @@ func TestToolsDone(t *testing.T) {
 	}
 	off := running
 	off.Enabled = false
-	if ch := strings.Join(off.changes(tg), "; "); ch != "start vmtoolsd at boot (chkconfig vmtoolsd on)" {
+	if ch := strings.Join(off.changes(tg), "; "); ch != "start vmtoolsd at boot" {
 		t.Errorf("only off at boot: %q", ch)
 	}
 }

@@ -156,6 +156,10 @@ type Tools interface {
 	StartText() string
 	// Known lists the Tools packages this OS knows, for messages.
 	Known() []string
+	// HostInstaller: Install runs the ESXi host's Tools installer, which
+	// the tools phase mounts in the VM's CD-ROM first and takes out after
+	// (Windows); false when Tools come from the packages source.
+	HostInstaller() bool
 }
 
 // AgentState is the agent preparation's markers.
