@@ -48,7 +48,8 @@ func newBar(w io.Writer) Func {
 			bar = progressbar.NewOptions64(total,
 				progressbar.OptionSetWriter(w),
 				progressbar.OptionSetDescription(stage),
-				progressbar.OptionShowBytes(true),
+				progressbar.OptionShowBytes(true),      // the rate, in bytes/s
+				progressbar.OptionSetPredictTime(true), // elapsed:ETA
 				progressbar.OptionSetWidth(30),
 				progressbar.OptionThrottle(100*time.Millisecond),
 				progressbar.OptionOnCompletion(func() { _, _ = io.WriteString(w, "\n") }),
@@ -59,21 +60,43 @@ func newBar(w io.Writer) Func {
 }
 
 func newLines(log *slog.Logger, interval time.Duration) Func {
+	return newLinesAt(log, interval, time.Now)
+}
+
+// stageClock is when a stage started and how far it was then: the rate is
+// measured from there, so a resumed transfer's skipped bytes do not count.
+type stageClock struct {
+	start, last time.Time
+	from        int64
+}
+
+func newLinesAt(log *slog.Logger, interval time.Duration, now func() time.Time) Func {
 	var mu sync.Mutex
-	last := map[string]time.Time{}
+	stages := map[string]*stageClock{}
 	return func(stage string, done, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		now := time.Now()
+		t := now()
 		end := total > 0 && done >= total
-		if t, ok := last[stage]; ok && !end && now.Sub(t) < interval {
+		c, ok := stages[stage]
+		if !ok {
+			c = &stageClock{start: t, from: done}
+			stages[stage] = c
+		} else if !end && t.Sub(c.last) < interval {
 			return
 		}
-		last[stage] = now
+		c.last = t
+		attrs := []any{"stage", stage, "done_mb", done >> 20}
 		if total > 0 {
-			log.Info("progress", "stage", stage, "done_mb", done>>20, "total_mb", total>>20, "percent", done*100/total)
-		} else {
-			log.Info("progress", "stage", stage, "done_mb", done>>20)
+			attrs = append(attrs, "total_mb", total>>20, "percent", done*100/total)
 		}
+		if el := t.Sub(c.start); el > 0 && done > c.from {
+			rate := float64(done-c.from) / el.Seconds()
+			attrs = append(attrs, "mb_per_s", float64(int64(rate*10/(1<<20)))/10)
+			if total > done {
+				attrs = append(attrs, "eta", time.Duration(float64(total-done)/rate*float64(time.Second)).Round(time.Second).String())
+			}
+		}
+		log.Info("progress", attrs...)
 	}
 }
