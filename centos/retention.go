@@ -30,10 +30,13 @@ func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint stri
 
 // Apply formats (when format), writes fstab and mounts. The label is
 // retention-apply.sh's own (mtprep-retention).
-func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format bool) error {
+func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format guest.Format) error {
 	f := "no"
-	if format {
+	switch format {
+	case guest.FormatBlank:
 		f = "yes"
+	case guest.FormatNamed:
+		f = "named"
 	}
 	_, err := r.Script(ctx, scripts.RetentionApply, nil, device, mountpoint, f)
 	return err

@@ -33,6 +33,9 @@ type ScanResult = guest.ScanResult
 type RetentionPlan struct {
 	Done   bool
 	Format bool // mkfs.ext4 (after the full scan, when Scan)
+	// Named: --format-wwid names the disk, which is formatted whatever
+	// it holds (no last look before mkfs).
+	Named bool
 	Mount  bool // fstab line and mount
 	// Scan: the disk looks blank but nothing proves it: read every byte
 	// first, and format only if all are zero (PlanRetention again, with
@@ -100,7 +103,7 @@ func PlanRetention(st RetentionState, prov Provenance, scan *ScanResult, wwid, m
 	}
 	switch {
 	case formatWWID == wwid && wwid != "":
-		return RetentionPlan{Format: true, Mount: true, Rule: "format without a full read: --format-wwid " + wwid + " names it"}
+		return RetentionPlan{Format: true, Named: true, Mount: true, Rule: "format without a full read: --format-wwid " + wwid + " names it"}
 	case data != "":
 		return RetentionPlan{Refusal: fmt.Sprintf("%s %s; to format it anyway, pass --format-wwid %s if you are sure", dev, data, wwid)}
 	case prov.Proven:
@@ -235,7 +238,14 @@ func (retentionPhase) Apply(ctx context.Context, t *Target) error {
 		}
 	}
 	t.Log.Info("retention: "+p.Rule, "device", st.Device, "wwid", wwid)
-	if err := t.OS.Retention.Apply(ctx, c, st.Device, t.Spec.Retention.Mountpoint, retentionLabel, p.Format); err != nil {
+	format := guest.NoFormat
+	switch {
+	case p.Format && p.Named:
+		format = guest.FormatNamed
+	case p.Format:
+		format = guest.FormatBlank
+	}
+	if err := t.OS.Retention.Apply(ctx, c, st.Device, t.Spec.Retention.Mountpoint, retentionLabel, format); err != nil {
 		return fmt.Errorf("retention disk %s: %w", wwid, err)
 	}
 	note := fmt.Sprintf("%s %s (WWID %s) at %s", map[bool]string{true: "formatted ext4 and mounted", false: "mounted"}[p.Format], st.Device, wwid, t.Spec.Retention.Mountpoint)

@@ -100,7 +100,7 @@ func (t *Target) vmWant(ctx context.Context, inv *vsphere.Inventory) (vmWant, er
 	}
 	folder := t.Spec.VSphere.ISOFolder
 	return vmWant{
-		vm:   t.OS.VM,
+		vm: t.OS.VM, firmware: t.Spec.VM.Firmware,
 		cpus: int32(t.Spec.VM.CPUs), memoryMB: int32(t.Spec.VM.MemoryMB),
 		osBytes: int64(t.Spec.VM.OSDiskGB) << 30, retBytes: int64(t.Spec.VM.RetentionDiskGB) << 30,
 		network: inv.NetName, netRef: inv.Network.Reference(),

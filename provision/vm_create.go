@@ -49,7 +49,12 @@ func (t *Target) createSpec(w vmWant, ds string, nicBacking types.BaseVirtualDev
 	if err != nil {
 		return types.VirtualMachineConfigSpec{}, err
 	}
+	var firmware string
+	if w.firmware == "efi" {
+		firmware = "efi" // bios is vSphere's default: left unset
+	}
 	return types.VirtualMachineConfigSpec{
+		Firmware:     firmware,
 		Name:         t.Spec.Name,
 		GuestId:      w.vm.GuestID,
 		NumCPUs:      w.cpus,

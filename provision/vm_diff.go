@@ -19,6 +19,7 @@ import (
 // vmWant is the VM the spec describes.
 type vmWant struct {
 	vm         guest.VMProfile // the OS's: guest ID, controller, NIC
+	firmware   string          // bios or efi (vm.firmware)
 	cpus       int32
 	memoryMB   int32
 	osBytes    int64
@@ -81,6 +82,10 @@ func diffVM(st *vsphere.VM, w vmWant, nicBacking types.BaseVirtualDeviceBackingI
 	if hw.MemoryMB != w.memoryMB {
 		out = append(out, whenOff(vmDiff{What: fmt.Sprintf("%d MB memory, the spec says %d MB", hw.MemoryMB, w.memoryMB)},
 			fmt.Sprintf("set %d MB", w.memoryMB), func(s *types.VirtualMachineConfigSpec) { s.MemoryMB = int64(w.memoryMB) }))
+	}
+	if f := st.MO.Config.Firmware; w.firmware == "efi" && f != "efi" || w.firmware == "bios" && f == "efi" {
+		out = append(out, vmDiff{What: fmt.Sprintf("firmware %s, the spec says %s", orBIOS(f), w.firmware),
+			Why: "the installed OS boots with the firmware it was installed for: delete the VM and build it again, or set vm.firmware to " + orBIOS(f)})
 	}
 	if g, want := st.MO.Config.GuestId, w.vm.GuestID; g != want {
 		out = append(out, whenOff(vmDiff{What: fmt.Sprintf("guest OS %s, the MT runs %s (%s)", g, w.vm.GuestName, want)},
@@ -204,4 +209,12 @@ func describeVM(st *vsphere.VM) string {
 		parts = append(parts, "on "+st.Host)
 	}
 	return fmt.Sprintf("VM %s (%s): %s", st.MO.Name, st.Ref.Value, strings.Join(parts, ", "))
+}
+
+// orBIOS names a VM's firmware; vSphere leaves it empty for BIOS.
+func orBIOS(f string) string {
+	if f == "" {
+		return "bios"
+	}
+	return f
 }

@@ -245,10 +245,25 @@ type Retention interface {
 	// Scan reads all size bytes of device on the MT (it only reads) and
 	// reports whether each is zero; progress goes to env.
 	Scan(ctx context.Context, r Runner, device string, size int64, env Env) (ScanResult, error)
-	// Apply formats device (when format) with the label, writes the boot
-	// mount entry and mounts it at mountpoint.
-	Apply(ctx context.Context, r Runner, device, mountpoint, label string, format bool) error
+	// Apply formats device (as format says) with the label, writes the
+	// boot mount entry and mounts it at mountpoint.
+	Apply(ctx context.Context, r Runner, device, mountpoint, label string, format Format) error
 }
+
+// Format is how the retention part's Apply may format the disk.
+type Format int
+
+const (
+	// NoFormat only writes the mount entry and mounts.
+	NoFormat Format = iota
+	// FormatBlank formats a disk found blank; the apply looks once more,
+	// just before formatting, and refuses if a signature or data appeared
+	// since the check.
+	FormatBlank
+	// FormatNamed formats the disk the operator named (--format-wwid),
+	// whatever it holds.
+	FormatNamed
+)
 
 // RegistrationState is what the handoff check read.
 type RegistrationState struct {
