@@ -80,7 +80,7 @@ func checkFindingShape(t *testing.T, fs []Finding) {
 		if !slices.Contains(ids, f.ID) {
 			t.Errorf("%s: id not in Checks", f.ID)
 		}
-		if !slices.Contains([]string{Pass, Warn, Fail, Unknown}, f.Result) {
+		if !slices.Contains([]string{Pass, Warn, Fail, Unknown, NotApplicable}, f.Result) {
 			t.Errorf("%s: result %q", f.ID, f.Result)
 		}
 		if f.Reason == "" || strings.ContainsAny(f.Reason, "\n\r") {
@@ -740,5 +740,19 @@ func TestAuditFreeESXi(t *testing.T) {
 				t.Errorf("free=%v: %s", free, f.Reason)
 			}
 		}
+	}
+}
+
+// TestProbeNotApplicable: a check the OS's probe marks as not applying
+// (na <id> <reason>) is N/A with that reason, never PASS; an unknown id
+// is ignored.
+func TestProbeNotApplicable(t *testing.T) {
+	p := ParseProbe("os Microsoft Windows Server 2016 Standard\nna guest.applycustomchanges ApplyCustomChanges.sh is Linux's\nna no.such.check x\n")
+	if len(p.NA) != 1 {
+		t.Fatalf("NA %v", p.NA)
+	}
+	fs := applyNA([]Finding{{ID: CheckACC, Result: Warn, Fix: "x"}, {ID: CheckHosts, Result: Pass}}, p.NA)
+	if fs[0].Result != NotApplicable || fs[0].Reason != "ApplyCustomChanges.sh is Linux's" || fs[0].Fix != "" || fs[1].Result != Pass {
+		t.Fatalf("%+v", fs)
 	}
 }

@@ -6,6 +6,9 @@ const (
 	Warn    = "WARN"
 	Fail    = "FAIL"
 	Unknown = "UNKNOWN"
+	// NotApplicable is a check that does not apply on the MT's OS (no
+	// ApplyCustomChanges.sh on Windows): a result of its own, never PASS.
+	NotApplicable = "N/A"
 )
 
 // Finding is one check on one MT: a stable id (documented in

@@ -36,6 +36,9 @@ type Probe struct {
 	// it.
 	VxFile    bool
 	VxVersion string
+	// NA maps the checks the OS's probe says do not apply to why
+	// ("na <check id> <reason>" lines).
+	NA map[string]string
 }
 
 // ParseProbe reads audit-probe.sh's output.
@@ -85,6 +88,13 @@ func ParseProbe(out string) Probe {
 			p.VxFile = true
 		case "vx_line":
 			vxLines = append(vxLines, v)
+		case "na":
+			if id, why, ok := strings.Cut(v, " "); ok && slices.Contains(guestAuditIDs(), id) {
+				if p.NA == nil {
+					p.NA = map[string]string{}
+				}
+				p.NA[id] = strings.TrimSpace(why)
+			}
 		}
 	}
 	p.VxVersion = guest.ParseVxVersion(strings.Join(vxLines, "\n"))
@@ -92,6 +102,16 @@ func ParseProbe(out string) Probe {
 	slices.Sort(p.NICs)
 	slices.Sort(p.Hosts)
 	return p
+}
+
+// applyNA replaces the findings of checks the probe said do not apply.
+func applyNA(fs []Finding, na map[string]string) []Finding {
+	for i, f := range fs {
+		if why, ok := na[f.ID]; ok {
+			fs[i].Result, fs[i].Reason, fs[i].Fix = NotApplicable, oneLine(why), ""
+		}
+	}
+	return fs
 }
 
 // UnreachableFindings is the guest part of the report for an MT that SSH
@@ -210,7 +230,7 @@ func GuestFindings(s *spec.Spec, p Probe, ac GuestContext) []Finding {
 	default:
 		add(CheckAgent, Pass, "agent "+p.VxVersion+" (configuration server version not given, not compared)", "")
 	}
-	return out
+	return applyNA(out, p.NA)
 }
 
 // retentionFindings are the five retention checks. The volume is judged

@@ -27,7 +27,7 @@ func WriteTable(w io.Writer, fs []Finding, colour bool) error {
 	for _, f := range fs {
 		res := f.Result
 		if colour {
-			res = map[string]string{Pass: "\x1b[32mPASS\x1b[0m", Warn: "\x1b[33mWARN\x1b[0m", Fail: "\x1b[31mFAIL\x1b[0m", Unknown: "\x1b[90mUNKNOWN\x1b[0m"}[f.Result]
+			res = map[string]string{Pass: "\x1b[32mPASS\x1b[0m", Warn: "\x1b[33mWARN\x1b[0m", Fail: "\x1b[31mFAIL\x1b[0m", Unknown: "\x1b[90mUNKNOWN\x1b[0m", NotApplicable: "\x1b[90mN/A\x1b[0m"}[f.Result]
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Host, f.ID, res, oneLine(f.Reason), oneLine(f.Fix))
 	}
@@ -109,7 +109,7 @@ func WriteJUnit(w io.Writer, fs []Finding) error {
 			c.Failure = &junitMessage{Message: f.Reason, Text: "fix: " + f.Fix}
 			s.Failures++
 			doc.Failures++
-		case Unknown:
+		case Unknown, NotApplicable:
 			c.Skipped = &junitMessage{Message: f.Reason}
 			s.Skipped++
 		}
