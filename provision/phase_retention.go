@@ -36,7 +36,7 @@ type RetentionPlan struct {
 	// Named: --format-wwid names the disk, which is formatted whatever
 	// it holds (no last look before mkfs).
 	Named bool
-	Mount  bool // fstab line and mount
+	Mount bool // fstab line and mount
 	// Scan: the disk looks blank but nothing proves it: read every byte
 	// first, and format only if all are zero (PlanRetention again, with
 	// the result).
