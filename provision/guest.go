@@ -2,8 +2,15 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/mtprep/mtprep/provision/guest"
 )
@@ -21,6 +28,9 @@ func (t *Target) SSH(ctx context.Context) (*guest.Conn, error) {
 		return nil, fmt.Errorf("%s: no shell for os %q: mtprep cannot run commands on it", t.Spec.Name, t.Spec.OS)
 	}
 	c, err := guest.Dial(ctx, guest.ConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log))
+	if err != nil && transientDial(err) {
+		c, err = t.waitRebootingMT(ctx, err)
+	}
 	if err != nil {
 		// A plan checks every guest phase of an MT that may not be
 		// installed yet: dial once, not once per phase (each waits for
@@ -34,6 +44,65 @@ func (t *Target) SSH(ctx context.Context) (*guest.Conn, error) {
 	t.clients.sshDone = append(t.clients.sshDone, c)
 	t.OnClose(func() error { t.clients.ssh = nil; return c.Close() })
 	return c, nil
+}
+
+// rebootMarker is a local file the agent phase writes before it reboots
+// the MT and removes once the MT is back: a run killed during the reboot
+// leaves it, so the next run knows the MT is coming back and waits for it
+// rather than failing on a dead connection.
+func (t *Target) rebootMarker() string {
+	return filepath.Join(t.Options.WorkDir, t.Spec.Name+".rebooting")
+}
+
+func (t *Target) rebootTimeout() time.Duration {
+	if t.Options.RebootTimeout > 0 {
+		return t.Options.RebootTimeout
+	}
+	return 10 * time.Minute
+}
+
+// transientDial: an error an MT going down or coming up gives (refused,
+// reset, EOF in the handshake, a timeout); a host key or authentication
+// failure is not.
+func transientDial(err error) bool {
+	var ne net.Error
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// waitRebootingMT dials again until the reboot mtprep started (its marker)
+// is older than the reboot timeout; without a marker it returns err.
+func (t *Target) waitRebootingMT(ctx context.Context, err error) (*guest.Conn, error) {
+	b, rerr := os.ReadFile(t.rebootMarker())
+	if rerr != nil {
+		return nil, err
+	}
+	since, perr := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
+	if perr != nil {
+		return nil, err
+	}
+	deadline := since.Add(t.rebootTimeout())
+	last := time.Time{}
+	for time.Now().Before(deadline) {
+		if now := time.Now(); now.Sub(last) >= 15*time.Second {
+			last = now
+			t.Log.Info("the MT is coming back from the reboot mtprep started; waiting for SSH", "mt", t.Spec.Name, "rebooted_at", since.Format(time.RFC3339),
+				"remaining", time.Until(deadline).Round(time.Second), "last_error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+		var c *guest.Conn
+		if c, err = guest.Dial(ctx, guest.ConfigFor(t.Spec, t.OS.Shell, t.Env, t.Log)); err == nil {
+			return c, nil
+		}
+		if !transientDial(err) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("%w (the MT did not come back within %s of the reboot mtprep started at %s: check its console, or raise --reboot-timeout)", err, t.rebootTimeout(), since.Format(time.RFC3339))
 }
 
 // SSHRoundTrips sums the SSH round trips of the run so far, also after

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"time"
 
+	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/provision/guest"
 )
 
@@ -132,17 +134,18 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 			t.Note("agent", fmt.Sprintf("unpacked agent %s (sha256 %s) in %s, ran ApplyCustomChanges.sh once, rebooted", info.Version, info.SHA256, t.OS.Agent.UnpackDir()))
 		}
 	}
-	timeout := t.Options.RebootTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Minute
-	}
+	timeout := t.rebootTimeout()
 	t.Log.Info("rebooting the MT after ApplyCustomChanges.sh", "timeout", timeout)
+	if err := files.WriteAtomic(t.rebootMarker(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("recording the reboot: %w", err)
+	}
 	if err := c.Reboot(ctx, timeout); err != nil {
 		return err
 	}
 	if err := t.OS.Agent.Rebooted(ctx, c); err != nil {
 		return err
 	}
+	_ = os.Remove(t.rebootMarker())
 	return nil
 }
 
