@@ -122,7 +122,7 @@ func (Shell) StateDir() string { return StateDir }
 // with a 5 s delay, so the command returns before sshd goes.
 func (Shell) Reboot(marker string, elevate bool) (mark, reboot, newBoot string) {
 	f := Quote(StateDir + `\reboot-` + marker)
-	boot := "(Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o')"
+	boot := "((Get-CimInstance -ClassName Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o'))"
 	mark = Line(fmt.Sprintf("New-Item -ItemType Directory -Force -Path %s | Out-Null\n"+
 		"Set-Content -LiteralPath %s -Value %s -Encoding ASCII\n", Quote(StateDir), f, boot))
 	reboot = Line("& shutdown.exe /r /f /t 5 /d p:4:1 /c 'mtprep: reboot'\nexit $LASTEXITCODE\n")
