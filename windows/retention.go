@@ -451,7 +451,7 @@ var physRe = regexp.MustCompile(`^\\\\\.\\PhysicalDrive([0-9]+)$`)
 // Apply formats the disk (when format) NTFS with label and gives its
 // volume the mountpoint's letter. The script re-checks that the disk
 // number still has the UniqueId Read saw, and formats only a RAW disk.
-func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format bool) error {
+func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format guest.Format) error {
 	m := physRe.FindStringSubmatch(device)
 	if m == nil {
 		return fmt.Errorf("retention: %q is not a \\\\.\\PhysicalDriveN device", device)
@@ -465,8 +465,11 @@ func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, 
 		return fmt.Errorf("retention: %s was not read on this connection first: refusing to format a disk whose UniqueId is not known", device)
 	}
 	f := "no"
-	if format {
+	switch format {
+	case guest.FormatBlank:
 		f = "yes"
+	case guest.FormatNamed:
+		f = "named"
 	}
 	_, err := r.Script(ctx, scripts.RetentionApply, nil, m[1], v.(string), letter, label, f)
 	return err

@@ -82,3 +82,7 @@ func (Tools) Start(ctx context.Context, r guest.Runner, service string) error {
 	}
 	return nil
 }
+
+// HostInstaller: Windows takes VMware Tools from the ESXi host's installer
+// (setup64.exe on the CD-ROM the tools phase mounts).
+func (Tools) HostInstaller() bool { return true }

@@ -1,9 +1,10 @@
 # mtprep: format the retention disk NTFS and give it its drive letter.
 # Args: NUMBER (the disk number Go read) UNIQUE_ID LETTER LABEL FORMAT
-# (yes|no). It re-checks that disk NUMBER still has UNIQUE_ID (numbers
-# can change between the check and now) and formats only that disk, only
-# when FORMAT is yes and it is still RAW (no partition table); with no it
-# only gives mtprep's volume its letter.
+# (yes|named|no). It re-checks that disk NUMBER still has UNIQUE_ID
+# (numbers can change between the check and now) and formats only that
+# disk: with yes only when it is still RAW with no partition (a last look
+# just before formatting), with named (the operator's --format-wwid)
+# whatever it holds; with no it only gives mtprep's volume its letter.
 param([string]$Number, [string]$UniqueId, [string]$Letter, [string]$Label, [string]$Format)
 $d = Get-Disk -Number ([int]$Number)
 if ($d.UniqueId -ne $UniqueId -and -not ($d.SerialNumber -and $d.SerialNumber.Trim() -eq $UniqueId)) {
@@ -12,9 +13,17 @@ if ($d.UniqueId -ne $UniqueId -and -not ($d.SerialNumber -and $d.SerialNumber.Tr
 if ($d.IsBoot -or $d.IsSystem) { throw "disk $Number is the boot or system disk: refusing" }
 if ($d.IsOffline) { throw "disk $Number is offline: refusing (bring it online in Disk Management if it is the retention disk, then run again)" }
 if ($d.IsReadOnly) { throw "disk $Number is read-only: refusing" }
-if ($Format -eq 'yes') {
-    if ([string]$d.PartitionStyle -ne 'RAW' -and [string]$d.PartitionStyle -ne '0') {
-        throw ('disk {0} has a {1} partition table now: refusing to format it' -f $Number, $d.PartitionStyle)
+if ($Format -eq 'yes' -or $Format -eq 'named') {
+    $raw = ([string]$d.PartitionStyle -eq 'RAW' -or [string]$d.PartitionStyle -eq '0')
+    if ($Format -eq 'yes') {
+        if (-not $raw) {
+            throw ('disk {0} has a {1} partition table now: it changed after mtprep checked it; refusing to format it' -f $Number, $d.PartitionStyle)
+        }
+        if (@(Get-Partition -DiskNumber $d.Number -ErrorAction SilentlyContinue).Count -gt 0) {
+            throw ('disk {0} has partitions now: it changed after mtprep checked it; refusing to format it' -f $Number)
+        }
+    } elseif (-not $raw) {
+        Clear-Disk -Number $d.Number -RemoveData -RemoveOEM -Confirm:$false
     }
     Initialize-Disk -Number $d.Number -PartitionStyle GPT
     $p = New-Partition -DiskNumber $d.Number -UseMaximumSize -DriveLetter $Letter
