@@ -175,6 +175,9 @@ func identify(img *isoImage) (*BaseInfo, error) {
 				general["family"], general["version"], general["arch"], general["variant"]))
 		}
 		found = append(found, fmt.Sprintf("volume id %q", info.VolumeLabel))
+		if hint := otherFamily(img); hint != "" {
+			problems = append(problems, hint)
+		}
 		return info, fmt.Errorf("iso: base %s: %s (found: %s) (fix: use CentOS-6.6-x86_64-minimal.iso or CentOS-6.6-x86_64-bin-DVD1.iso, "+
 			"or --allow-unknown-base to remaster this one anyway): %w",
 			img.path, strings.Join(problems, "; "), strings.Join(found, "; "), ErrUnknownBase)
@@ -265,4 +268,20 @@ func parseIni(b []byte) map[string]map[string]string {
 		}
 	}
 	return out
+}
+
+// otherFamily says what a disc that is not CentOS is, when it is one of
+// the other families mtprep knows: a UDF (Windows) disc, or Ubuntu media
+// (.disk/info). "" otherwise.
+func otherFamily(img *isoImage) string {
+	if u, err := readUDF(img.f); err == nil {
+		return fmt.Sprintf("the disc is a UDF bridge disc (%s, UDF %s, UDF volume id %q, logical volume id %q; the ISO 9660 side holds %s): "+
+			"Windows install media, which mtprep attaches untouched (os windows-2016) and never remasters",
+			u.NSR, u.Revision, u.VolumeID, u.LogicalVolumeID, namesString(rootNames(img.path)))
+	}
+	if b, err := img.readSmall(diskInfoPath, maxMetaFile); err == nil {
+		return fmt.Sprintf("the disc has %s %q: Ubuntu/Debian install media (os ubuntu-16.04 installs from Ubuntu 16.04 server media)",
+			diskInfoPath, strings.TrimSpace(printable(string(b))))
+	}
+	return ""
 }

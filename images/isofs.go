@@ -63,7 +63,11 @@ func openISO(path string) (img *isoImage, err error) {
 	}
 	fsys, err := readISO9660(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("iso: base %s: not a readable ISO 9660 image (%v): %w", path, err, ErrUnknownBase)
+		hint := ""
+		if u, uerr := readUDF(f); uerr == nil {
+			hint = fmt.Sprintf("; it is a UDF disc (%s, UDF %s, volume id %q): Windows install media?", u.NSR, u.Revision, u.VolumeID)
+		}
+		return nil, fmt.Errorf("iso: base %s: not a readable ISO 9660 image (%v)%s: %w", path, err, hint, ErrUnknownBase)
 	}
 	return &isoImage{path: path, f: f, fs: fsys, size: st.Size()}, nil
 }
