@@ -74,3 +74,6 @@ func (Agent) Installed(ctx context.Context, r guest.Runner) (string, error) {
 	}
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), nil
 }
+
+// Steps: ApplyCustomChanges.sh exactly once (the seed), then the reboot.
+func (Agent) Steps() string { return "run ApplyCustomChanges.sh once, then reboot" }

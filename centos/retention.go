@@ -179,3 +179,8 @@ func ParseScan(out string, off, n int64) (int64, error) {
 	}
 	return first, nil
 }
+
+// Steps: ext4 on the whole multipath device, mounted by fstab.
+func (Retention) Steps(mountpoint string) string {
+	return "mkfs.ext4, mount at " + mountpoint + ", add to /etc/fstab"
+}

@@ -183,3 +183,22 @@ func ReadSeed(path string) ([]byte, error) {
 	}
 	return img.readSmall(kickstartPath, maxSeed)
 }
+
+// ReadSeedFile returns one file at the root of a seed ISO, by its Rock
+// Ridge name.
+func ReadSeedFile(path, name string) ([]byte, error) {
+	img, err := openISO(path)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	_, byPath, err := img.tree()
+	if err != nil {
+		return nil, err
+	}
+	p := "/" + name
+	if _, ok := byPath[p]; !ok {
+		return nil, fmt.Errorf("seed %s: no %s", path, p)
+	}
+	return img.readSmall(p, maxSeed)
+}

@@ -60,7 +60,7 @@ func stillRunning(t *Target, st guest.AgentState) error {
 func (agentPhase) OnFreshMT(t *Target) []string {
 	return []string{
 		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t), t.OS.Agent.UnpackDir()),
-		"run ApplyCustomChanges.sh once, then reboot",
+		t.OS.Agent.Steps(),
 	}
 }
 
@@ -82,7 +82,7 @@ func (agentPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	}
 	return Check{Changes: []string{
 		fmt.Sprintf("upload %s to %s, unpack in %s", filepath.Base(t.Spec.Agent.Tarball), uploadDirText(t), t.OS.Agent.UnpackDir()),
-		"run ApplyCustomChanges.sh once, then reboot",
+		t.OS.Agent.Steps(),
 	}}, nil
 }
 

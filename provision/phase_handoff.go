@@ -58,7 +58,7 @@ func (st handoffState) upgradeTo(t *Target) (string, bool) {
 
 func (handoffPhase) OnFreshMT(t *Target) []string {
 	return []string{
-		fmt.Sprintf("/etc/hosts: map %s to the MT's NIC addresses", t.Spec.Network.Hostname),
+		fmt.Sprintf("%s: map %s to the MT's NIC addresses", t.OS.Registration.HostsFile(), t.Spec.Network.Hostname),
 		fmt.Sprintf("install the master target role and register it with %s:%d", t.Spec.ConfigServer.IP, t.Spec.ConfigServer.Port),
 		"write " + handoffPath(t),
 	}
@@ -74,7 +74,7 @@ func (handoffPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	}
 	var ch []string
 	if !st.hostsOK() {
-		ch = append(ch, fmt.Sprintf("/etc/hosts: map %s to %s (now: %v)", t.Spec.Network.Hostname, strings.Join(st.NICs, ", "), st.Hosts))
+		ch = append(ch, fmt.Sprintf("%s: map %s to %s (now: %v)", t.OS.Registration.HostsFile(), t.Spec.Network.Hostname, strings.Join(st.NICs, ", "), st.Hosts))
 	}
 	if !st.agentOK(t) {
 		ch = append(ch, fmt.Sprintf("install the master target role and register it with %s:%d", t.Spec.ConfigServer.IP, t.Spec.ConfigServer.Port))

@@ -76,10 +76,11 @@ func (isoPhase) Check(_ context.Context, t *Target) (Check, error) {
 		if err != nil {
 			return Check{}, t.Spec.InputError("iso.base", fmt.Sprintf("cannot read %s: %v", media, spec.PathProblem(err)), "point iso.base at your Windows Server ISO")
 		}
-		if err := checkBase(t); err != nil {
+		what, err := checkBase(t)
+		if err != nil {
 			return Check{}, err
 		}
-		obs = append(obs, fmt.Sprintf("base %s (%d bytes) attached as it is: %s installs from it untouched, reading its answer file from the seed", media, fi.Size(), t.Spec.OS))
+		obs = append(obs, fmt.Sprintf("base %s (%s, %d bytes) attached as it is: %s installs from it untouched, reading its %s from the seed", media, what, fi.Size(), t.Spec.OS, answerFile(t)))
 	} else if r := currentMedia(media, t.Spec.ISO.Base); r != nil {
 		obs = append(obs, fmt.Sprintf("media %s (sha256 %s, shared by every MT of this base)", media, r.SHA256[:12]))
 	} else {
@@ -150,8 +151,19 @@ func answerFile(t *Target) string {
 	return "answer file"
 }
 
-// checkBase checks an untouched base's identity before anything is
-// uploaded (the OS's media part reads it).
-func checkBase(t *Target) error {
-	return nil
+// checkBase identifies an untouched base through the OS's media part;
+// bad media are the spec's iso.base's problem (exit 2).
+func checkBase(t *Target) (string, error) {
+	bc, ok := osMedia(t).(guest.BaseChecker)
+	if !ok {
+		return "not identified", nil
+	}
+	what, warns, err := bc.CheckBase(t.Spec.ISO.Base, t.Options.AllowUnknownBase)
+	if err != nil {
+		return "", t.Spec.InputError("iso.base", err.Error(), "point iso.base at a Windows Server 2016 ISO from Microsoft, or pass --allow-unknown-base if you know it is one")
+	}
+	for _, w := range warns {
+		t.Log.Warn("iso: "+w, "base", t.Spec.ISO.Base)
+	}
+	return what, nil
 }

@@ -56,9 +56,15 @@ type RetentionPlan struct {
 // every byte zero, or when --format-wwid names it. Pure, so every rule is
 // tested on its own.
 func PlanRetention(st RetentionState, prov Provenance, scan *ScanResult, wwid, mountpoint, formatWWID string) RetentionPlan {
-	ours := st.FSType == "ext4" && st.Label == retentionLabel
+	return PlanRetentionFS(st, prov, scan, wwid, mountpoint, "ext4", formatWWID)
+}
+
+// PlanRetentionFS is PlanRetention for a retention file system fs (the
+// spec's retention.filesystem: ext4 on Linux, ntfs on Windows).
+func PlanRetentionFS(st RetentionState, prov Provenance, scan *ScanResult, wwid, mountpoint, fs, formatWWID string) RetentionPlan {
+	ours := st.FSType == fs && st.Label == retentionLabel
 	mountedHere := len(st.Mounted) == 1 && st.Mounted[0] == mountpoint
-	fstabOK := st.FstabDevice == st.Device && st.FstabFS == "ext4"
+	fstabOK := st.FstabDevice == st.Device && st.FstabFS == fs
 	dev := fmt.Sprintf("%s (WWID %s)", st.Device, wwid)
 	switch {
 	case st.Device == "":
@@ -178,11 +184,11 @@ func readRetention(ctx context.Context, t *Target) (string, RetentionState, Prov
 	if err != nil {
 		return fail(fmt.Errorf("retention disk %s: reading its provenance: %w", wwid, err))
 	}
-	return wwid, st, prov, PlanRetention(st, prov, nil, wwid, t.Spec.Retention.Mountpoint, t.Options.FormatWWID), nil
+	return wwid, st, prov, PlanRetentionFS(st, prov, nil, wwid, t.Spec.Retention.Mountpoint, t.Spec.Retention.Filesystem, t.Options.FormatWWID), nil
 }
 
 func (retentionPhase) OnFreshMT(t *Target) []string {
-	return []string{fmt.Sprintf("find the retention disk by its vSphere UUID (WWID 36000c29…), check it holds no data, mkfs.ext4, mount at %s, add to /etc/fstab", t.Spec.Retention.Mountpoint)}
+	return []string{fmt.Sprintf("find the retention disk by its vSphere UUID (WWID 36000c29…), check it holds no data, %s", t.OS.Retention.Steps(t.Spec.Retention.Mountpoint))}
 }
 
 func (retentionPhase) Check(ctx context.Context, t *Target) (Check, error) {
@@ -194,11 +200,11 @@ func (retentionPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	case p.Refusal != "":
 		return Check{}, fmt.Errorf("retention disk %s: %s", wwid, p.Refusal)
 	case p.Done:
-		return Check{Done: true, Observed: fmt.Sprintf("%s (%s, ext4) mounted at %s, in fstab", st.Device, diskSize(st.Size), t.Spec.Retention.Mountpoint)}, nil
+		return Check{Done: true, Observed: fmt.Sprintf("%s (%s, %s) mounted at %s, at boot too", st.Device, diskSize(st.Size), t.Spec.Retention.Filesystem, t.Spec.Retention.Mountpoint)}, nil
 	case p.Format:
-		return Check{Changes: []string{p.Rule, fmt.Sprintf("mkfs.ext4 %s (WWID %s, %s), mount at %s, add to /etc/fstab", st.Device, wwid, diskSize(st.Size), t.Spec.Retention.Mountpoint)}}, nil
+		return Check{Changes: []string{p.Rule, fmt.Sprintf("%s (WWID %s, %s): %s", st.Device, wwid, diskSize(st.Size), t.OS.Retention.Steps(t.Spec.Retention.Mountpoint))}}, nil
 	}
-	return Check{Changes: []string{fmt.Sprintf("mount %s (already ext4 by mtprep) at %s, fix /etc/fstab", st.Device, t.Spec.Retention.Mountpoint)}}, nil
+	return Check{Changes: []string{fmt.Sprintf("mount %s (already %s by mtprep) at %s, at boot too", st.Device, t.Spec.Retention.Filesystem, t.Spec.Retention.Mountpoint)}}, nil
 }
 
 func (retentionPhase) Apply(ctx context.Context, t *Target) error {
@@ -229,7 +235,7 @@ func (retentionPhase) Apply(ctx context.Context, t *Target) error {
 		t.recordScan(wwid, st.Device, res)
 		t.Log.Info("retention: full scan done", "device", st.Device, "wwid", wwid, "all_zero", res.AllZero, "first_nonzero", res.FirstNonZero,
 			"bytes", res.Bytes, "seconds", res.Elapsed.Seconds(), "mb_per_s", float64(res.Bytes>>20)/max(res.Elapsed.Seconds(), 1e-3))
-		p = PlanRetention(st, prov, &res, wwid, t.Spec.Retention.Mountpoint, t.Options.FormatWWID)
+		p = PlanRetentionFS(st, prov, &res, wwid, t.Spec.Retention.Mountpoint, t.Spec.Retention.Filesystem, t.Options.FormatWWID)
 		if p.Refusal != "" {
 			return fmt.Errorf("retention disk %s: %s", wwid, p.Refusal)
 		}
@@ -248,7 +254,7 @@ func (retentionPhase) Apply(ctx context.Context, t *Target) error {
 	if err := t.OS.Retention.Apply(ctx, c, st.Device, t.Spec.Retention.Mountpoint, retentionLabel, format); err != nil {
 		return fmt.Errorf("retention disk %s: %w", wwid, err)
 	}
-	note := fmt.Sprintf("%s %s (WWID %s) at %s", map[bool]string{true: "formatted ext4 and mounted", false: "mounted"}[p.Format], st.Device, wwid, t.Spec.Retention.Mountpoint)
+	note := fmt.Sprintf("%s %s (WWID %s) at %s", map[bool]string{true: "formatted " + t.Spec.Retention.Filesystem + " and mounted", false: "mounted"}[p.Format], st.Device, wwid, t.Spec.Retention.Mountpoint)
 	if p.Format {
 		note += "; " + p.Rule
 	}

@@ -81,3 +81,9 @@ func (Agent) Installed(ctx context.Context, r guest.Runner) (string, error) {
 	}
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), nil
 }
+
+// Steps: the Unified Setup's extraction; Windows has no
+// ApplyCustomChanges.sh, and the install itself is the handoff's.
+func (Agent) Steps() string {
+	return "extract the Unified Setup (UnifiedAgent.exe), no ApplyCustomChanges.sh on Windows; reboot"
+}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 	scripts "github.com/mtprep/mtprep/scripts/windows"
@@ -90,8 +91,21 @@ func (m Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) 
 
 // Base: the user's ISO untouched (UDF), a Joliet seed beside it.
 func (Media) Base() guest.BaseMedia {
-	return guest.BaseMedia{Family: "windows", Untouched: true, Joliet: true}
+	return guest.BaseMedia{Family: "windows", Untouched: true, Joliet: true, AnswerFile: "autounattend.xml"}
 }
 
 // NewHostKey is an RSA 3072 host key; Win32-OpenSSH takes RSA keys.
 func (Media) NewHostKey() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 3072) }
+
+// CheckBase identifies the user's Windows Server ISO by what can be read
+// of it without UDF (images.IdentifyWindows); it is attached untouched.
+func (Media) CheckBase(path string, allowUnknown bool) (string, []string, error) {
+	m, err := images.IdentifyWindows(path)
+	if err != nil {
+		if m != nil && allowUnknown {
+			return "unknown media, allowed by --allow-unknown-base", []string{err.Error()}, nil
+		}
+		return "", nil, err
+	}
+	return fmt.Sprintf("%s, volume id %s", m.Product, m.ISOVolumeID), m.Warnings, nil
+}

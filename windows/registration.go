@@ -89,3 +89,6 @@ func (Registration) Install(ctx context.Context, r guest.Runner, agentDir string
 	}
 	return nil
 }
+
+// HostsFile is Windows' hosts file.
+func (Registration) HostsFile() string { return `C:\Windows\System32\drivers\etc\hosts` }

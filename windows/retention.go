@@ -474,3 +474,8 @@ func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, 
 	_, err := r.Script(ctx, scripts.RetentionApply, nil, m[1], v.(string), letter, label, f)
 	return err
 }
+
+// Steps: GPT, one partition with the drive letter, NTFS.
+func (Retention) Steps(mountpoint string) string {
+	return "initialize GPT, one partition as " + mountpoint + ", format NTFS (the letter stays across boots)"
+}

@@ -25,16 +25,7 @@ import (
 // TestBuildAndPlanCLI drives `mtprep plan` and `mtprep build` against an
 // in-process vCenter, connected through the govc variables.
 func TestBuildAndPlanCLI(t *testing.T) {
-	m := simulator.VPX()
-	if err := m.Create(); err != nil {
-		t.Fatal(err)
-	}
-	m.Service.TLS = new(tls.Config)
-	m.Service.Listen = &url.URL{User: url.UserPassword("user", "vc-Secret-1")}
-	srv := m.Service.NewServer()
-	defer func() { srv.Close(); m.Remove() }()
-	u := *srv.URL
-	u.User = nil
+	srv, u := cliSim(t)
 
 	// The MT's sshd, answering once the VM is "installed".
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -164,6 +155,23 @@ func TestBuildAndPlanCLI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cliSim starts an in-process vCenter (user "user", password
+// "vc-Secret-1") for the CLI tests; u is its URL without the user.
+func cliSim(t *testing.T) (*simulator.Server, url.URL) {
+	t.Helper()
+	m := simulator.VPX()
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	m.Service.TLS = new(tls.Config)
+	m.Service.Listen = &url.URL{User: url.UserPassword("user", "vc-Secret-1")}
+	srv := m.Service.NewServer()
+	t.Cleanup(func() { srv.Close(); m.Remove() })
+	u := *srv.URL
+	u.User = nil
+	return srv, u
 }
 
 // unsetEnableUUID clears disk.EnableUUID on the VM, through the API.

@@ -13,12 +13,18 @@ import (
 // key beside it, and returns the spec path.
 func writeSpec(t *testing.T, edit func(string) string) string {
 	t.Helper()
+	return writeSpecFrom(t, "../../examples/mt01.yaml", edit)
+}
+
+// writeSpecFrom is writeSpec for another example.
+func writeSpecFrom(t *testing.T, example string, edit func(string) string) string {
+	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id_rsa")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", key).CombinedOutput(); err != nil {
 		t.Skipf("ssh-keygen: %v %s", err, out)
 	}
-	src, err := os.ReadFile("../../examples/mt01.yaml")
+	src, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/windows"
 )
 
 // lookupOS maps each spec os: value to its OS: the one place that knows
@@ -12,6 +13,8 @@ func lookupOS(name string) (*guest.OS, bool) {
 	switch name {
 	case centos.Name:
 		return centos.OS(), true
+	case windows.Name:
+		return windows.OS(), true
 	}
 	return nil, false
 }

@@ -189,6 +189,9 @@ type Agent interface {
 	// Installed is the version of the agent installed on the MT, "" for
 	// none.
 	Installed(ctx context.Context, r Runner) (string, error)
+	// Steps says what Apply does after the unpack, for plans ("run
+	// ApplyCustomChanges.sh once, then reboot").
+	Steps() string
 }
 
 // ParseVxVersion takes the version out of the Unified Agent's .vx_version
@@ -245,6 +248,9 @@ type Retention interface {
 	// Scan reads all size bytes of device on the MT (it only reads) and
 	// reports whether each is zero; progress goes to env.
 	Scan(ctx context.Context, r Runner, device string, size int64, env Env) (ScanResult, error)
+	// Steps says what Apply does, for plans ("mkfs.ext4, mount at …,
+	// add to /etc/fstab").
+	Steps(mountpoint string) string
 	// Apply formats device (as format says) with the label, writes the
 	// boot mount entry and mounts it at mountpoint.
 	Apply(ctx context.Context, r Runner, device, mountpoint, label string, format Format) error
@@ -277,6 +283,8 @@ type RegistrationState struct {
 type Registration interface {
 	Read(ctx context.Context, r Runner, hostname, csIP string, csPort int) (RegistrationState, error)
 	MapHostname(ctx context.Context, r Runner, hostname string, addrs []string) error
+	// HostsFile names the hosts file MapHostname writes, for plans.
+	HostsFile() string
 	// Install installs the MT role from the unpacked agent (newForm: the
 	// 9.x install + configurator) and registers it; the passphrase goes
 	// over stdin, never in an argument.
@@ -349,6 +357,14 @@ type BaseMedia struct {
 	Joliet bool
 	// AnswerFile names the seed's answer file for plans ("kickstart").
 	AnswerFile string
+}
+
+// BaseChecker is a Media part that identifies an untouched base itself
+// (it is never remastered, so nothing else reads it before the upload).
+type BaseChecker interface {
+	// CheckBase says what the base is, or refuses it; allowUnknown turns
+	// a refusal of an unknown base into a warning.
+	CheckBase(path string, allowUnknown bool) (what string, warnings []string, err error)
 }
 
 // Media is the install media part: what the per-MT seed carries (the

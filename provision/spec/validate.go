@@ -34,6 +34,8 @@ var (
 	numericRe   = regexp.MustCompile(`^[0-9]+$`)
 	// winUserRe is a local Windows account name (at most 20 characters).
 	winUserRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$`)
+	// winIfaceRe is a Windows interface alias ("Ethernet0").
+	winIfaceRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9 ._-]{0,63}$`)
 	// winDriveRe is a drive letter.
 	winDriveRe = regexp.MustCompile(`^[D-Zd-z]:$`)
 	// winImageRe is an image name or index in install.wim: printable,
@@ -279,8 +281,13 @@ func (s *Spec) validateNetwork(bad func(key, problem, fix string)) {
 	} else if !isFQDN(n.Hostname) {
 		bad("network.hostname", fmt.Sprintf("%q is not a fully qualified domain name", n.Hostname), "use lower-case labels of letters, digits and '-', with at least one dot, e.g. mt01.example.com")
 	}
-	if !deviceRe.MatchString(n.Device) {
-		bad("network.device", fmt.Sprintf("%q is not a network device name", n.Device), "CentOS 6 names the first VMware NIC eth0")
+	switch {
+	case s.IsWindows():
+		if !winIfaceRe.MatchString(n.Device) {
+			bad("network.device", fmt.Sprintf("%q is not a Windows interface alias", n.Device), "Windows Server 2016 names the first VMware NIC Ethernet0")
+		}
+	case !deviceRe.MatchString(n.Device):
+		bad("network.device", fmt.Sprintf("%q is not a network device name", n.Device), "CentOS 6 names the first VMware NIC eth0; Ubuntu 16.04 ens160 (vmxnet3)")
 	}
 	if n.IP == "" {
 		bad("network.ip", "missing", "add the static address with its prefix, e.g. 192.0.2.10/24")
