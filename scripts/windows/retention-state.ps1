@@ -1,6 +1,6 @@
 # mtprep: what the retention disk holds and what uses it, as JSON (read
 # only). Args: UNIQUE_ID (the vSphere disk UUID as Windows shows it with
-# disk.EnableUUID: 6000C29…, upper case) LETTER (the retention volume's
+# disk.EnableUUID: 6000C29..., upper case) LETTER (the retention volume's
 # drive letter, R). The disk is matched by UniqueId or SerialNumber,
 # never by number. Besides Get-Disk, Get-Partition and Get-Volume (which
 # show a Linux file system as RAW) it reads the disk itself: known
