@@ -101,7 +101,7 @@ func TestParamFirst(t *testing.T) {
 }
 
 // TestBalanced: brackets balance outside strings and comments (a crude
-// tokenizer: '…' with '' doubled, "…" with ` escapes, # comments).
+// tokenizer: '…' with ” doubled, "…" with ` escapes, # comments).
 func TestBalanced(t *testing.T) {
 	for name, s := range files(t) {
 		if err := balanced(s); err != "" {
@@ -125,6 +125,15 @@ func balanced(s string) string {
 				i++
 			}
 			i--
+		case (c == '@') && i+2 < len(rs) && (rs[i+1] == '\'' || rs[i+1] == '"') && rs[i+2] == '\n':
+			// A here-string: up to a line that starts with the quote and @.
+			end := strings.Index(string(rs[i+2:]), "\n"+string(rs[i+1])+"@")
+			if end < 0 {
+				return "unclosed here-string at line " + itoa(line)
+			}
+			body := rs[i+2 : i+2+len([]rune(string(rs[i+2:])[:end]))]
+			line += strings.Count(string(body), "\n")
+			i += 2 + len(body) + 2
 		case c == '\'':
 			for i++; i < len(rs); i++ {
 				if rs[i] == '\'' {
@@ -175,6 +184,23 @@ func itoa(n int) string {
 	return string(b)
 }
 
+// TestRawShared: retention-scan.ps1 and retention-state.ps1 carry the
+// same MtprepRaw block (Add-Type of one type name twice in one session
+// would fail, and the two must read the disk the same way).
+func TestRawShared(t *testing.T) {
+	block := func(s string) string {
+		i := strings.Index(s, "Add-Type -TypeDefinition @'")
+		j := strings.Index(s, "\n'@\n")
+		if i < 0 || j < i {
+			t.Fatal("no MtprepRaw block")
+		}
+		return s[i : j+4]
+	}
+	if block(RetentionScan) != block(RetentionState) {
+		t.Error("the MtprepRaw blocks differ")
+	}
+}
+
 // TestNoEval: no script evaluates text as code or builds a command from
 // its arguments.
 func TestNoEval(t *testing.T) {
@@ -198,7 +224,7 @@ func TestFacts(t *testing.T) {
 		{Firstboot, "-StartupType Automatic"},
 		{RetentionScan, "0x20000000"},
 		{RetentionScan, "4194304"},
-		{RetentionScan, "'scan {0} {1}'"},
+		{RetentionScan, `Console.Error.WriteLine("scan " + done + " " + length)`},
 		{RetentionApply, "Initialize-Disk -Number $d.Number -PartitionStyle GPT"},
 		{RetentionApply, "New-Partition -DiskNumber $d.Number -UseMaximumSize -DriveLetter $Letter"},
 		{RetentionApply, "Format-Volume -Partition $p -FileSystem NTFS -NewFileSystemLabel $Label"},
@@ -215,6 +241,19 @@ func TestFacts(t *testing.T) {
 	} {
 		if !strings.Contains(tc.script, tc.want) {
 			t.Errorf("no %q in %.60q", tc.want, tc.script)
+		}
+	}
+}
+
+func TestBalancedDetects(t *testing.T) {
+	for _, s := range []string{"if ($a) {\n", "$x = @'\nno end\n", "'a' )", "\"$(x\" }"} {
+		if balanced(s) == "" {
+			t.Errorf("%q passed", s)
+		}
+	}
+	for _, s := range []string{"if ($a) { 'it''s )' }\n", "$x = @'\n) } ' \"\n'@\n", "# ( comment\n\"`\" (\"\n"} {
+		if e := balanced(s); e != "" {
+			t.Errorf("%q: %s", s, e)
 		}
 	}
 }
