@@ -42,6 +42,6 @@ func (f *fakeRunner) Script(ctx context.Context, script string, stdin io.Reader,
 func (f *fakeRunner) Upload(ctx context.Context, local, remote string, prog progress.Func) (*guest.UploadResult, error) {
 	return &guest.UploadResult{}, nil
 }
-func (f *fakeRunner) UploadDir() (string, error)                             { return WorkDirPath, nil }
+func (f *fakeRunner) UploadDir() (string, error)                              { return WorkDirPath, nil }
 func (f *fakeRunner) Reboot(ctx context.Context, timeout time.Duration) error { return nil }
-func (f *fakeRunner) User() string                                           { return "Administrator" }
+func (f *fakeRunner) User() string                                            { return "Administrator" }

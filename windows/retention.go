@@ -94,16 +94,16 @@ func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint stri
 
 // DiskState is retention-state.ps1's JSON.
 type DiskState struct {
-	Matches    int           `json:"matches"`
-	Disk       *Disk         `json:"disk"`
-	Partitions []Partition   `json:"partitions"`
-	Volumes    []Volume      `json:"volumes"`
-	PageFiles  []string      `json:"pageFiles"`
-	Letter     *LetterVolume `json:"letter"`
-	Magic      []string      `json:"magic"`
-	BackupGPT  bool          `json:"backupGpt"`
-	Sampled    int           `json:"sampled"`
-	NonZero    int64         `json:"nonZero"`
+	Matches    int             `json:"matches"`
+	Disk       *Disk           `json:"disk"`
+	Partitions list[Partition] `json:"partitions"`
+	Volumes    list[Volume]    `json:"volumes"`
+	PageFiles  list[string]    `json:"pageFiles"`
+	Letter     *LetterVolume   `json:"letter"`
+	Magic      list[string]    `json:"magic"`
+	BackupGPT  bool            `json:"backupGpt"`
+	Sampled    int             `json:"sampled"`
+	NonZero    int64           `json:"nonZero"`
 }
 
 // Disk is the Get-Disk properties the script selects. PowerShell 5.1's
@@ -129,18 +129,18 @@ type Disk struct {
 
 // Partition is Get-Partition's properties.
 type Partition struct {
-	PartitionNumber int        `json:"PartitionNumber"`
-	DriveLetter     driveValue `json:"DriveLetter"`
-	AccessPaths     []string   `json:"AccessPaths"`
-	Offset          int64      `json:"Offset"`
-	Size            int64      `json:"Size"`
-	Type            enumValue  `json:"Type"`
-	GptType         string     `json:"GptType"`
-	MbrType         enumValue  `json:"MbrType"`
-	IsBoot          bool       `json:"IsBoot"`
-	IsSystem        bool       `json:"IsSystem"`
-	IsActive        bool       `json:"IsActive"`
-	IsHidden        bool       `json:"IsHidden"`
+	PartitionNumber int          `json:"PartitionNumber"`
+	DriveLetter     driveValue   `json:"DriveLetter"`
+	AccessPaths     list[string] `json:"AccessPaths"`
+	Offset          int64        `json:"Offset"`
+	Size            int64        `json:"Size"`
+	Type            enumValue    `json:"Type"`
+	GptType         string       `json:"GptType"`
+	MbrType         enumValue    `json:"MbrType"`
+	IsBoot          bool         `json:"IsBoot"`
+	IsSystem        bool         `json:"IsSystem"`
+	IsActive        bool         `json:"IsActive"`
+	IsHidden        bool         `json:"IsHidden"`
 }
 
 // Volume is Get-Volume's properties.
@@ -159,6 +159,40 @@ type LetterVolume struct {
 	FileSystem      string `json:"FileSystem"`
 	FileSystemLabel string `json:"FileSystemLabel"`
 	Size            int64  `json:"Size"`
+}
+
+// list is an array as Windows PowerShell 5.1's ConvertTo-Json may write
+// it: an array, null, a lone element (a one-item pipeline unrolled), or
+// {"value": [...], "Count": n} (an array wrapped in a PSObject).
+type list[T any] []T
+
+func (l *list[T]) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*l = nil
+		return nil
+	case len(b) > 0 && b[0] == '[':
+		var v []T
+		err := json.Unmarshal(b, &v)
+		*l = v
+		return err
+	case len(b) > 0 && b[0] == '{':
+		var w struct {
+			Value *[]T `json:"value"`
+			Count *int `json:"Count"`
+		}
+		if err := json.Unmarshal(b, &w); err == nil && w.Value != nil && w.Count != nil {
+			*l = *w.Value
+			return nil
+		}
+	}
+	var one T
+	if err := json.Unmarshal(b, &one); err != nil {
+		return err
+	}
+	*l = list[T]{one}
+	return nil
 }
 
 // enumValue is a CIM enum as ConvertTo-Json writes it: a number, a

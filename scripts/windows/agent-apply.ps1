@@ -1,6 +1,6 @@
 # mtprep: unpack the uploaded Unified Agent for Windows. Args: INSTALLER
 # (the uploaded self-extracting package, e.g.
-# Microsoft-ASR_UA_9.x_Windows_GA_….exe) UNPACK_DIR STATE_DIR. It
+# Microsoft-ASR_UA_9.x_Windows_GA_....exe) UNPACK_DIR STATE_DIR. It
 # extracts the package (/q /x:<dir>) once, recording its start and end in
 # STATE_DIR; Windows has no ApplyCustomChanges.sh, so nothing else runs.
 param([string]$Installer, [string]$UnpackDir, [string]$StateDir)

@@ -13,7 +13,9 @@ try {
     } finally { $f.Dispose() }
     'taken'
     exit 0
-} catch [IO.IOException] {
+} catch {
+    # PowerShell wraps the constructor's IOException: whatever it is, only
+    # an existing lock file goes on to the owner check.
     if (-not (Test-Path -LiteralPath $Path)) { throw }
 }
 $cur = ''
