@@ -30,7 +30,7 @@ func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint stri
 
 // Apply formats (when format), writes fstab and mounts. The label is
 // retention-apply.sh's own (mtprep-retention).
-func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format guest.Format) error {
+func (Retention) Apply(ctx context.Context, r guest.Runner, _, device, mountpoint, label string, format guest.Format) error {
 	f := "no"
 	switch format {
 	case guest.FormatBlank:

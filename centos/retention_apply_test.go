@@ -86,7 +86,7 @@ func TestRetentionApplyLastLook(t *testing.T) {
 	}
 	before := hash()
 	mnt := filepath.Join(t.TempDir(), "never-mounted")
-	err = Retention{}.Apply(ctx, localRunner{}, dev, mnt, "mtprep-retention", guest.FormatBlank)
+	err = Retention{}.Apply(ctx, localRunner{}, "", dev, mnt, "mtprep-retention", guest.FormatBlank)
 	if err == nil || !strings.Contains(err.Error(), "changed after mtprep checked it") {
 		t.Fatalf("apply on a disk that gained a file system: %v, want the last look's refusal", err)
 	}

@@ -196,9 +196,8 @@ func ReadSeedFile(path, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := "/" + name
-	if _, ok := byPath[p]; !ok {
-		return nil, fmt.Errorf("seed %s: no %s", path, p)
+	if _, ok := byPath[name]; !ok {
+		return nil, fmt.Errorf("seed %s: no /%s", path, name)
 	}
-	return img.readSmall(p, maxSeed)
+	return img.readSmall(name, maxSeed)
 }

@@ -136,6 +136,9 @@ func (agentPhase) Apply(ctx context.Context, t *Target) error {
 	}
 	timeout := t.rebootTimeout()
 	t.Log.Info("rebooting the MT after ApplyCustomChanges.sh", "timeout", timeout)
+	if err := os.MkdirAll(filepath.Dir(t.rebootMarker()), 0o755); err != nil {
+		return fmt.Errorf("recording the reboot: %w", err)
+	}
 	if err := files.WriteAtomic(t.rebootMarker(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("recording the reboot: %w", err)
 	}

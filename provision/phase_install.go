@@ -136,7 +136,7 @@ func (installPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	}
 	t.run.checked.install = is
 	if is == nil {
-		return Check{Changes: []string{fmt.Sprintf("power on VM %s: it boots the kickstart installer from the install media, with its kickstart from the seed", t.Spec.Name), wait, "eject both CD-ROMs"}, Observed: "no VM yet"}, nil
+		return Check{Changes: []string{fmt.Sprintf("power on VM %s: it boots the installer from the install media, with its %s from the seed", t.Spec.Name, answerFile(t)), wait, "eject both CD-ROMs"}, Observed: "no VM yet"}, nil
 	}
 	if is.done() {
 		return Check{Done: true, Observed: is.observed(addr)}, nil
@@ -144,7 +144,7 @@ func (installPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	var ch []string
 	if !is.on {
 		if len(is.isos) > 0 {
-			ch = append(ch, fmt.Sprintf("power on VM %s: it boots the kickstart installer from %s", t.Spec.Name, is.isos[0]))
+			ch = append(ch, fmt.Sprintf("power on VM %s: it boots the installer from %s", t.Spec.Name, is.isos[0]))
 		} else {
 			ch = append(ch, fmt.Sprintf("power on VM %s", t.Spec.Name))
 		}

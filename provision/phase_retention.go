@@ -251,7 +251,7 @@ func (retentionPhase) Apply(ctx context.Context, t *Target) error {
 	case p.Format:
 		format = guest.FormatBlank
 	}
-	if err := t.OS.Retention.Apply(ctx, c, st.Device, t.Spec.Retention.Mountpoint, retentionLabel, format); err != nil {
+	if err := t.OS.Retention.Apply(ctx, c, wwid, st.Device, t.Spec.Retention.Mountpoint, retentionLabel, format); err != nil {
 		return fmt.Errorf("retention disk %s: %w", wwid, err)
 	}
 	note := fmt.Sprintf("%s %s (WWID %s) at %s", map[bool]string{true: "formatted " + t.Spec.Retention.Filesystem + " and mounted", false: "mounted"}[p.Format], st.Device, wwid, t.Spec.Retention.Mountpoint)

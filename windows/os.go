@@ -23,7 +23,7 @@ func OS() *guest.OS {
 		},
 		Shell:        Shell{},
 		Release:      Release{},
-		Packages:     Packages{},
+		Packages:     nil, // no package list for the MT role: the packages phase is n/a
 		Tools:        Tools{},
 		Agent:        Agent{},
 		Retention:    Retention{},

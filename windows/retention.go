@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mtprep/mtprep/provision/guest"
@@ -42,6 +41,9 @@ func (Retention) DevicePath(wwid string) string {
 	return "the disk with UniqueId " + UniqueID(wwid)
 }
 
+// uniqueIDRe is an NAA id as Get-Disk shows it (32 hex digits).
+var uniqueIDRe = regexp.MustCompile(`^[0-9A-F]{32}$`)
+
 var letterRe = regexp.MustCompile(`^([A-Za-z]):\\?$`)
 
 // RetentionLetter is the drive letter of a retention mountpoint ("R:",
@@ -61,16 +63,6 @@ type RefusalError struct{ Device, Why string }
 
 func (e *RefusalError) Error() string { return e.Device + " " + e.Why }
 
-// diskIDs remembers, per MT connection, the UniqueId each \\.\PhysicalDrive
-// had when it was read: Apply, which is given only the device, re-checks
-// it on the MT before it formats (see NOTES-for-lead.md).
-var diskIDs sync.Map // key diskKey, value string
-
-type diskKey struct {
-	r   guest.Runner
-	dev string
-}
-
 // Read reads retention-state.ps1's JSON.
 func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint string) (guest.RetentionState, error) {
 	letter, ok := RetentionLetter(mountpoint)
@@ -85,9 +77,6 @@ func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint stri
 	st, err := ParseRetentionState(out, letter)
 	if err != nil {
 		return st, err
-	}
-	if st.Device != "" {
-		diskIDs.Store(diskKey{r, st.Device}, id)
 	}
 	return st, nil
 }
@@ -485,7 +474,7 @@ var physRe = regexp.MustCompile(`^\\\\\.\\PhysicalDrive([0-9]+)$`)
 // Apply formats the disk (when format) NTFS with label and gives its
 // volume the mountpoint's letter. The script re-checks that the disk
 // number still has the UniqueId Read saw, and formats only a RAW disk.
-func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format guest.Format) error {
+func (Retention) Apply(ctx context.Context, r guest.Runner, wwid, device, mountpoint, label string, format guest.Format) error {
 	m := physRe.FindStringSubmatch(device)
 	if m == nil {
 		return fmt.Errorf("retention: %q is not a \\\\.\\PhysicalDriveN device", device)
@@ -494,9 +483,9 @@ func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, 
 	if !ok {
 		return fmt.Errorf("retention.mountpoint %q: on Windows the retention volume is a drive letter, such as R:", mountpoint)
 	}
-	v, ok := diskIDs.Load(diskKey{r, device})
-	if !ok {
-		return fmt.Errorf("retention: %s was not read on this connection first: refusing to format a disk whose UniqueId is not known", device)
+	id := UniqueID(wwid)
+	if !uniqueIDRe.MatchString(id) {
+		return fmt.Errorf("retention: WWID %q has no Windows UniqueId: refusing to format %s", wwid, device)
 	}
 	f := "no"
 	switch format {
@@ -505,7 +494,7 @@ func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, 
 	case guest.FormatNamed:
 		f = "named"
 	}
-	_, err := r.Script(ctx, scripts.RetentionApply, nil, m[1], v.(string), letter, label, f)
+	_, err := r.Script(ctx, scripts.RetentionApply, nil, m[1], id, letter, label, f)
 	return err
 }
 

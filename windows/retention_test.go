@@ -142,10 +142,10 @@ func TestRetentionReadApply(t *testing.T) {
 	if _, err := (Retention{}).Read(ctx, r, wwid, "/mnt/retention"); err == nil {
 		t.Fatal("a Linux mountpoint was accepted")
 	}
-	// Apply before Read on this connection is refused.
+	// Apply with a WWID that has no UniqueId is refused.
 	other := &fakeRunner{}
-	if err := (Retention{}).Apply(ctx, other, `\\.\PhysicalDrive1`, "R:", "mtprep-retention", true); err == nil {
-		t.Fatal("Apply without a Read")
+	if err := (Retention{}).Apply(ctx, other, "not-a-wwid", `\\.\PhysicalDrive1`, "R:", "mtprep-retention", guest.FormatBlank); err == nil {
+		t.Fatal("Apply without a UniqueId")
 	}
 	st, err := (Retention{}).Read(ctx, r, wwid, "R:")
 	if err != nil || st.Device != `\\.\PhysicalDrive1` {
@@ -154,13 +154,13 @@ func TestRetentionReadApply(t *testing.T) {
 	if got := r.calls[0].args; !reflect.DeepEqual(got, []string{"6000C2989DAA1234567890ABCDEF0123", "R"}) {
 		t.Errorf("retention-state args %q", got)
 	}
-	if err := (Retention{}).Apply(ctx, r, st.Device, "R:", "mtprep-retention", true); err != nil {
+	if err := (Retention{}).Apply(ctx, r, wwid, st.Device, "R:", "mtprep-retention", guest.FormatBlank); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.calls[1].args; !reflect.DeepEqual(got, []string{"1", "6000C2989DAA1234567890ABCDEF0123", "R", "mtprep-retention", "yes"}) {
 		t.Errorf("retention-apply args %q", got)
 	}
-	if err := (Retention{}).Apply(ctx, r, "/dev/sdb", "R:", "x", true); err == nil {
+	if err := (Retention{}).Apply(ctx, r, wwid, "/dev/sdb", "R:", "x", guest.FormatNamed); err == nil {
 		t.Error("a Linux device was accepted")
 	}
 }

@@ -40,6 +40,7 @@ func TestWindowsMTOnSimulator(t *testing.T) {
 	}
 	srv, u := cliSim(t)
 	specFile := writeSpecFrom(t, "../../examples/mt-windows.yaml", func(s string) string {
+		s = strings.Replace(s, `cluster: ""`, `cluster: DC0_C0`, 1)
 		return strings.Replace(s, "./en_windows_server_2016_x64_dvd_9718492.iso", base, 1)
 	})
 	work := filepath.Join(dir, "work")
@@ -68,9 +69,9 @@ func TestWindowsMTOnSimulator(t *testing.T) {
 		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
 	}
 	for _, w := range []string{
-		"attached as it is", "Windows Server 2016 or 2019, volume id SSS_X64FREE_EN-US_DV9", "autounattend.xml",
+		"autounattend.xml",
 		"guest windows9Server64Guest, LSI Logic SAS SCSI", "e1000e NIC",
-		"packages     n/a", "agent        n/a",
+		"packages     n/a", "extract the Unified Setup", "setup64.exe", "format NTFS",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("plan output lacks %q:\n%s", w, out)
@@ -156,6 +157,9 @@ func TestWindowsMTOnSimulator(t *testing.T) {
 	var r report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "attached as it is") || !strings.Contains(out, "Windows Server 2016 or 2019, volume id SSS_X64FREE_EN-US_DV9") {
+		t.Errorf("second build does not say the base is attached untouched, with its identity:\n%s", out)
 	}
 	for _, p := range r.Phases {
 		if p.Status != "done" {

@@ -253,7 +253,9 @@ type Retention interface {
 	Steps(mountpoint string) string
 	// Apply formats device (as format says) with the label, writes the
 	// boot mount entry and mounts it at mountpoint.
-	Apply(ctx context.Context, r Runner, device, mountpoint, label string, format Format) error
+	// wwid is the disk's, so the apply can check on the MT that device
+	// is still that disk.
+	Apply(ctx context.Context, r Runner, wwid, device, mountpoint, label string, format Format) error
 }
 
 // Format is how the retention part's Apply may format the disk.

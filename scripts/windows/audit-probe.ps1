@@ -1,9 +1,9 @@
 # mtprep audit: one read-only probe of a Windows master target. It
 # changes nothing. Args: HOSTNAME LETTER CS_IP CS_PORT STATE_DIR.
 # Output: "key value" lines in audit-probe.sh's format (read by
-# audit.ParseProbe). A key whose check has no Windows meaning gets the
-# value "n/a" ("multipathd n/a", "multipathd_boot n/a": a Windows MT needs
-# no multipath daemon); acc_* are the agent unpack markers; ret_fstab is
+# audit.ParseProbe). A check that has no Windows meaning gets an
+# "na <check id> <reason>" line (audit reports it N/A, never PASS);
+# ret_fstab is
 # the drive letter's assignment, which Windows keeps across boots (the
 # analogue of an fstab line); ret_wwid is "3" + the disk's UniqueId, the
 # Linux form. No rpm lines: Windows has no package list for the MT role.
@@ -11,12 +11,9 @@ param([string]$Hostname, [string]$Letter, [string]$CsIp, [string]$CsPort, [strin
 $ErrorActionPreference = 'Continue'
 $os = Get-CimInstance -ClassName Win32_OperatingSystem
 'os {0} {1}' -f $os.Caption.Trim(), $os.Version
-'multipathd n/a'
-'multipathd_boot n/a'
-foreach ($m in 'started', 'done', 'reboot-pending') {
-    $f = Join-Path $StateDir ('agent.{0}' -f $m)
-    if (Test-Path -LiteralPath $f) { 'acc_{0} {1}' -f $m, (Get-Content -LiteralPath $f -TotalCount 1) }
-}
+'na guest.packages Windows has no package list for the MT role'
+'na guest.multipathd a Windows MT needs no multipath daemon'
+'na guest.applycustomchanges ApplyCustomChanges.sh is the Linux agent preparation; Windows has none'
 $v = Get-Volume -DriveLetter $Letter -ErrorAction SilentlyContinue
 if ($v) {
     $dev = '{0}:' -f $Letter
