@@ -208,8 +208,19 @@ func TestUbuntuLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		remote := path.Join(dir, path.Base(l.AgentTarball))
-		if _, err := conn.Upload(ctx, l.AgentTarball, remote, nil); err != nil {
+		if !ubuntu.AgentTarballRe.MatchString(path.Base(l.UbuntuAgentTarball)) {
+			t.Errorf("%s is not an Ubuntu agent tarball name", l.UbuntuAgentTarball)
+		}
+		// The RHEL6-64 build refuses this OS, as the real one does.
+		rhel := path.Join(dir, path.Base(l.AgentTarball))
+		if _, err := conn.Upload(ctx, l.AgentTarball, rhel, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Run(ctx, "sh", "-c", "mkdir -p /root/rhel && tar -xzf "+rhel+" -C /root/rhel && cd /root/rhel && bash ./ApplyCustomChanges.sh"); err == nil || !strings.Contains(err.Error(), "unsupported OS") {
+			t.Errorf("the RHEL6-64 agent ran on Ubuntu: %v", err)
+		}
+		remote := path.Join(dir, path.Base(l.UbuntuAgentTarball))
+		if _, err := conn.Upload(ctx, l.UbuntuAgentTarball, remote, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := o.Agent.Apply(ctx, conn, remote); err != nil {

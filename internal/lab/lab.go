@@ -85,6 +85,9 @@ type Lab struct {
 	UbuntuBundlePath string
 	UbuntuAptSource  string
 	UbuntuDebs       map[string]string
+	// UbuntuAgentTarball is the UBUNTU-16.04-64 agent stand-in (9.10.0.0),
+	// whose install and ApplyCustomChanges.sh run on Ubuntu 16.04 only.
+	UbuntuAgentTarball string
 
 	// UpTime is how long Up took; DownTime how long Down took.
 	UpTime   time.Duration
@@ -335,7 +338,7 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		if l.ubu, err = buildUbuntuArtifacts(ctx, filepath.Join(l.runDir, "ubuntu")); err != nil {
 			return nil, fmt.Errorf("ubuntu test packages: %w", err)
 		}
-		l.UbuntuBundlePath, l.UbuntuDebs = l.ubu.Bundle, l.ubu.Debs
+		l.UbuntuBundlePath, l.UbuntuDebs, l.UbuntuAgentTarball = l.ubu.Bundle, l.ubu.Debs, l.ubu.Agent
 		install = l.installBaseUbuntu
 	}
 	for i, g := range l.Guests {

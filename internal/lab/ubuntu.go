@@ -106,12 +106,44 @@ func ubuntuPreflight() error {
 	return nil
 }
 
-// ubuntuArtifacts are the built .debs, the bundle and the repository.
+// UbuntuAgentVersion is the version of the Ubuntu agent stand-in: 9.10,
+// the first with an UBUNTU-16.04-64 build.
+const UbuntuAgentVersion = "9.10.0.0"
+
+// UbuntuAgentTarballName is the Ubuntu agent stand-in's file name, in the
+// real build's pattern
+// (Microsoft-ASR_UA_<version>_UBUNTU-16.04-64_GA_<date>_release.tar.gz).
+func UbuntuAgentTarballName(version string) string {
+	return fmt.Sprintf("Microsoft-ASR_UA_%s_UBUNTU-16.04-64_GA_standin_release.tar.gz", version)
+}
+
+// ubuntuAgentEdit turns the RHEL6-64 agent stand-in's OS checks into the
+// UBUNTU-16.04-64 build's: install and ApplyCustomChanges.sh run on Ubuntu
+// 16.04 (ID=ubuntu, VERSION_ID="16.04" in /etc/os-release) only.
+func ubuntuAgentEdit(name string, b []byte) []byte {
+	s := string(b)
+	check := `{ grep -qx 'ID=ubuntu' /etc/os-release && grep -qx 'VERSION_ID="16.04"' /etc/os-release; } 2>/dev/null`
+	found := `$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME" || echo unknown OS)`
+	switch name {
+	case "install":
+		s = strings.Replace(s, `grep -Eq 'release 6\.' /etc/redhat-release 2>/dev/null || die 2 "this package is for RHEL6-64/CentOS 6 64-bit; found: $(cat /etc/redhat-release 2>/dev/null || echo unknown OS)"`,
+			check+` || die 2 "this package is for UBUNTU-16.04-64; found: `+found+`"`, 1)
+	case "ApplyCustomChanges.sh":
+		s = strings.Replace(s, `grep -Eq 'release 6\.' /etc/redhat-release 2>/dev/null || {
+	echo "ERROR: unsupported OS: $(cat /etc/redhat-release 2>/dev/null)" >&2`, check+` || {
+	echo "ERROR: unsupported OS: `+found+`" >&2`, 1)
+	}
+	return []byte(s)
+}
+
+// ubuntuArtifacts are the built .debs, the bundle, the repository and the
+// agent stand-in.
 type ubuntuArtifacts struct {
 	Debs   map[string]string // name → .deb path
 	Base   []string          // .deb paths installed at Up
 	Bundle string
 	Repo   string // directory of the flat repository (Packages)
+	Agent  string
 }
 
 // buildUbuntuArtifacts builds the test .debs with dpkg-deb in dir, the
@@ -150,6 +182,10 @@ func buildUbuntuArtifacts(ctx context.Context, dir string) (*ubuntuArtifacts, er
 		return nil, fmt.Errorf("dpkg-scanpackages: %w: %s", err, stderr.String())
 	}
 	if err := os.WriteFile(filepath.Join(a.Repo, "Packages"), idx, 0o644); err != nil {
+		return nil, err
+	}
+	a.Agent = filepath.Join(dir, UbuntuAgentTarballName(UbuntuAgentVersion))
+	if err := writeAgentTarball(a.Agent, UbuntuAgentVersion, ubuntuAgentEdit); err != nil {
 		return nil, err
 	}
 	return a, nil
