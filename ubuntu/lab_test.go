@@ -282,4 +282,30 @@ func TestUbuntuLab(t *testing.T) {
 			}
 		}
 	})
+
+	// The agent's reboot: the marker in /run (a tmpfs) tells the new boot
+	// from the old; enabled units start at boot, the retention mount comes
+	// back from fstab.
+	t.Run("reboot", func(t *testing.T) {
+		if err := conn.Reboot(ctx, 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Agent.Rebooted(ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+		st, err := o.Packages.Read(ctx, conn)
+		if err != nil || len(st.Missing) != 0 || !st.Services[0].OK() {
+			t.Errorf("after reboot: %+v %v", st, err)
+		}
+		if ts, err := o.Tools.Read(ctx, conn); err != nil || !ts.Running || !g.ToolsRunning() {
+			t.Errorf("tools after reboot: %+v %v", ts, err)
+		}
+		d := g.DiskByRole(lab.RoleBlank)
+		if rs, err := o.Retention.Read(ctx, conn, d.WWID, "/mnt/retention"); err != nil || !slices.Contains(rs.Mounted, "/mnt/retention") {
+			t.Errorf("retention after reboot: %+v %v", rs, err)
+		}
+		if as, err := o.Agent.Read(ctx, conn); err != nil || as.RebootPending != "" || as.Done == "" {
+			t.Errorf("agent after reboot: %+v %v", as, err)
+		}
+	})
 }
