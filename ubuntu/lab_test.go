@@ -147,9 +147,23 @@ func TestUbuntuLab(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), `APT::Periodic::Unattended-Upgrade "0";`) {
 			t.Errorf("%v: %s", err, out)
 		}
-		// A held kernel is not upgraded by an install that would.
-		if out, err := conn.Run(ctx, "apt-mark", "showhold"); err != nil || !strings.Contains(string(out), "linux-generic") {
-			t.Errorf("apt-mark showhold: %v %s", err, out)
+		// A dist-upgrade from the lab's repository, which has a 4.4.0-87
+		// kernel and newer meta-packages, leaves the held kernel alone.
+		if out, err := conn.Run(ctx, "sh", "-c", "export DEBIAN_FRONTEND=noninteractive; apt-get -q update && apt-get -q -y dist-upgrade"); err != nil {
+			t.Fatalf("dist-upgrade: %v: %s", err, out)
+		}
+		out, err = conn.Run(ctx, "dpkg-query", "-W", "-f=${Package} ${Version} ${Status}\n", "linux-generic", "linux-image-generic")
+		if err != nil || !strings.Contains(string(out), "linux-generic 4.4.0.62.65 hold ok installed") || !strings.Contains(string(out), "linux-image-generic 4.4.0.62.65 hold ok installed") {
+			t.Errorf("held kernel packages after dist-upgrade: %v\n%s", err, out)
+		}
+		if out, _ := conn.Run(ctx, "sh", "-c", "dpkg-query -W 'linux-image-4.4.0-87*' 2>/dev/null; true"); strings.Contains(string(out), "4.4.0-87") {
+			t.Errorf("the newer kernel was installed: %s", out)
+		}
+		// The control: without the holds the same dist-upgrade (simulated)
+		// would install the 4.4.0-87 kernel.
+		out, err = conn.Run(ctx, "sh", "-c", "h=$(apt-mark showhold) && apt-mark unhold $h >/dev/null && apt-get -s dist-upgrade; rc=$?; apt-mark hold $h >/dev/null; exit $rc")
+		if err != nil || !strings.Contains(string(out), "Inst linux-image-4.4.0-87-generic") {
+			t.Errorf("without holds, dist-upgrade would not install the newer kernel: %v\n%s", err, out)
 		}
 	})
 

@@ -46,8 +46,8 @@ type DebPackage struct {
 	// a marker file).
 	Files map[string]string
 	// Base: installed in the guest at Up (in its dpkg database), not only
-	// in the bundle and repository.
-	Base bool
+	// in the bundle and repository. RepoOnly: only in the repository.
+	Base, RepoOnly bool
 }
 
 // FileName is the .deb's file name as Debian names it.
@@ -62,7 +62,8 @@ func (p DebPackage) FileName() string {
 // UbuntuPackages lists the Ubuntu test packages: the MT list
 // (multipath-tools, lsscsi, python-pyasn1, lvm2, kpartx), open-vm-tools
 // and the 4.4.0-62 kernel with its meta-packages (base), at xenial's
-// versions.
+// versions, and a 4.4.0-87 kernel with newer meta-packages in the
+// repository only.
 func UbuntuPackages() []DebPackage {
 	const mp = "0.5.0+git1.656f8865-5ubuntu2"
 	return []DebPackage{
@@ -87,6 +88,14 @@ func UbuntuPackages() []DebPackage {
 		{Name: "linux-image-generic", Version: "4.4.0.62.65", Arch: "amd64", Depends: "linux-image-" + UbuntuKernel, Base: true},
 		{Name: "linux-headers-generic", Version: "4.4.0.62.65", Arch: "amd64", Depends: "linux-headers-" + UbuntuKernel, Base: true},
 		{Name: "linux-generic", Version: "4.4.0.62.65", Arch: "amd64", Depends: "linux-image-generic (= 4.4.0.62.65), linux-headers-generic (= 4.4.0.62.65)", Base: true},
+		// A newer kernel, in the repository only: what a dist-upgrade
+		// would move a not-held MT to (past ASR's 4.4.0-81 limit).
+		{Name: "linux-image-4.4.0-87-generic", Version: "4.4.0-87.110", Arch: "amd64", RepoOnly: true},
+		{Name: "linux-image-generic", Version: "4.4.0.87.93", Arch: "amd64", Depends: "linux-image-4.4.0-87-generic", RepoOnly: true},
+		{Name: "linux-headers-4.4.0-87", Version: "4.4.0-87.110", Arch: "all", RepoOnly: true},
+		{Name: "linux-headers-4.4.0-87-generic", Version: "4.4.0-87.110", Arch: "amd64", Depends: "linux-headers-4.4.0-87", RepoOnly: true},
+		{Name: "linux-headers-generic", Version: "4.4.0.87.93", Arch: "amd64", Depends: "linux-headers-4.4.0-87-generic", RepoOnly: true},
+		{Name: "linux-generic", Version: "4.4.0.87.93", Arch: "amd64", Depends: "linux-image-generic (= 4.4.0.87.93), linux-headers-generic (= 4.4.0.87.93)", RepoOnly: true},
 	}
 }
 
@@ -160,6 +169,9 @@ func buildUbuntuArtifacts(ctx context.Context, dir string) (*ubuntuArtifacts, er
 		out := filepath.Join(a.Repo, p.FileName())
 		if err := buildDeb(ctx, p, filepath.Join(dir, "build", p.Name), out); err != nil {
 			return nil, fmt.Errorf("building %s: %w", p.FileName(), err)
+		}
+		if p.RepoOnly {
+			continue
 		}
 		a.Debs[p.Name] = out
 		if p.Base {
