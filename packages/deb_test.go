@@ -166,3 +166,24 @@ func TestDebBundle(t *testing.T) {
 		t.Error("junk accepted as a .deb")
 	}
 }
+
+// FuzzCompareDeb: CompareDeb never panics, is antisymmetric, and a
+// version equals itself.
+func FuzzCompareDeb(f *testing.F) {
+	for _, c := range debCases {
+		f.Add(c.a, c.b)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ab, errA := CompareDeb(a, b)
+		ba, errB := CompareDeb(b, a)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("errors differ: %v / %v", errA, errB)
+		}
+		if errA == nil && ab != -ba {
+			t.Fatalf("CompareDeb(%q, %q) = %d but reversed %d", a, b, ab, ba)
+		}
+		if c, err := CompareDeb(a, a); err == nil && c != 0 {
+			t.Fatalf("CompareDeb(%q, itself) = %d", a, c)
+		}
+	})
+}
