@@ -80,6 +80,10 @@ func TestUbuntuLab(t *testing.T) {
 		if err := o.Packages.Install(ctx, conn, st, bundle, env); err != nil {
 			t.Fatal(err)
 		}
+		out, err := conn.Run(ctx, "cat", "/etc/multipath.conf")
+		if err != nil || !strings.Contains(string(out), "find_multipaths no") || !strings.Contains(string(out), "user_friendly_names no") {
+			t.Errorf("multipath.conf: %v\n%s", err, out)
+		}
 		st, err = o.Packages.Read(ctx, conn)
 		if err != nil {
 			t.Fatal(err)
@@ -88,7 +92,7 @@ func TestUbuntuLab(t *testing.T) {
 			t.Errorf("after install: missing %v services %+v", st.Missing, st.Services)
 		}
 		// multipath -ll names the presented disks by WWID.
-		out, err := conn.Run(ctx, "multipath", "-ll")
+		out, err = conn.Run(ctx, "multipath", "-ll")
 		if err != nil || !strings.Contains(string(out), g.DiskByRole(lab.RoleBlank).WWID) {
 			t.Errorf("multipath -ll: %v\n%s", err, out)
 		}

@@ -71,7 +71,6 @@ func UbuntuPackages() []DebPackage {
 			"/sbin/multipath":                        "guestfs/multipath/multipath",
 			"/sbin/multipathd":                       "guestfs/multipath/multipathd",
 			"/lib/systemd/system/multipathd.service": "guestfs/ubuntu/multipathd.service",
-			"/usr/lib/mtlab/multipath-defaults.conf": "guestfs/ubuntu/multipath-defaults.conf",
 		}},
 		{Name: "kpartx", Version: mp, Arch: "amd64"},
 		{Name: "lsscsi", Version: "0.27-3", Arch: "amd64"},
@@ -229,10 +228,12 @@ func buildDeb(ctx context.Context, p DebPackage, root, out string) error {
 			return err
 		}
 		if dst == "/sbin/multipath" {
-			// Ubuntu's multipath needs no multipath.conf (maps by WWID);
-			// the el6 stand-in blacklists everything without one.
-			b = []byte(strings.Replace(string(b), "CONF=/etc/multipath.conf\n",
-				"CONF=/etc/multipath.conf\n[ -f \"$CONF\" ] || CONF=/usr/lib/mtlab/multipath-defaults.conf\n", 1))
+			// xenial's multipath (its enable-find-multipaths patch): with
+			// no multipath.conf, or one without find_multipaths no, a
+			// disk with one path (every lab disk) gets no map.
+			b = []byte(strings.Replace(string(b), "want=$1\n", "want=$1\n"+
+				"# mtlab, Ubuntu 16.04: find_multipaths yes unless multipath.conf says no.\n"+
+				"if [ ! -f \"$CONF\" ] || ! grep -Eq '^[[:space:]]*find_multipaths[[:space:]]+\"?no\"?' \"$CONF\"; then exit 0; fi\n", 1))
 		}
 		mode := os.FileMode(0o644)
 		if strings.Contains(dst, "/bin/") || strings.Contains(dst, "/sbin/") {

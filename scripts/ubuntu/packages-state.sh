@@ -17,13 +17,17 @@ for p in "$@"; do
         awk '$3 == "install" && $4 == "ok" && $5 == "installed" { print "deb " $1 " " $2 }'
 done
 apt-mark showhold 2>/dev/null | sed 's/^/hold /'
-# Configured means a multipath.conf that does not name maps mpathN: the
-# retention disk is found by WWID. Ubuntu's default (no multipath.conf)
-# already names maps by WWID.
-if [ -f /etc/multipath.conf ] && grep -Eq '^[[:space:]]*user_friendly_names[[:space:]]+yes' /etc/multipath.conf; then
-    echo "multipath conf no"
-else
+# Configured means a multipath.conf that maps single-path disks and names
+# maps by WWID: xenial's multipath-tools defaults to find_multipaths yes
+# (its enable-find-multipaths patch), under which a VMware disk, which has
+# one path, gets no /dev/mapper/<wwid> map; and user_friendly_names yes
+# would name maps mpathN.
+if [ -f /etc/multipath.conf ] &&
+    grep -Eq '^[[:space:]]*find_multipaths[[:space:]]+"?no"?' /etc/multipath.conf &&
+    ! grep -Eq '^[[:space:]]*user_friendly_names[[:space:]]+"?yes"?' /etc/multipath.conf; then
     echo "multipath conf yes"
+else
+    echo "multipath conf no"
 fi
 if systemctl is-enabled multipathd >/dev/null 2>&1 || systemctl is-enabled multipath-tools >/dev/null 2>&1; then
     echo "multipath enabled yes"
