@@ -6,10 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/provision/guest"
@@ -324,6 +328,76 @@ func TestUbuntuLab(t *testing.T) {
 		}
 		if as, err := o.Agent.Read(ctx, conn); err != nil || as.RebootPending != "" || as.Done == "" {
 			t.Errorf("agent after reboot: %+v %v", as, err)
+		}
+	})
+
+	// The late command's keys: the host key mtprep generated becomes the
+	// guest's (a strict connection with only that key in known_hosts
+	// works), and root's authorized key is the one given. Last: it
+	// replaces the lab's host key.
+	t.Run("late command keys", func(t *testing.T) {
+		pem, err := os.ReadFile(g.UserKeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := ssh.ParsePrivateKey(pem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hk, err := ubuntu.NewHostKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &ubuntu.Preseed{
+			Name: "mtlab", Hostname: g.Hostname, IP: g.Address, Netmask: "255.255.255.0", Gateway: l.HostIP,
+			DNS: []string{l.HostIP}, Interface: "auto", Timezone: "UTC", OSDisk: "sda", MemoryMB: 6144, OSDiskGB: 100,
+			RootPasswordHash: "$6$saltsaltsaltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/",
+			AuthorizedKeys:   []ssh.PublicKey{signer.PublicKey()}, HostKey: hk,
+		}
+		ps, err := p.Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var late string
+		for _, line := range ubuntu.Lines(ps) {
+			if rest, ok := strings.CutPrefix(line, ubuntu.LateCommandPrefix); ok {
+				b, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(rest, ubuntu.LateCommandSuffix))
+				if err != nil {
+					t.Fatal(err)
+				}
+				late = string(b)
+			}
+		}
+		if out, err := conn.Script(ctx, "exec sh -s <<'MTPREP_LATE'\n"+late+"\nMTPREP_LATE", nil); err != nil {
+			t.Fatalf("late command: %v: %s", err, out)
+		}
+		hpub, err := ssh.NewPublicKey(&hk.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{g.Address}, hpub)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c2, err := guest.Dial(ctx, guest.Config{
+			Address: g.Address, Port: g.SSHPort, User: "root", PrivateKey: g.UserKeyFile,
+			KnownHosts: kh, HostKey: "strict", Shell: ubuntu.Shell{}, Log: log,
+		})
+		if err != nil {
+			t.Fatalf("strict connection with the preseed's host key: %v", err)
+		}
+		defer c2.Close()
+		// And the lab's own host key is no longer the guest's.
+		if c3, err := guest.Dial(ctx, guest.Config{
+			Address: g.Address, Port: g.SSHPort, User: "root", PrivateKey: g.UserKeyFile,
+			KnownHosts: g.KnownHostsFile, HostKey: "strict", Shell: ubuntu.Shell{}, Log: log,
+		}); err == nil {
+			c3.Close()
+			t.Error("the guest still offers the lab's host key")
+		}
+		out, err := c2.Run(ctx, "cat", "/root/.ssh/authorized_keys")
+		if err != nil || strings.TrimSpace(string(out)) != strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) {
+			t.Errorf("authorized_keys: %v\n%s", err, out)
 		}
 	})
 }
