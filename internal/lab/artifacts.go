@@ -468,7 +468,7 @@ func writeBundle(a *artifacts) error {
 // version so mtprep can read it from the tarball without trusting the
 // file name. ApplyCustomChanges.sh is packed without the execute bit, as the
 // seed's "chmod 755 ./ApplyCustomChanges.sh" step implies.
-func writeAgentTarball(path, version string) error {
+func writeAgentTarball(path, version string, edits ...func(name string, b []byte) []byte) error {
 	var files []tarFile
 	for _, f := range []struct {
 		name string
@@ -477,6 +477,9 @@ func writeAgentTarball(path, version string) error {
 		b, err := guestFiles.ReadFile("guestfs/agent/" + f.name)
 		if err != nil {
 			return err
+		}
+		for _, e := range edits {
+			b = e(f.name, b)
 		}
 		files = append(files, tarFile{name: f.name, data: b, mode: f.mode})
 	}

@@ -17,7 +17,7 @@
 //
 // # API
 //
-//	Up(ctx, Options) (*Lab, error)     Options{Guests, StateDir, Logger, DiskSize, RebootDelay, NoMTVM}
+//	Up(ctx, Options) (*Lab, error)     Options{Guests, StateDir, Logger, DiskSize, RebootDelay, NoMTVM, Flavour}
 //	(*Lab).Down() error                idempotent; on every exit path
 //	Start(t) / StartWith(t, Options)   for tests
 //	Cleanup(stateDir) / CleanupContext removes what killed labs left
@@ -38,6 +38,9 @@
 //	Lab.VMTools(ctx, vm), WaitTools(ctx, vm, running)   what vSphere reports about vm's Tools
 //	Lab.RepoRequests()                     what the repository server served
 //	Lab.Env(), WriteEnvFile(path)          the lab as GOVC_*/MTLAB_* variables
+//	Flavour FlavourUbuntu (ubuntu.go)      Ubuntu 16.04.2 guests: Lab.UbuntuBundlePath (.debs, SHA256SUMS first),
+//	                                       UbuntuAptSource (sources.list line of the flat repository), UbuntuDebs,
+//	                                       UbuntuAgentTarball (9.10.0.0, UBUNTU-16.04-64); UbuntuKernel, UbuntuPackages()
 //
 //	Guest: Name, Hostname, VMName, Address, SSHPort 22, Root, Netns, HostKeyPublic,
 //	       HostKeyFingerprint, KnownHostsFile, UserKeyFile

@@ -120,7 +120,7 @@ func guestFresh() map[string]os.FileMode {
 // trusted.overlay.opaque xattr hides a lower directory's contents. Deleting
 // through the mounted overlay would instead write one whiteout per host
 // file (hundreds of thousands under /root).
-func prepareUpper(upper string) error {
+func prepareUpper(upper string, extraFresh map[string]os.FileMode) error {
 	mkdirLike := func(p string) error {
 		// Parent directories take the host's mode and owner: in an
 		// overlay the upper directory's attributes win.
@@ -160,7 +160,11 @@ func prepareUpper(upper string) error {
 			return fmt.Errorf("whiteout %s: %w", p, err)
 		}
 	}
-	for p, mode := range guestFresh() {
+	fresh := guestFresh()
+	for p, mode := range extraFresh {
+		fresh[p] = mode
+	}
+	for p, mode := range fresh {
 		up := filepath.Join(upper, p)
 		if err := mkdirLike(up); err != nil {
 			return err

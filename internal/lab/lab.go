@@ -38,6 +38,9 @@ type Options struct {
 	// NoMTVM skips creating each guest's MT VM in vCenter and presenting
 	// its disks.
 	NoMTVM bool
+	// Flavour is the guests' OS: FlavourCentOS (CentOS 6.6, the default)
+	// or FlavourUbuntu (Ubuntu 16.04.2; see ubuntu.go).
+	Flavour string
 }
 
 // Lab is a running lab. Its fields are read-only.
@@ -75,6 +78,16 @@ type Lab struct {
 	AgentTarballLegacy string
 	// RunDir is this run's directory under StateDir.
 	RunDir string
+	// UbuntuBundlePath is the Ubuntu guests' offline bundle of test .debs
+	// (SHA256SUMS first), UbuntuAptSource the sources.list line of the
+	// lab's flat apt repository holding them and the kernel packages,
+	// UbuntuDebs each test package's .deb; set for FlavourUbuntu only.
+	UbuntuBundlePath string
+	UbuntuAptSource  string
+	UbuntuDebs       map[string]string
+	// UbuntuAgentTarball is the UBUNTU-16.04-64 agent stand-in (9.10.0.0),
+	// whose install and ApplyCustomChanges.sh run on Ubuntu 16.04 only.
+	UbuntuAgentTarball string
 
 	// UpTime is how long Up took; DownTime how long Down took.
 	UpTime   time.Duration
@@ -87,6 +100,7 @@ type Lab struct {
 	runID    string
 	bridge   string
 	art      *artifacts
+	ubu      *ubuntuArtifacts
 	httpSrv  *http.Server
 	dns      *dnsServer
 	userKey  *rsaKey
@@ -319,9 +333,17 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 	timings = append(timings, "artifacts-build", ar.a.BuildElapsed.Round(time.Millisecond), "artifacts-cached", !ar.a.BuiltNow)
 
 	t0 = time.Now()
+	install := l.installBase
+	if o.Flavour == FlavourUbuntu {
+		if l.ubu, err = buildUbuntuArtifacts(ctx, filepath.Join(l.runDir, "ubuntu")); err != nil {
+			return nil, fmt.Errorf("ubuntu test packages: %w", err)
+		}
+		l.UbuntuBundlePath, l.UbuntuDebs, l.UbuntuAgentTarball = l.ubu.Bundle, l.ubu.Debs, l.ubu.Agent
+		install = l.installBaseUbuntu
+	}
 	for i, g := range l.Guests {
 		gwg.Add(1)
-		go func() { defer gwg.Done(); gerrs[i] = l.installBase(ctx, g) }()
+		go func() { defer gwg.Done(); gerrs[i] = install(ctx, g) }()
 	}
 	gwg.Wait()
 	if err := errors.Join(gerrs...); err != nil {
@@ -420,7 +442,11 @@ func (l *Lab) prepareGuest(ctx context.Context, g *Guest, hostKey *rsaKey, rootU
 			return err
 		}
 	}
-	if err := prepareUpper(filepath.Join(g.upper, "u")); err != nil {
+	var fresh map[string]os.FileMode
+	if l.opts.Flavour == FlavourUbuntu {
+		fresh = ubuntuFresh()
+	}
+	if err := prepareUpper(filepath.Join(g.upper, "u"), fresh); err != nil {
 		return err
 	}
 	opts := fmt.Sprintf("lowerdir=/,upperdir=%s/u,workdir=%s/w", g.upper, g.upper)
@@ -430,6 +456,11 @@ func (l *Lab) prepareGuest(ctx context.Context, g *Guest, hostKey *rsaKey, rootU
 	data := guestTemplateData{Hostname: g.Hostname, Address: g.Address, Gateway: l.HostIP, RootUUID: rootUUID}
 	if err := g.populate(hostKey, l.userKey.authorizedLine("mtlab"), data); err != nil {
 		return err
+	}
+	if l.opts.Flavour == FlavourUbuntu {
+		if err := g.populateUbuntu(); err != nil {
+			return err
+		}
 	}
 	host := fmt.Sprintf("mtl%sh%s", l.runID, strings.TrimPrefix(g.Name, "g"))
 	peer := fmt.Sprintf("mtl%sg%s", l.runID, strings.TrimPrefix(g.Name, "g"))
@@ -533,6 +564,10 @@ func (l *Lab) startRepoServer(ctx context.Context) error {
 	mux.Handle("/centos/", http.StripPrefix("/centos", vault))
 	mux.Handle("/elrepo/", http.StripPrefix("/elrepo", elrepo))
 	mux.Handle("/epel/", http.StripPrefix("/epel", epel))
+	if l.ubu != nil {
+		mux.Handle("/ubuntu/", http.StripPrefix("/ubuntu", http.FileServer(http.Dir(l.ubu.Repo))))
+		l.UbuntuAptSource = fmt.Sprintf("deb [trusted=yes] http://%s/ubuntu/ ./", l.HostIP)
+	}
 	l.httpSrv = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			l.reqMu.Lock()
@@ -710,7 +745,11 @@ func Start(t testing.TB) *Lab { return StartWith(t, Options{}) }
 // the test log (MTLAB_LOG=debug for everything, including sshd's log).
 func StartWith(t testing.TB, o Options) *Lab {
 	t.Helper()
-	if err := Preflight(); err != nil {
+	err := Preflight()
+	if err == nil && o.Flavour == FlavourUbuntu {
+		err = ubuntuPreflight()
+	}
+	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("lab cannot start and CI=true: %v", err)
 		}

@@ -1,0 +1,23 @@
+# mtprep: report what the handoff phase checks; changes nothing.
+# Args: HOSTNAME CS_IP CS_PORT. Output lines "key value".
+# Ubuntu 16.04: bash 4.3 (/dev/tcp), coreutils 8.25 (timeout), iproute2.
+set -u
+host=$1 csip=$2 csport=$3
+ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print "nic " a[1] }'
+awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) print "hosts " $1 }' /etc/hosts
+if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$csip" "$csport" 2>/dev/null; then
+    echo "cs reachable"
+else
+    echo "cs unreachable"
+fi
+# The agent's .vx_version holds KEY=VALUE lines (VERSION=9.3.0.0,
+# INSTALLATION_DIR=...); older ones hold the bare version.
+if [ -f /usr/local/.vx_version ]; then
+    v=$(sed -n 's/^VERSION=//p' /usr/local/.vx_version | head -n 1)
+    [ -n "$v" ] || v=$(head -n 1 /usr/local/.vx_version)
+    echo "vx_version $v"
+fi
+if [ -f /root/.mtprep/registered ]; then
+    echo "registered $(head -n 1 /root/.mtprep/registered)"
+fi
+exit 0

@@ -1,0 +1,118 @@
+// Package ubuntu holds every line of shell that runs on an Ubuntu 16.04
+// master target, as real files embedded at build time, so it can be read,
+// linted and run by hand. Package ubuntu (the OS) is its one user.
+// Everything here must run on Ubuntu 16.04.2 server amd64: bash 4.3 (sh is
+// dash), coreutils 8.25, util-linux 2.27.1, dpkg 1.18, apt 1.2, systemd
+// 229 (systemctl), /etc/os-release and lsb_release. The scripts shared in
+// spirit with CentOS (agent, lock, retention, hosts) are copies of
+// scripts/centos adapted here, so each OS's shell can change alone.
+package ubuntu
+
+import _ "embed"
+
+// LateCommand is the body of the preseed's late_command, run in-target.
+// The preseed prepends the data variables.
+//
+//go:embed late-command.sh
+var LateCommand string
+
+// Release prints "ID VERSION_ID|lsb_release -ds|uname -r".
+//
+//go:embed release.sh
+var Release string
+
+// PackagesState reports the release, installed packages, holds and
+// multipathd's state.
+//
+//go:embed packages-state.sh
+var PackagesState string
+
+// PackagesBundle installs .debs from an uploaded offline bundle.
+//
+//go:embed packages-bundle.sh
+var PackagesBundle string
+
+// PackagesApt installs with apt-get from the repositories the spec names.
+//
+//go:embed packages-apt.sh
+var PackagesApt string
+
+// MultipathEnable enables and starts multipathd (systemctl).
+//
+//go:embed multipath-enable.sh
+var MultipathEnable string
+
+// ToolsState reports open-vm-tools and its unit.
+//
+//go:embed tools-state.sh
+var ToolsState string
+
+// ToolsEnable enables the VMware Tools unit and starts it.
+//
+//go:embed tools-enable.sh
+var ToolsEnable string
+
+// AgentState reports the agent preparation markers.
+//
+//go:embed agent-state.sh
+var AgentState string
+
+// AgentApply unpacks the agent and runs ApplyCustomChanges.sh once.
+//
+//go:embed agent-apply.sh
+var AgentApply string
+
+// AgentMarkDone records an interrupted ApplyCustomChanges.sh run as done.
+//
+//go:embed agent-mark-done.sh
+var AgentMarkDone string
+
+// AgentVersion prints the version of the agent installed on the MT.
+//
+//go:embed agent-version.sh
+var AgentVersion string
+
+// AgentInstall installs and registers the master target role; the
+// passphrase comes on stdin.
+//
+//go:embed agent-install.sh
+var AgentInstall string
+
+// HandoffState reports /etc/hosts, the configuration server's
+// reachability and the agent's install and registration.
+//
+//go:embed handoff-state.sh
+var HandoffState string
+
+// HostsApply maps the hostname to every NIC address in /etc/hosts.
+//
+//go:embed hosts-apply.sh
+var HostsApply string
+
+// RetentionState reports the retention disk's contents and uses.
+//
+//go:embed retention-state.sh
+var RetentionState string
+
+// RetentionScan reads a range of the retention disk (O_DIRECT, 4 MiB).
+//
+//go:embed retention-scan.sh
+var RetentionScan string
+
+// RetentionApply formats (when told), writes fstab (nofail) and mounts.
+//
+//go:embed retention-apply.sh
+var RetentionApply string
+
+// GuestLock takes the guest lock; GuestUnlock releases it.
+//
+//go:embed guest-lock.sh
+var GuestLock string
+
+//go:embed guest-unlock.sh
+var GuestUnlock string
+
+// AuditProbe is the audit's one read-only probe per host.
+//
+//go:embed audit-probe.sh
+var AuditProbe string

@@ -1,0 +1,351 @@
+// Package ubuntu is Ubuntu 16.04 (server amd64, 16.04.2 media) behind the
+// OS interface (provision/guest): the master target of ASR's Linux MT
+// procedure for Unified Agent 9.10 and later. The VM profile (guest ID
+// ubuntu64Guest, LSI Logic, vmxnet3), the preseed that installs it
+// unattended (guided partitioning of the OS disk only, no LVM, no
+// automatic updates, kernel packages held) and its SSH host key, the shell
+// (POSIX quoting, sudo -n, systemd), the release and kernel check, the
+// .deb packages and multipathd, open-vm-tools, the agent tarball's
+// unpacking and ApplyCustomChanges.sh, the retention disk by
+// /dev/mapper/<wwid>, the MT role's install and registration, the guest
+// lock and the audit probe. Every line of shell it runs is in
+// scripts/ubuntu. It never imports provision, its vSphere driver or
+// govmomi, nor its sibling OS package centos.
+package ubuntu
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/GehirnInc/crypt"
+	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers SHA-512 crypt ($6$)
+	"golang.org/x/crypto/ssh"
+
+	scripts "github.com/mtprep/mtprep/scripts/ubuntu"
+)
+
+// Preseed is every value that goes into an Ubuntu 16.04 preseed, already
+// typed. Render re-checks each value against a strict pattern, so a value
+// that slipped past the spec loader still cannot add a line, a d-i key or
+// a shell command.
+type Preseed struct {
+	Name     string // the MT's name, only in a comment
+	Hostname string // fully qualified
+	IP       string // dotted IPv4
+	Netmask  string // dotted IPv4 mask
+	Gateway  string
+	DNS      []string
+	// Interface is netcfg/choose_interface: "auto" (the one NIC) or a
+	// name such as ens160 (16.04 names NICs by their PCI slot).
+	Interface string
+	Timezone  string
+	// RootPasswordHash is a SHA-512 crypt hash ($6$…); see HashPassword.
+	RootPasswordHash string
+	// OSDisk is the only disk the installer may touch: sda, the OS disk at
+	// SCSI 0:0 of the LSI Logic controller.
+	OSDisk   string
+	MemoryMB int
+	OSDiskGB int
+	// AuthorizedKeys go to root's authorized_keys.
+	AuthorizedKeys []ssh.PublicKey
+	// HostKey, when set, becomes the MT's RSA host key so mtprep can
+	// trust it before the first connection.
+	HostKey *rsa.PrivateKey
+}
+
+// Partition is one partition of the recipe.
+type Partition struct {
+	Mount  string // "/", "swap", "/var/crash", "/home"
+	FSType string // ext4 or linux-swap
+	SizeMB int
+	Grow   bool
+}
+
+// Layout is the CentOS MT's layout (centos.Layout) on Ubuntu: /,
+// /var/crash, /home as ext4 plus swap, plain partitions (ASR: "Master
+// target server on LVM is not supported"): swap as large as memory
+// (capped at 8 GiB), /var/crash large enough for a kdump vmcore of all
+// memory, / at 40% of the disk (at least 20 GiB), and /home the rest.
+func Layout(memoryMB, osDiskGB int) ([]Partition, error) {
+	swap := min(memoryMB, 8192)
+	crash := memoryMB + 1024
+	root := max(osDiskGB*1024*40/100, 20480)
+	if need := swap + crash + root + 1024 + 2; need > osDiskGB*1024 {
+		return nil, fmt.Errorf("preseed: an OS disk of %d GB cannot hold / (%d MB), swap (%d MB), /var/crash (%d MB) and /home: give at least %d GB", osDiskGB, root, swap, crash, (need+1023)/1024)
+	}
+	return []Partition{
+		{Mount: "/", FSType: "ext4", SizeMB: root},
+		{Mount: "swap", FSType: "linux-swap", SizeMB: swap},
+		{Mount: "/var/crash", FSType: "ext4", SizeMB: crash},
+		{Mount: "/home", FSType: "ext4", SizeMB: 1024, Grow: true},
+	}, nil
+}
+
+// HashPassword returns a SHA-512 crypt hash with a fresh random salt, the
+// form passwd/root-password-crypted takes. GehirnInc/crypt (already the
+// CentOS kickstart's) is a maintained implementation of glibc's algorithm.
+func HashPassword(password string) (string, error) {
+	if password == "" {
+		return "", errors.New("preseed: empty root password")
+	}
+	h, err := crypt.SHA512.New().Generate([]byte(password), nil)
+	if err != nil {
+		return "", fmt.Errorf("preseed: hashing the root password: %w", err)
+	}
+	return h, nil
+}
+
+// NewHostKey generates the MT's RSA host key, 3072 bits. OpenSSH 7.2 also
+// takes ed25519, but guest.Media and mtprep's known_hosts recording are
+// RSA.
+func NewHostKey() (*rsa.PrivateKey, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		return nil, fmt.Errorf("preseed: generating the MT host key: %w", err)
+	}
+	return k, nil
+}
+
+var (
+	hostRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
+	ifaceRe = regexp.MustCompile(`^(auto|[a-z][a-z0-9]{0,14})$`)
+	diskRe  = regexp.MustCompile(`^(sd|vd|hd)[a-z]{1,2}$`)
+	tzRe    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
+	hashRe  = regexp.MustCompile(`^\$6\$(rounds=[0-9]{4,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$`)
+	nameRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
+)
+
+// check validates every value that is written into the preseed.
+func (p *Preseed) check() error {
+	var errs []error
+	bad := func(field, v, want string) {
+		errs = append(errs, fmt.Errorf("preseed: %s %q: %s", field, v, want))
+	}
+	if !nameRe.MatchString(p.Name) {
+		bad("name", p.Name, "letters, digits, '.', '-', '_'")
+	}
+	if !hostRe.MatchString(p.Hostname) || len(p.Hostname) > 253 {
+		bad("hostname", p.Hostname, "a lower-case fully qualified domain name")
+	}
+	for _, a := range append([]string{p.IP, p.Netmask, p.Gateway}, p.DNS...) {
+		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || ip.String() != a {
+			bad("address", a, "a dotted IPv4 address")
+		}
+	}
+	if len(p.DNS) == 0 || len(p.DNS) > 3 {
+		bad("dns", strings.Join(p.DNS, " "), "one to three name servers")
+	}
+	if !ifaceRe.MatchString(p.Interface) {
+		bad("interface", p.Interface, "auto or a network device name such as ens160")
+	}
+	if !diskRe.MatchString(p.OSDisk) {
+		bad("OS disk", p.OSDisk, "a disk name such as sda")
+	}
+	if !tzRe.MatchString(p.Timezone) {
+		bad("timezone", p.Timezone, "an IANA time zone name")
+	}
+	if !hashRe.MatchString(p.RootPasswordHash) {
+		bad("root password hash", "(hidden)", "a SHA-512 crypt hash from HashPassword")
+	}
+	return errors.Join(errs...)
+}
+
+// LateCommandPrefix and LateCommandSuffix surround the one variable word
+// of the late command: the base64 of the script that runs in-target.
+const (
+	LateCommandPrefix = "d-i preseed/late_command string in-target sh -c 'echo "
+	LateCommandSuffix = " | base64 -d > /root/mtprep-late.sh && sh /root/mtprep-late.sh && rm -f /root/mtprep-late.sh'"
+)
+
+// Render writes the preseed for Ubuntu 16.04's debian-installer. Every
+// value is a checked word (names, addresses, numbers, a crypt hash), and
+// the late command's data is base64, so no value can start a line, a key
+// or a shell command.
+func (p *Preseed) Render() ([]byte, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	parts, err := Layout(p.MemoryMB, p.OSDiskGB)
+	if err != nil {
+		return nil, err
+	}
+	late, err := p.lateScript()
+	if err != nil {
+		return nil, err
+	}
+	short, domain, _ := strings.Cut(p.Hostname, ".")
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+
+	w("# Preseed for master target %s (Ubuntu 16.04 server amd64), written by mtprep.", p.Name)
+	w("# It touches only /dev/%s: the retention disk must survive.", p.OSDisk)
+	w("")
+	w("# Locale and keyboard.")
+	w("d-i debian-installer/locale string en_US.UTF-8")
+	w("d-i localechooser/supported-locales multiselect en_US.UTF-8")
+	w("d-i console-setup/ask_detect boolean false")
+	w("d-i keyboard-configuration/xkb-keymap select us")
+	w("d-i keyboard-configuration/layoutcode string us")
+	w("")
+	w("# Network: static, from the spec.")
+	w("d-i netcfg/enable boolean true")
+	w("d-i netcfg/choose_interface select %s", p.Interface)
+	w("d-i netcfg/disable_autoconfig boolean true")
+	w("d-i netcfg/get_ipaddress string %s", p.IP)
+	w("d-i netcfg/get_netmask string %s", p.Netmask)
+	w("d-i netcfg/get_gateway string %s", p.Gateway)
+	w("d-i netcfg/get_nameservers string %s", strings.Join(p.DNS, " "))
+	w("d-i netcfg/confirm_static boolean true")
+	w("d-i netcfg/get_hostname string %s", short)
+	w("d-i netcfg/get_domain string %s", domain)
+	w("d-i netcfg/hostname string %s", short)
+	w("d-i hw-detect/load_firmware boolean false")
+	w("")
+	w("# No network mirror: everything comes from the install media.")
+	w("d-i mirror/country string manual")
+	w("d-i mirror/http/hostname string archive.ubuntu.com")
+	w("d-i mirror/http/directory string /ubuntu")
+	w("d-i mirror/http/proxy string")
+	w("d-i apt-setup/use_mirror boolean false")
+	w("d-i apt-setup/restricted boolean false")
+	w("d-i apt-setup/universe boolean false")
+	w("d-i apt-setup/backports boolean false")
+	w("d-i apt-setup/services-select multiselect")
+	w("")
+	w("# Clock.")
+	w("d-i clock-setup/utc boolean true")
+	w("d-i time/zone string %s", p.Timezone)
+	w("d-i clock-setup/ntp boolean false")
+	w("")
+	w("# Partitioning: the OS disk only, plain partitions (ASR does not support")
+	w("# a master target on logical volumes), the MT layout.")
+	w("d-i partman-auto/disk string /dev/%s", p.OSDisk)
+	w("d-i partman-auto/method string regular")
+	recipe := "d-i partman-auto/expert_recipe string mtprep ::"
+	for i, pt := range parts {
+		lo, prio, hi := pt.SizeMB, pt.SizeMB, fmt.Sprint(pt.SizeMB)
+		if pt.Grow {
+			prio, hi = 1000000, "-1"
+		}
+		recipe += fmt.Sprintf(" \\\n    %d %d %s %s", lo, prio, hi, pt.FSType)
+		if i == 0 {
+			recipe += " $primary{ } $bootable{ }"
+		}
+		if pt.FSType == "linux-swap" {
+			recipe += " method{ swap } format{ } ."
+			continue
+		}
+		recipe += fmt.Sprintf(" method{ format } format{ } use_filesystem{ } filesystem{ %s } mountpoint{ %s } .", pt.FSType, pt.Mount)
+	}
+	// partman-auto uses a preseeded expert_recipe as it is, with no
+	// choose_recipe question (partman-auto's lib/recipes.sh).
+	w("%s", recipe)
+	w("d-i partman-basicfilesystems/no_swap boolean false")
+	w("d-i partman-partitioning/confirm_write_new_label boolean true")
+	w("d-i partman/choose_partition select finish")
+	w("d-i partman/confirm boolean true")
+	w("d-i partman/confirm_nooverwrite boolean true")
+	w("d-i partman/mount_style select uuid")
+	w("")
+	w("# The GA kernel (4.4): ASR supports 4.4 up to 4.4.0-81-generic.")
+	w("d-i base-installer/kernel/image string linux-generic")
+	w("")
+	w("# Root logs in (with mtprep's key); no other user.")
+	w("d-i passwd/root-login boolean true")
+	w("d-i passwd/make-user boolean false")
+	w("d-i passwd/root-password-crypted password %s", p.RootPasswordHash)
+	w("d-i user-setup/encrypt-home boolean false")
+	w("")
+	w("# Packages: OpenSSH server; no updates, no automatic updates.")
+	w("tasksel tasksel/first multiselect openssh-server")
+	w("d-i pkgsel/include string openssh-server")
+	w("d-i pkgsel/update-policy select none")
+	w("d-i pkgsel/upgrade select none")
+	w("d-i pkgsel/language-packs multiselect")
+	w("d-i pkgsel/install-language-support boolean false")
+	w("popularity-contest popularity-contest/participate boolean false")
+	w("")
+	w("# Boot loader on the OS disk.")
+	w("d-i grub-installer/only_debian boolean true")
+	w("d-i grub-installer/with_other_os boolean false")
+	w("d-i grub-installer/bootdev string /dev/%s", p.OSDisk)
+	w("")
+	w("# Keys, no automatic updates, kernel packages held (scripts/ubuntu/late-command.sh).")
+	w("%s%s%s", LateCommandPrefix, base64.StdEncoding.EncodeToString([]byte(late)), LateCommandSuffix)
+	w("d-i finish-install/reboot_in_progress note")
+	return []byte(b.String()), nil
+}
+
+// lateScript is late-command.sh with its data variables first, each a
+// base64 word in single quotes.
+func (p *Preseed) lateScript() (string, error) {
+	var keys strings.Builder
+	for _, pk := range p.AuthorizedKeys {
+		keys.Write(ssh.MarshalAuthorizedKey(pk))
+	}
+	var priv, pub []byte
+	if p.HostKey != nil {
+		priv = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(p.HostKey)})
+		pk, err := ssh.NewPublicKey(&p.HostKey.PublicKey)
+		if err != nil {
+			return "", fmt.Errorf("preseed: host key: %w", err)
+		}
+		pub = ssh.MarshalAuthorizedKey(pk)
+	}
+	enc := func(b []byte) string {
+		if len(b) == 0 {
+			return ""
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "MTPREP_AUTHORIZED_KEYS='%s'\n", enc([]byte(keys.String())))
+	fmt.Fprintf(&b, "MTPREP_HOST_KEY='%s'\n", enc(priv))
+	fmt.Fprintf(&b, "MTPREP_HOST_KEY_PUB='%s'\n", enc(pub))
+	b.WriteString(scripts.LateCommand)
+	return b.String(), nil
+}
+
+// Lines is a preseed's logical lines: continuation lines (ending in a
+// backslash) joined, comments and blank lines dropped.
+func Lines(preseed []byte) []string {
+	var out []string
+	cur := ""
+	for _, line := range strings.Split(string(preseed), "\n") {
+		if s, ok := strings.CutSuffix(line, "\\"); ok {
+			cur += s
+			continue
+		}
+		line = cur + line
+		cur = ""
+		if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// Structure is a preseed's shape: the owner and key of every logical line
+// ("d-i partman-auto/disk"). Two preseeds with the same structure set the
+// same keys, whatever their values; the fuzz test compares it.
+func Structure(preseed []byte) []string {
+	var out []string
+	for _, line := range Lines(preseed) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			out = append(out, line)
+			continue
+		}
+		out = append(out, f[0]+" "+f[1])
+	}
+	return out
+}

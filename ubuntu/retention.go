@@ -1,0 +1,178 @@
+package ubuntu
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mtprep/mtprep/provision/guest"
+	scripts "github.com/mtprep/mtprep/scripts/ubuntu"
+)
+
+// Retention finds the retention disk as multipath names it by WWID
+// (/dev/mapper/<wwid>, with disk.EnableUUID), formats it ext4 and mounts
+// it from /etc/fstab.
+type Retention struct{}
+
+// DevicePath is /dev/mapper/<wwid>.
+func (Retention) DevicePath(wwid string) string { return "/dev/mapper/" + wwid }
+
+// Read reads what retention-state.sh sees of the disk and mountpoint.
+func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint string) (guest.RetentionState, error) {
+	out, err := r.Script(ctx, scripts.RetentionState, nil, wwid, mountpoint)
+	if err != nil {
+		return guest.RetentionState{}, err
+	}
+	return ParseRetentionState(string(out)), nil
+}
+
+// Apply formats (when format), writes fstab and mounts. The label is
+// retention-apply.sh's own (mtprep-retention).
+func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format bool) error {
+	f := "no"
+	if format {
+		f = "yes"
+	}
+	_, err := r.Script(ctx, scripts.RetentionApply, nil, device, mountpoint, f)
+	return err
+}
+
+// ParseRetentionState reads retention-state.sh's output.
+func ParseRetentionState(out string) guest.RetentionState {
+	var st guest.RetentionState
+	for _, line := range strings.Split(out, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch k {
+		case "device":
+			if v != "none" {
+				st.Device = v
+			}
+		case "size":
+			st.Size, _ = strconv.ParseInt(v, 10, 64)
+		case "readonly":
+			st.ReadOnly = v != "0"
+		case "fstype":
+			if v != "none" {
+				st.FSType = v
+			}
+		case "label":
+			if v != "none" {
+				st.Label = v
+			}
+		case "mounted":
+			st.Mounted = append(st.Mounted, v)
+		case "swap":
+			st.Swap = true
+		case "holders":
+			st.Holders = true
+		case "nonzero":
+			st.NonZero, _ = strconv.ParseInt(v, 10, 64)
+		case "sampled":
+			st.Sampled, _ = strconv.Atoi(v)
+		case "ptable":
+			if st.PartitionTable == "" {
+				st.PartitionTable = v
+			}
+		case "signature":
+			if v != "" {
+				st.Signatures = append(st.Signatures, v)
+			}
+		case "backupgpt":
+			st.BackupGPT = true
+		case "fstab":
+			st.FstabDevice, st.FstabFS, _ = strings.Cut(v, " ")
+		}
+	}
+	return st
+}
+
+// scanChunk is how much of the disk one retention-scan.sh call reads: a
+// progress step, and where Ctrl-C stops the scan. scanStreams is how many
+// contiguous parts of a chunk are read side by side.
+const (
+	scanChunk   = 1 << 30
+	scanStreams = 2
+)
+
+// Scan reads the whole device on the MT, chunk by chunk, and stops at the
+// first chunk with a non-zero byte. It only reads: a scan cut short by
+// Ctrl-C or a lost connection leaves the disk as it was, and the next run
+// scans again from the start.
+func (Retention) Scan(ctx context.Context, r guest.Runner, device string, size int64, env guest.Env) (guest.ScanResult, error) {
+	start := time.Now()
+	res := guest.ScanResult{FirstNonZero: -1}
+	stage := "full scan of " + device
+	for off := int64(0); off < size; off += scanChunk {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n := min(int64(scanChunk), size-off)
+		out, err := r.Script(ctx, scripts.RetentionScan, nil, device, strconv.FormatInt(off, 10), strconv.FormatInt(n, 10), strconv.Itoa(scanStreams))
+		if err != nil {
+			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
+		}
+		first, err := ParseScan(string(out), off, n)
+		if err != nil {
+			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
+		}
+		res.Elapsed = time.Since(start)
+		if first >= 0 {
+			res.FirstNonZero, res.Bytes = first, first+1
+			return res, nil
+		}
+		res.Bytes = off + n
+		if env.Progress != nil {
+			env.Progress(stage, res.Bytes, size)
+		}
+		if env.Log != nil {
+			env.Log.Debug("retention scan", "device", device, "read_mb", res.Bytes>>20, "total_mb", size>>20,
+				"mb_per_s", float64(res.Bytes>>20)/max(res.Elapsed.Seconds(), 1e-3))
+		}
+	}
+	res.AllZero = res.Bytes == size
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// ParseScan reads retention-scan.sh's lines for the range [off, off+n):
+// the lowest non-zero offset, or -1 when every part was zero. A part that
+// reports an error, or a part missing, is an error: no proof.
+func ParseScan(out string, off, n int64) (int64, error) {
+	first := int64(-1)
+	parts := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "part" {
+			continue
+		}
+		start, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || start < off || start >= off+n {
+			return -1, fmt.Errorf("retention-scan.sh: bad line %q", line)
+		}
+		parts++
+		switch f[2] {
+		case "zero":
+		case "nonzero":
+			if len(f) < 4 {
+				return -1, fmt.Errorf("retention-scan.sh: bad line %q", line)
+			}
+			o, err := strconv.ParseInt(f[3], 10, 64)
+			if err != nil || o < start || o >= off+n {
+				return -1, fmt.Errorf("retention-scan.sh: bad line %q", line)
+			}
+			if first < 0 || o < first {
+				first = o
+			}
+		default:
+			return -1, fmt.Errorf("retention-scan.sh: %s", strings.Join(f[2:], " "))
+		}
+	}
+	want := (n + (4<<20 - 1)) / (4 << 20)
+	want = min(want, scanStreams)
+	if int64(parts) < want {
+		return -1, fmt.Errorf("retention-scan.sh reported %d of %d parts: the scan did not finish", parts, want)
+	}
+	return first, nil
+}
