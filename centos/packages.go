@@ -136,3 +136,8 @@ func uploadBundle(ctx context.Context, r guest.Runner, src guest.PackageSource, 
 	}
 	return remote, nil
 }
+
+// Judge reads the probe's rpm lines against the package list.
+func (Packages) Judge(lines []string) (int, map[string]string) {
+	return len(packages.Required()), packages.Missing(packages.Required(), packages.ParseRPMQuery(strings.Join(lines, "\n")))
+}

@@ -95,3 +95,7 @@ func AgentSupported(v string) bool {
 	have, err := version.NewVersion(v)
 	return err == nil && !have.LessThan(version.Must(version.NewVersion(MinAgentVersion)))
 }
+
+// Steps: ApplyCustomChanges.sh exactly once, then the reboot (the guide:
+// "shut down, then boot").
+func (Agent) Steps() string { return "run ApplyCustomChanges.sh once, then reboot" }

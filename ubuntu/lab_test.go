@@ -212,7 +212,7 @@ func TestUbuntuLab(t *testing.T) {
 		if err != nil || !res.AllZero || res.Bytes != st.Size {
 			t.Fatalf("scan: %+v %v", res, err)
 		}
-		if err := o.Retention.Apply(ctx, conn, st.Device, mnt, "mtprep-retention", true); err != nil {
+		if err := o.Retention.Apply(ctx, conn, "", st.Device, mnt, "mtprep-retention", guest.FormatBlank); err != nil {
 			t.Fatal(err)
 		}
 		st, err = o.Retention.Read(ctx, conn, d.WWID, mnt)

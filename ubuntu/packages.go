@@ -180,3 +180,8 @@ func uploadBundle(ctx context.Context, r guest.Runner, src guest.PackageSource, 
 	}
 	return remote, nil
 }
+
+// Judge reads the probe's deb lines ("NAME VERSION") against Required.
+func (Packages) Judge(lines []string) (int, map[string]string) {
+	return len(Required()), packages.MissingDeb(Required(), packages.ParseDpkgQuery(strings.Join(lines, "\n")))
+}

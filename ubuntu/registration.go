@@ -66,3 +66,6 @@ func (Registration) Install(ctx context.Context, r guest.Runner, agentDir string
 	}
 	return nil
 }
+
+// HostsFile is /etc/hosts.
+func (Registration) HostsFile() string { return "/etc/hosts" }

@@ -30,10 +30,13 @@ func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint stri
 
 // Apply formats (when format), writes fstab and mounts. The label is
 // retention-apply.sh's own (mtprep-retention).
-func (Retention) Apply(ctx context.Context, r guest.Runner, device, mountpoint, label string, format bool) error {
+func (Retention) Apply(ctx context.Context, r guest.Runner, _, device, mountpoint, label string, format guest.Format) error {
 	f := "no"
-	if format {
+	switch format {
+	case guest.FormatBlank:
 		f = "yes"
+	case guest.FormatNamed:
+		f = "named"
 	}
 	_, err := r.Script(ctx, scripts.RetentionApply, nil, device, mountpoint, f)
 	return err
@@ -175,4 +178,9 @@ func ParseScan(out string, off, n int64) (int64, error) {
 		return -1, fmt.Errorf("retention-scan.sh reported %d of %d parts: the scan did not finish", parts, want)
 	}
 	return first, nil
+}
+
+// Steps: ext4 on the whole multipath device, mounted by fstab (nofail).
+func (Retention) Steps(mountpoint string) string {
+	return "mkfs.ext4, mount at " + mountpoint + ", add to /etc/fstab (nofail)"
 }

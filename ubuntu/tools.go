@@ -101,3 +101,6 @@ func (Tools) Start(ctx context.Context, r guest.Runner, service string) error {
 	}
 	return nil
 }
+
+// HostInstaller is false: open-vm-tools comes from the packages source.
+func (Tools) HostInstaller() bool { return false }

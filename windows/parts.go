@@ -6,7 +6,6 @@ import "github.com/mtprep/mtprep/provision/guest"
 var (
 	_ guest.Shell        = Shell{}
 	_ guest.Release      = Release{}
-	_ guest.Packages     = Packages{}
 	_ guest.Tools        = Tools{}
 	_ guest.Agent        = Agent{}
 	_ guest.Retention    = Retention{}

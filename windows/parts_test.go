@@ -48,13 +48,6 @@ func TestReleaseParse(t *testing.T) {
 }
 
 func TestParsers(t *testing.T) {
-	ps := ParsePackagesState("release Microsoft Windows Server 2016 Standard 10.0.14393\nsvc sshd configured yes\nsvc sshd enabled yes\nsvc sshd running no\n")
-	if ps.Release != "Microsoft Windows Server 2016 Standard 10.0.14393" || len(ps.Missing) != 0 || len(ps.Services) != 1 || ps.Services[0].OK() || !ps.Services[0].Configured {
-		t.Errorf("packages %+v", ps)
-	}
-	if ps := ParsePackagesState("svc sshd configured no\n"); !strings.Contains(ps.Services[0].Fix, "DefaultShell") {
-		t.Errorf("packages fix %q", ps.Services[0].Fix)
-	}
 	as := ParseAgentState("started 2026-01-01T00:00:00Z\ndone 2026-01-01T00:01:00Z\nunpacked\nrunning 1234 5678\n")
 	if as.Started == "" || as.Done == "" || !as.Unpacked || as.Running != "1234 5678" || as.RebootPending != "" {
 		t.Errorf("agent %+v", as)
@@ -141,8 +134,6 @@ func TestScriptArgs(t *testing.T) {
 	r := &fakeRunner{out: map[string]string{}}
 	dir := Agent{}.UnpackDir()
 	_, _ = Release{}.Read(ctx, r)
-	_, _ = Packages{}.Read(ctx, r)
-	_ = Packages{}.Install(ctx, r, guest.PackageState{Services: []guest.ServiceState{{Name: "sshd", Configured: true}}}, guest.PackageSource{}, guest.Env{})
 	_, _ = Tools{}.Read(ctx, r)
 	_, _ = Tools{}.Install(ctx, r, guest.PackageSource{}, guest.Env{})
 	_ = Tools{}.Start(ctx, r, ToolsService)
@@ -199,7 +190,7 @@ func TestScriptArgs(t *testing.T) {
 
 func allScripts() map[string]string {
 	return map[string]string{
-		"firstboot.ps1": scripts.Firstboot, "release.ps1": scripts.Release, "packages-state.ps1": scripts.PackagesState,
+		"firstboot.ps1": scripts.Firstboot, "release.ps1": scripts.Release,
 		"retention-state.ps1": scripts.RetentionState, "retention-scan.ps1": scripts.RetentionScan, "retention-apply.ps1": scripts.RetentionApply,
 		"agent-state.ps1": scripts.AgentState, "agent-apply.ps1": scripts.AgentApply, "agent-mark-done.ps1": scripts.AgentMarkDone,
 		"agent-forget.ps1": scripts.AgentForget, "agent-version.ps1": scripts.AgentVersion, "agent-install.ps1": scripts.AgentInstall,

@@ -4,6 +4,7 @@ import (
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/ubuntu"
 	"github.com/mtprep/mtprep/windows"
 )
 
@@ -13,6 +14,8 @@ func lookupOS(name string) (*guest.OS, bool) {
 	switch name {
 	case centos.Name:
 		return centos.OS(), true
+	case ubuntu.Name:
+		return ubuntu.OS(), true
 	case windows.Name:
 		return windows.OS(), true
 	}

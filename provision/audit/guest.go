@@ -36,6 +36,9 @@ type Probe struct {
 	// it.
 	VxFile    bool
 	VxVersion string
+	// PkgLines are the package lines ("rpm …" on CentOS, "deb …" on
+	// Ubuntu) without their key, for the OS's Packages part to judge.
+	PkgLines []string
 	// NA maps the checks the OS's probe says do not apply to why
 	// ("na <check id> <reason>" lines).
 	NA map[string]string
@@ -53,6 +56,9 @@ func ParseProbe(out string) Probe {
 			p.OS = v
 		case "rpm":
 			rpmLines = append(rpmLines, v)
+			p.PkgLines = append(p.PkgLines, v)
+		case "deb":
+			p.PkgLines = append(p.PkgLines, v)
 		case "multipathd":
 			p.Multipathd = v == "running"
 		case "multipathd_boot":
@@ -139,6 +145,9 @@ type GuestContext struct {
 	// Release judges the probe's release line: the MT's OS part (nil:
 	// no OS known for the MT, and the release check fails).
 	Release guest.Release
+	// Packages judges the probe's package lines (nil: CentOS 6.6's list,
+	// as before OS parts existed).
+	Packages guest.Packages
 }
 
 // GuestFindings turns a probe into checks. Pure: tested with probe text.
@@ -157,16 +166,22 @@ func GuestFindings(s *spec.Spec, p Probe, ac GuestContext) []Finding {
 	switch {
 	case info.Supported:
 		add(CheckOS, Pass, p.OS, "")
-	case ubuntu:
+	case ubuntu && s.OS == spec.OSCentOS66:
 		add(CheckOS, Warn, p.OS+": a newer Ubuntu-based MT release; the package checks are CentOS 6.6's and are skipped", "none needed if ASR supplied this MT image; otherwise rebuild on CentOS 6.6 with mtprep build")
+	case s.OS != spec.OSCentOS66 && ac.Release != nil:
+		add(CheckOS, Fail, fmt.Sprintf("%q is not %s (%s)", p.OS, ac.Release.Want(), info.Line), "rebuild the MT with mtprep build")
 	default:
 		add(CheckOS, Fail, fmt.Sprintf("%q is not CentOS 6.6", p.OS), "ASR's Linux master target procedure needs CentOS 6.6 minimal; rebuild with mtprep build")
 	}
 
-	if ubuntu {
+	wanted, miss := len(packages.Required()), packages.Missing(packages.Required(), p.RPMs)
+	if ac.Packages != nil {
+		wanted, miss = ac.Packages.Judge(p.PkgLines)
+	}
+	if ubuntu && s.OS == spec.OSCentOS66 {
 		add(CheckPackages, Unknown, "not checked on the Ubuntu-based MT", "check the MT release's own requirements")
-	} else if miss := packages.Missing(packages.Required(), p.RPMs); len(miss) == 0 {
-		add(CheckPackages, Pass, fmt.Sprintf("%d packages at their minimum versions", len(packages.Required())), "")
+	} else if len(miss) == 0 {
+		add(CheckPackages, Pass, fmt.Sprintf("%d packages at their minimum versions", wanted), "")
 	} else {
 		var names []string
 		for n, why := range miss {

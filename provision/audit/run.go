@@ -134,7 +134,7 @@ func Run(ctx context.Context, specs []*spec.Spec, o Options) ([]Finding, Stats, 
 			out = append(out, UnreachableFindings(s.Name, p.err)...)
 		} else {
 			out = append(out, p.reach)
-			out = append(out, GuestFindings(s, p.probe, GuestContext{VMDisks: disks[s.Name], Release: p.release})...)
+			out = append(out, GuestFindings(s, p.probe, GuestContext{VMDisks: disks[s.Name], Release: p.release, Packages: p.packages})...)
 		}
 	}
 	return out, stats, ctx.Err()
@@ -180,11 +180,12 @@ func deadlinePassed(ctx context.Context) bool {
 }
 
 type probeResult struct {
-	probe   Probe
-	release guest.Release
-	reach   Finding
-	err     error
-	session bool // an SSH session was opened
+	probe    Probe
+	release  guest.Release
+	packages guest.Packages
+	reach    Finding
+	err      error
+	session  bool // an SSH session was opened
 }
 
 func probeGuest(ctx context.Context, s *spec.Spec, o Options) probeResult {
@@ -220,7 +221,7 @@ func probeGuest(ctx context.Context, s *spec.Spec, o Options) probeResult {
 	}
 	o.Log.Debug("MT probed", "mt", s.Name, "took", time.Since(start).Round(time.Millisecond))
 	reach := Finding{Host: s.Name, ID: CheckReachable, Result: Pass, Reason: fmt.Sprintf("SSH %s@%s:%d (host key %s)", s.SSH.User, s.SSH.Address, s.SSH.Port, guest.Fingerprint(c.HostKey()))}
-	return probeResult{probe: ParseProbe(out), release: osys.Release, reach: reach, session: true}
+	return probeResult{probe: ParseProbe(out), release: osys.Release, packages: osys.Packages, reach: reach, session: true}
 }
 
 // lookupOS is l(name), false when there is no lookup.

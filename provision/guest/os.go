@@ -127,6 +127,10 @@ type Packages interface {
 	// ServiceFix is what enabling the services does, for a plan of a
 	// fresh MT.
 	ServiceFix() string
+	// Judge reads the audit probe's package lines (what follows their
+	// "rpm" or "deb" key) against the OS's list: how many packages the
+	// list holds, and each one missing or too old with why.
+	Judge(lines []string) (wanted int, missing map[string]string)
 }
 
 // Env is what an apply may use besides the MT: the run's log and the

@@ -24,11 +24,6 @@ var Firstboot string
 //go:embed release.ps1
 var Release string
 
-// PackagesState reports the release line and sshd's state.
-//
-//go:embed packages-state.ps1
-var PackagesState string
-
 // RetentionState reports the retention disk, its partitions and volumes,
 // and what uses it, as JSON.
 //

@@ -32,7 +32,7 @@ func files(t *testing.T) map[string]string {
 // TestEmbedded: every .ps1 file is embedded, as it is on disk.
 func TestEmbedded(t *testing.T) {
 	embedded := map[string]string{
-		"firstboot.ps1": Firstboot, "release.ps1": Release, "packages-state.ps1": PackagesState,
+		"firstboot.ps1": Firstboot, "release.ps1": Release,
 		"retention-state.ps1": RetentionState, "retention-scan.ps1": RetentionScan, "retention-apply.ps1": RetentionApply,
 		"agent-state.ps1": AgentState, "agent-apply.ps1": AgentApply, "agent-mark-done.ps1": AgentMarkDone,
 		"agent-forget.ps1": AgentForget, "agent-version.ps1": AgentVersion, "agent-install.ps1": AgentInstall,
