@@ -263,8 +263,9 @@ func (l *Lab) Install(ctx context.Context, g *Guest, vmName string) (*InstallRep
 	// The kickstart is on the install media itself (mtprep iso:
 	// ks=cdrom:/ks.cfg) or on a small seed ISO in a second CD-ROM (mtprep
 	// build's shared media: ks=hd:sr1:/ks.cfg): the first CD-ROM that has
-	// /ks.cfg is where anaconda would find it.
-	var ksText []byte
+	// /ks.cfg is where anaconda would find it. An Ubuntu MT's seed holds
+	// /preseed.cfg instead (the shared media's generic preseed loads it).
+	var ksText, psText []byte
 	var tried []string
 	for _, iso := range isos {
 		file, err := l.datastoreFile(iso)
@@ -272,19 +273,31 @@ func (l *Lab) Install(ctx context.Context, g *Guest, vmName string) (*InstallRep
 			return fail(err)
 		}
 		b, err := readISOFile(file, "/ks.cfg")
-		if err != nil {
-			tried = append(tried, err.Error())
-			continue
+		if err == nil {
+			rep.ISO, rep.ISOFile, ksText = iso, file, b
+			break
 		}
-		rep.ISO, rep.ISOFile, ksText = iso, file, b
-		break
+		tried = append(tried, err.Error())
+		if b, perr := readISOFile(file, "/preseed.cfg"); perr == nil {
+			rep.ISO, rep.ISOFile, psText = iso, file, b
+			break
+		}
 	}
-	if ksText == nil {
-		return fail(fmt.Errorf("no CD-ROM holds /ks.cfg: %s", strings.Join(tried, "; ")))
-	}
-	ks, err := parseKickstart(ksText)
-	if err != nil {
-		return fail(err)
+	var ks kickstartInfo
+	var ps *preseedInfo
+	switch {
+	case ksText != nil:
+		if ks, err = parseKickstart(ksText); err != nil {
+			return fail(err)
+		}
+	case psText != nil:
+		p, err := parsePreseed(psText)
+		if err != nil {
+			return fail(err)
+		}
+		ks, ps = p.kickstartInfo, &p
+	default:
+		return fail(fmt.Errorf("no CD-ROM holds /ks.cfg or /preseed.cfg: %s", strings.Join(tried, "; ")))
 	}
 	rep.Hostname, rep.Address = ks.Hostname, ks.IP
 	if net.ParseIP(ks.IP).String() != g.Address {
@@ -302,7 +315,12 @@ func (l *Lab) Install(ctx context.Context, g *Guest, vmName string) (*InstallRep
 	if rep.Disks, err = l.PresentDisks(ctx, g, vmName); err != nil {
 		return fail(err)
 	}
-	if err := l.applyKickstart(ctx, g, ks); err != nil {
+	if ps != nil {
+		err = l.applyPreseed(ctx, g, *ps)
+	} else {
+		err = l.applyKickstart(ctx, g, ks)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	boot, err := g.PowerOn(ctx)
