@@ -142,6 +142,10 @@ type Serial struct {
 	HasKS     bool   // the markers were found
 	Error     string // an /init error or "no ks=" report, if any
 	Source    string // the device the kickstart was read from ("sr1")
+	// MediaPreseed is the preseed the Ubuntu stand-in read from the
+	// install medium (file=); HasMedia says its markers were found.
+	MediaPreseed string
+	HasMedia     bool
 }
 
 // ParseSerial extracts /init's report from a serial log (which has "\r\n"
@@ -161,6 +165,12 @@ func ParseSerial(serial string) Serial {
 		}
 		if strings.Contains(line, NoKickstartMarker) && r.Error == "" {
 			r.Error = "the kernel command line has no ks=cdrom: or ks=hd:"
+		}
+	}
+	if b := strings.Index(s, MediaPreseedBegin+"\n"); b >= 0 {
+		body := s[b+len(MediaPreseedBegin)+1:]
+		if e := strings.Index(body, MediaPreseedEnd); e >= 0 {
+			r.MediaPreseed, r.HasMedia = body[:e], true
 		}
 	}
 	begin := strings.Index(s, KickstartBegin+"\n")
