@@ -42,7 +42,8 @@ test: deps
 # the kickstart and isolinux.cfg renderers, shell quoting. A short
 # minimisation time leaves the fuzzing time to fuzzing.
 FUZZERS := centos:FuzzParse provision/spec:FuzzParseInventory provision/audit:FuzzGuestFindings \
-	centos:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo
+	centos:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo \
+	images:FuzzUDF images:FuzzParseDiskInfo images:FuzzRewriteUbuntuBoot
 fuzz:
 	@set -e; for f in $(FUZZERS); do \
 		echo "== fuzz $${f#*:} ($${f%%:*}, $(FUZZTIME))"; \
