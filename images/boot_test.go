@@ -224,3 +224,42 @@ func bootTestContext(t *testing.T) (ctx context.Context, dir string, unavailable
 	t.Cleanup(cancel)
 	return ctx, t.TempDir(), unavailable
 }
+
+// TestBootUbuntuSingleISO: Ubuntu media with the MT's preseed inside
+// boot with file=/cdrom/preseed/mt.seed, and the stand-in reads exactly
+// that preseed from the medium (sr0).
+//
+//	go test ./images -run TestBootUbuntuSingleISO -v
+func TestBootUbuntuSingleISO(t *testing.T) {
+	ctx, dir, unavailable := bootTestContext(t)
+	base, err := testiso.BuildUbuntu(ctx, dir, testiso.UbuntuOptions{})
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := fmt.Sprintf("%d-%016x", time.Now().UnixNano(), rand.Uint64())
+	preseed := "# mtprep Ubuntu single ISO boot test " + nonce + "\nd-i netcfg/get_hostname string mt08\n"
+	media := filepath.Join(dir, "ubuntu-mt.iso")
+	if _, err := Remaster(ctx, RemasterOptions{Base: base, Out: media, Family: FamilyUbuntu, Preseed: []byte(preseed)}); err != nil {
+		t.Fatal(err)
+	}
+	serial, err := testiso.Boot(ctx, media, 180*time.Second)
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatalf("%v\nserial output:\n%s", err, serial)
+	}
+	r := testiso.ParseSerial(serial)
+	switch {
+	case r.Error != "":
+		t.Fatalf("the guest reported: %s\nserial output:\n%s", r.Error, serial)
+	case !strings.Contains(" "+r.Cmdline+" ", " "+UbuntuBootArgs+" "):
+		t.Fatalf("kernel command line %q lacks %s\nserial output:\n%s", r.Cmdline, UbuntuBootArgs, serial)
+	case r.Source != "sr0" || r.MediaPreseed != preseed || r.Kickstart != preseed:
+		t.Fatalf("preseed from %q:\n%q\nwant\n%q\nserial output:\n%s", r.Source, r.Kickstart, preseed, serial)
+	}
+	t.Logf("kernel command line: %s", r.Cmdline)
+}
