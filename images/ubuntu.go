@@ -36,9 +36,9 @@ const (
 	WantUbuntuArch    = "amd64"
 )
 
-// ErrNotUbuntu is wrapped (with ErrUnknownBase) by errors about a base
-// that is not Ubuntu 16.04.x server amd64.
-var ErrNotUbuntu = errors.New("base ISO is not Ubuntu 16.04 server amd64")
+// ErrNotUbuntu is wrapped by errors about a base that is not Ubuntu
+// 16.04.x server amd64. It is also ErrUnknownBase (errors.Is).
+var ErrNotUbuntu error = &familyError{"base ISO is not Ubuntu 16.04 server amd64"}
 
 // UbuntuRelease is what a 16.04 point release's server ISO installs:
 // the GA kernel (linux-generic, what "Install Ubuntu Server" installs
@@ -263,8 +263,8 @@ func identifyUbuntu(img *isoImage) (*BaseInfo, error) {
 			found = append(found, "root "+namesString(root))
 			problems = append(problems, strings.TrimSpace(strings.Trim(looksLike(root), " ()")))
 		}
-		return info, fmt.Errorf("iso: base %s: %s (found: %s) (fix: use ubuntu-16.04.2-server-amd64.iso): %w: %w",
-			img.path, strings.Join(problems, "; "), strings.Join(found, "; "), ErrNotUbuntu, ErrUnknownBase)
+		return info, fmt.Errorf("iso: base %s: %s (found: %s) (fix: use ubuntu-16.04.2-server-amd64.iso, or --allow-unknown-base to remaster this one anyway): %w",
+			img.path, strings.Join(problems, "; "), strings.Join(found, "; "), ErrNotUbuntu)
 	}
 	return info, nil
 }

@@ -120,6 +120,9 @@ func TestInspectUbuntuRefusals(t *testing.T) {
 			if !errors.Is(err, ErrNotUbuntu) || !errors.Is(err, ErrUnknownBase) || info == nil {
 				t.Fatalf("err %v", err)
 			}
+			if strings.Contains(err.Error(), "CentOS") {
+				t.Errorf("error %q names CentOS", err)
+			}
 			for _, s := range append(c.want, strconv.Quote(c.info), strconv.Quote(testiso.UbuntuVolumeLabel), "pool kernels 4.4.0-62 4.8.0-36") {
 				if !strings.Contains(err.Error(), s) {
 					t.Errorf("error %q lacks %q", err, s)

@@ -137,11 +137,14 @@ func (s *serialBuffer) finished() bool {
 
 // Serial is what /init reported.
 type Serial struct {
-	Cmdline   string // the kernel command line
-	Kickstart string // the kickstart text, "\n" line ends
+	Cmdline string // the kernel command line
+	// Kickstart is the kickstart text, "\n" line ends; for the Ubuntu
+	// stand-in, the preseed its debconf-set-selections was given (or the
+	// medium's preseed when that has no early command).
+	Kickstart string
 	HasKS     bool   // the markers were found
 	Error     string // an /init error or "no ks=" report, if any
-	Source    string // the device the kickstart was read from ("sr1")
+	Source    string // the device the kickstart (preseed) was read from ("sr1")
 	// MediaPreseed is the preseed the Ubuntu stand-in read from the
 	// install medium (file=); HasMedia says its markers were found.
 	MediaPreseed string

@@ -27,6 +27,9 @@ func TestParseSerial(t *testing.T) {
 	if r := ParseSerial("MTPREP-CMDLINE: quiet\r\nMTPREP-NO-KS\r\n"); r.Error == "" || r.HasKS {
 		t.Errorf("no ks: got %+v", r)
 	}
+	if r := ParseSerial(MediaPreseedBegin + "\r\nd-i a string b\r\n" + MediaPreseedEnd + "\r\n"); !r.HasMedia || r.MediaPreseed != "d-i a string b\n" {
+		t.Errorf("media preseed: got %+v", r)
+	}
 	if r := ParseSerial("MTPREP-ERROR: mount /dev/sr0 failed\r\n"); r.Error != "mount /dev/sr0 failed" {
 		t.Errorf("error: got %+v", r)
 	}
