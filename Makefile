@@ -43,7 +43,8 @@ test: deps
 # minimisation time leaves the fuzzing time to fuzzing.
 FUZZERS := centos:FuzzParse provision/spec:FuzzParseInventory provision/audit:FuzzGuestFindings \
 	centos:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo \
-	ubuntu:FuzzPreseed packages:FuzzCompareDeb
+	ubuntu:FuzzPreseed packages:FuzzCompareDeb \
+	images:FuzzUDF images:FuzzParseDiskInfo images:FuzzRewriteUbuntuBoot windows:FuzzAutounattend
 fuzz:
 	@set -e; for f in $(FUZZERS); do \
 		echo "== fuzz $${f#*:} ($${f%%:*}, $(FUZZTIME))"; \

@@ -41,21 +41,29 @@ var knownMedia = map[string]string{
 
 // BaseInfo describes a base ISO.
 type BaseInfo struct {
-	Family      string // .treeinfo [general] family
+	// OS is the base's family as mtprep names it: FamilyCentOS or
+	// FamilyUbuntu (see InspectFamily).
+	OS          string
+	Family      string // .treeinfo [general] family; Ubuntu: .disk/info's product ("Ubuntu-Server")
 	Version     string // .treeinfo [general] version, else the .discinfo release's
 	Arch        string // .treeinfo [general] arch, else .discinfo line 3
 	VolumeLabel string // primary volume identifier
 	SHA256      string // hex
 	Size        int64  // bytes
-	HasEFI      bool   // images/efiboot.img is present
+	HasEFI      bool   // the EFI El Torito image is present (CentOS images/efiboot.img, Ubuntu boot/grub/efi.img)
 
 	MediaID string // .discinfo line 1, the compose's media id
 	Media   string // what MediaID is known as ("CentOS 6.6 x86_64"), "" when unknown
 	Release string // .discinfo line 2 as written ("CentOS 6.6", or "6.6")
 	Discs   string // .discinfo line 4, the disc numbers ("1", or "1,2")
+	// Kernels are the kernel images in an Ubuntu base's pool/
+	// ("4.4.0-62", "4.8.0-36"): what the media can install.
+	Kernels []string
 	// Warnings are doubts that do not refuse the base (an unknown media
 	// id); Remaster logs them.
 	Warnings []string
+
+	efiImage string // the El Torito EFI image's path, "" without EFI
 }
 
 // maxMetaFile bounds .discinfo/.treeinfo/isolinux.cfg reads.
@@ -94,13 +102,13 @@ func Inspect(ctx context.Context, path string) (*BaseInfo, error) {
 func identify(img *isoImage) (*BaseInfo, error) {
 	// go-diskfs returns the padded identifier: spaces (mkisofs) or NULs
 	// (go-diskfs itself).
-	info := &BaseInfo{Size: img.size, VolumeLabel: strings.TrimRight(img.fs.Label(), " \x00")}
+	info := &BaseInfo{OS: FamilyCentOS, Size: img.size, VolumeLabel: strings.TrimRight(img.fs.Label(), " \x00")}
 	_, byPath, err := img.tree()
 	if err != nil {
 		return info, err
 	}
 	if e, ok := byPath[efiImagePath]; ok && e.mode.IsRegular() {
-		info.HasEFI = true
+		info.HasEFI, info.efiImage = true, efiImagePath
 	}
 	var problems []string
 	mismatch := func(file, what, got, want string) {

@@ -143,3 +143,123 @@ func bootTestBase(t *testing.T) (ctx context.Context, dir, base string, unavaila
 	}
 	return ctx, dir, base, unavailable
 }
+
+// TestBootUbuntuSharedMediaWithSeed boots shared Ubuntu media (the
+// Ubuntu-shaped stand-in remastered with no MT data) with an MT's seed
+// ISO in the second CD-ROM. The stand-in's initramfs plays d-i: it must
+// get the preseed boot arguments, read the generic preseed from the
+// install medium, and the generic preseed's early command (run by
+// busybox sh) must find the seed on sr1 and hand exactly this MT's
+// preseed.cfg to debconf-set-selections.
+//
+//	go test ./images -run TestBootUbuntuSharedMediaWithSeed -v
+func TestBootUbuntuSharedMediaWithSeed(t *testing.T) {
+	ctx, dir, unavailable := bootTestContext(t)
+	base, err := testiso.BuildUbuntu(ctx, dir, testiso.UbuntuOptions{})
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	media := filepath.Join(dir, "ubuntu-shared.iso")
+	if _, err := Remaster(ctx, RemasterOptions{Base: base, Out: media, Family: FamilyUbuntu, Reproducible: true}); err != nil {
+		t.Fatal(err)
+	}
+	nonce := fmt.Sprintf("%d-%016x", time.Now().UnixNano(), rand.Uint64())
+	preseed := "# mtprep Ubuntu seed boot test " + nonce + "\n" +
+		"d-i netcfg/get_hostname string mt07\n" +
+		"d-i passwd/root-password-crypted password $6$salt$" + nonce + "\n" +
+		"d-i preseed/late_command string cp " + UbuntuSeedDir + "/authorized_keys /target/root/.ssh/\n"
+	seed := filepath.Join(dir, "seed.iso")
+	if _, err := WriteSeed(ctx, SeedOptions{Out: seed, Files: []SeedFile{
+		{Name: UbuntuSeedPreseed, Data: []byte(preseed)},
+		{Name: "authorized_keys", Data: []byte("ssh-ed25519 AAAA mtprep\n")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	serial, err := testiso.BootDrives(ctx, []string{media, seed}, 180*time.Second, nil)
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	t.Logf("booted in %s", time.Since(start).Round(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("%v\nserial output:\n%s", err, serial)
+	}
+	r := testiso.ParseSerial(serial)
+	switch {
+	case r.Error != "":
+		t.Fatalf("the guest reported: %s\nserial output:\n%s", r.Error, serial)
+	case !strings.Contains(" "+r.Cmdline+" ", " "+UbuntuSharedBootArgs+" "):
+		t.Fatalf("kernel command line %q lacks %s\nserial output:\n%s", r.Cmdline, UbuntuSharedBootArgs, serial)
+	case strings.Contains(r.Cmdline, "ubuntu-server.seed"):
+		t.Fatalf("kernel command line %q still names the base's preseed", r.Cmdline)
+	case !r.HasMedia || r.MediaPreseed != string(GenericPreseed):
+		t.Fatalf("the medium's preseed as read:\n%q\nwant the generic preseed\nserial output:\n%s", r.MediaPreseed, serial)
+	case r.Source != "sr1":
+		t.Fatalf("MT preseed read from %q, want sr1 (the seed)\nserial output:\n%s", r.Source, serial)
+	case !r.HasKS || r.Kickstart != preseed:
+		t.Fatalf("debconf-set-selections got\n%q\nwant\n%q\nserial output:\n%s", r.Kickstart, preseed, serial)
+	}
+	t.Logf("kernel command line: %s; MT preseed from %s", r.Cmdline, r.Source)
+}
+
+// bootTestContext is bootTestBase without the CentOS base.
+func bootTestContext(t *testing.T) (ctx context.Context, dir string, unavailable func(error)) {
+	t.Helper()
+	ci := os.Getenv("CI") == "true"
+	unavailable = func(err error) {
+		t.Helper()
+		if ci {
+			t.Fatalf("boot test cannot run with CI=true: %v", err)
+		}
+		t.Skipf("boot test skipped: %v (install the packages in .ci/apt-packages.d/iso.txt)", err)
+	}
+	if testing.Short() && !ci {
+		t.Skip("boot test skipped with -short (about 15 s in qemu)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx, t.TempDir(), unavailable
+}
+
+// TestBootUbuntuSingleISO: Ubuntu media with the MT's preseed inside
+// boot with file=/cdrom/preseed/mt.seed, and the stand-in reads exactly
+// that preseed from the medium (sr0).
+//
+//	go test ./images -run TestBootUbuntuSingleISO -v
+func TestBootUbuntuSingleISO(t *testing.T) {
+	ctx, dir, unavailable := bootTestContext(t)
+	base, err := testiso.BuildUbuntu(ctx, dir, testiso.UbuntuOptions{})
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := fmt.Sprintf("%d-%016x", time.Now().UnixNano(), rand.Uint64())
+	preseed := "# mtprep Ubuntu single ISO boot test " + nonce + "\nd-i netcfg/get_hostname string mt08\n"
+	media := filepath.Join(dir, "ubuntu-mt.iso")
+	if _, err := Remaster(ctx, RemasterOptions{Base: base, Out: media, Family: FamilyUbuntu, Preseed: []byte(preseed)}); err != nil {
+		t.Fatal(err)
+	}
+	serial, err := testiso.Boot(ctx, media, 180*time.Second)
+	if errors.Is(err, testiso.ErrMissingHost) {
+		unavailable(err)
+	}
+	if err != nil {
+		t.Fatalf("%v\nserial output:\n%s", err, serial)
+	}
+	r := testiso.ParseSerial(serial)
+	switch {
+	case r.Error != "":
+		t.Fatalf("the guest reported: %s\nserial output:\n%s", r.Error, serial)
+	case !strings.Contains(" "+r.Cmdline+" ", " "+UbuntuBootArgs+" "):
+		t.Fatalf("kernel command line %q lacks %s\nserial output:\n%s", r.Cmdline, UbuntuBootArgs, serial)
+	case r.Source != "sr0" || r.MediaPreseed != preseed || r.Kickstart != preseed:
+		t.Fatalf("preseed from %q:\n%q\nwant\n%q\nserial output:\n%s", r.Source, r.Kickstart, preseed, serial)
+	}
+	t.Logf("kernel command line: %s", r.Cmdline)
+}

@@ -23,19 +23,28 @@ const (
 // RemasterOptions configures Remaster.
 type RemasterOptions struct {
 	Base, Out string
+	// Family is the base's family: FamilyCentOS (or "") or FamilyUbuntu.
+	// Windows media are never remastered.
+	Family string
+	// Preseed (Ubuntu) is the MT's preseed for single-ISO media, written
+	// at UbuntuPreseedPath and booted with UbuntuBootArgs. Shared Ubuntu
+	// media leave it nil: they carry GenericPreseed at
+	// UbuntuSharedPreseedPath, booted with UbuntuSharedBootArgs, which
+	// loads the MT's preseed from its seed CD (UbuntuSeedPreseed).
+	Preseed []byte
 	// Kickstart is written at /ks.cfg. Shared install media (one ISO for
 	// every MT, each MT's kickstart on its own seed ISO) have none: leave
 	// it nil and set KickstartArg to where the kickstart is found.
 	Kickstart []byte
 	// KickstartArg is the kickstart entry's boot argument; KickstartArg
-	// (ks=cdrom:/ks.cfg) when empty.
+	// (ks=cdrom:/ks.cfg) when empty. CentOS only.
 	KickstartArg string
 	// Reproducible fixes every timestamp and owner in the image (see
 	// normalizeImage), so the same base and options always give the same
 	// bytes, and so the same sha256: what shared media need to be
 	// uploaded once and found again by every later run.
 	Reproducible     bool
-	AllowUnknownBase bool          // remaster a base that is not CentOS 6.6 x86_64
+	AllowUnknownBase bool          // remaster a base that is not CentOS 6.6 x86_64 (Ubuntu: 16.04.x server amd64)
 	Timeout          time.Duration // isolinux timeout for the kickstart entry; DefaultTimeout if zero
 	// Progress, if set, is called with a stage (Stage*) and its progress.
 	// Calls never overlap, but may come from different goroutines.
@@ -86,14 +95,14 @@ func Remaster(ctx context.Context, o RemasterOptions) (res *Result, err error) {
 	if err := notSameFile(img.f, o.Out); err != nil {
 		return nil, err
 	}
-	info, err := identify(img)
+	info, err := identifyFamily(img, o.Family)
 	if err != nil {
 		if !o.AllowUnknownBase || !errors.Is(err, ErrUnknownBase) {
 			return nil, err
 		}
 		log.Warn("remastering an unknown base, as allowed", "base", o.Base, "reason", err.Error())
 	}
-	log.Info("base identified", "base", o.Base, "family", info.Family, "version", info.Version,
+	log.Info("base identified", "base", o.Base, "os", info.OS, "family", info.Family, "version", info.Version,
 		"arch", info.Arch, "media_id", info.MediaID, "release", info.Release, "discs", info.Discs,
 		"label", info.VolumeLabel, "size", info.Size, "efi", info.HasEFI)
 	for _, w := range info.Warnings {
@@ -165,6 +174,13 @@ func Remaster(ctx context.Context, o RemasterOptions) (res *Result, err error) {
 	if err := finalize(ctx, tmp, ws, info); err != nil {
 		return nil, err
 	}
+	if end, err := volumeSize(tmp); err != nil {
+		return nil, fmt.Errorf("iso: read back %s: %w", tmp.Name(), err)
+	} else if n, err := fixDotDirNames(tmp, end); err != nil {
+		return nil, fmt.Errorf("iso: fix directory names in %s: %w", tmp.Name(), err)
+	} else if n > 0 {
+		log.Debug("dot directories given ISO 9660 names", "records", n)
+	}
 	if o.Reproducible {
 		end, err := volumeSize(tmp)
 		if err != nil {
@@ -212,12 +228,22 @@ func Remaster(ctx context.Context, o RemasterOptions) (res *Result, err error) {
 }
 
 func (o *RemasterOptions) validate() error {
+	if err := checkFamily(o.Family); err != nil {
+		return err
+	}
+	ubuntu := o.Family == FamilyUbuntu
 	switch {
 	case o.Base == "":
 		return errors.New("iso: no base ISO given")
 	case o.Out == "":
 		return errors.New("iso: no output path given")
-	case len(o.Kickstart) == 0 && (o.KickstartArg == "" || o.KickstartArg == KickstartArg):
+	case ubuntu && (len(o.Kickstart) > 0 || o.KickstartArg != ""):
+		return errors.New("iso: Ubuntu media take a preseed (Preseed), not a kickstart")
+	case !ubuntu && o.Preseed != nil:
+		return errors.New("iso: CentOS media take a kickstart, not a preseed")
+	case ubuntu && o.Preseed != nil && len(o.Preseed) == 0:
+		return errors.New("iso: the preseed is empty")
+	case !ubuntu && len(o.Kickstart) == 0 && (o.KickstartArg == "" || o.KickstartArg == KickstartArg):
 		return errors.New("iso: the kickstart is empty")
 	case o.Timeout < 0 || o.Timeout > maxTimeout:
 		return fmt.Errorf("iso: isolinux timeout %s is outside 0..%s", o.Timeout, maxTimeout)

@@ -29,6 +29,9 @@ func prepare(img *isoImage, info *BaseInfo, o RemasterOptions) (*treePlan, error
 	if e, ok := byPath[isolinuxBinPath]; !ok || !e.mode.IsRegular() {
 		return nil, fmt.Errorf("iso: base %s: %s: missing, so the ISO could not boot: %w", img.path, isolinuxBinPath, ErrUnknownBase)
 	}
+	if o.Family == FamilyUbuntu {
+		return prepareUbuntu(img, info, o, entries)
+	}
 	cfg, err := img.readSmall(isolinuxCfgPath, maxMetaFile)
 	if err != nil {
 		return nil, fmt.Errorf("iso: base %s: %s: %w: %w", img.path, isolinuxCfgPath, err, ErrUnknownBase)
@@ -64,11 +67,7 @@ func prepare(img *isoImage, info *BaseInfo, o RemasterOptions) (*treePlan, error
 		entries = kept
 	}
 	entries = dropTransTables(entries)
-	boot := []string{isolinuxBinPath}
-	if info.HasEFI {
-		boot = append(boot, efiImagePath)
-	}
-	return planTree(entries, catalog, contents, boot)
+	return planTree(entries, catalog, contents, bootFiles(info))
 }
 
 // transTable is the name mkisofs -T (pungi builds CentOS's media with it)
@@ -132,11 +131,11 @@ func finalize(ctx context.Context, tmp *os.File, ws string, info *BaseInfo) (err
 	}
 	bios.SetLoadSize(4)
 	et := &iso9660.ElTorito{BootCatalog: bootCatalogPath, Entries: []*iso9660.ElToritoEntry{bios}}
-	if info.HasEFI {
+	if info.HasEFI && info.efiImage != "" {
 		et.Entries = append(et.Entries, &iso9660.ElToritoEntry{
 			Platform:  iso9660.EFI,
 			Emulation: iso9660.NoEmulation,
-			BootFile:  efiImagePath,
+			BootFile:  info.efiImage,
 		})
 	}
 	err = fsys.Finalize(iso9660.FinalizeOptions{
@@ -306,4 +305,91 @@ func syncDir(dir string, log *slog.Logger) {
 	if err != nil {
 		log.Debug("cannot sync directory", "dir", dir, "err", err)
 	}
+}
+
+// bootFiles are the El Torito images, which go-diskfs reads.
+func bootFiles(info *BaseInfo) []string {
+	boot := []string{isolinuxBinPath}
+	if info.HasEFI && info.efiImage != "" {
+		boot = append(boot, info.efiImage)
+	}
+	return boot
+}
+
+// prepareUbuntu plans an Ubuntu remaster: isolinux.cfg and txt.cfg
+// rewritten (RewriteUbuntuBoot), grub.cfg too when there is one
+// (RewriteUbuntuGrub), the preseed added, md5sum.txt brought up to date.
+// Shared media must not pass on a remastered base's MT preseed: it would
+// be some other MT's.
+func prepareUbuntu(img *isoImage, info *BaseInfo, o RemasterOptions, entries []isoEntry) (*treePlan, error) {
+	read := func(p string) ([]byte, error) {
+		b, err := img.readSmall(p, maxMetaFile)
+		if err != nil {
+			return nil, fmt.Errorf("iso: base %s: %s: %w: %w", img.path, p, err, ErrUnknownBase)
+		}
+		return b, nil
+	}
+	isoCfg, err := read(isolinuxCfgPath)
+	if err != nil {
+		return nil, err
+	}
+	txt, err := read(ubuntuTxtCfgPath)
+	if err != nil {
+		return nil, err
+	}
+	// txt.cfg only counts when the menu reads it: isolinux.cfg includes
+	// menu.cfg, which includes txt.cfg (or isolinux.cfg includes it).
+	reached := cfgIncludes(isoCfg, "txt.cfg")
+	if !reached && cfgIncludes(isoCfg, "menu.cfg") {
+		if menu, err := img.readSmall(ubuntuMenuCfgPath, maxMetaFile); err == nil {
+			reached = cfgIncludes(menu, "txt.cfg")
+		}
+	}
+	if !reached {
+		return nil, fmt.Errorf("iso: base %s: isolinux.cfg does not include txt.cfg (directly or through menu.cfg): %w: %w",
+			img.path, ErrIsolinuxCfg, ErrUnknownBase)
+	}
+	args, preseedPath, preseed := UbuntuSharedBootArgs, UbuntuSharedPreseedPath, GenericPreseed
+	if o.Preseed != nil {
+		args, preseedPath, preseed = UbuntuBootArgs, UbuntuPreseedPath, o.Preseed
+	}
+	newIso, newTxt, err := RewriteUbuntuBoot(isoCfg, txt, o.Timeout, args)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in base %s): %w", err, img.path, ErrUnknownBase)
+	}
+	changed := map[string][]byte{isolinuxCfgPath: newIso, ubuntuTxtCfgPath: newTxt, preseedPath: preseed}
+	if grub, err := img.readSmall(ubuntuGrubCfgPath, maxMetaFile); err == nil {
+		newGrub, err := RewriteUbuntuGrub(grub, o.Timeout, args)
+		if err != nil {
+			return nil, fmt.Errorf("%w (in base %s): %w", err, img.path, ErrUnknownBase)
+		}
+		changed[ubuntuGrubCfgPath] = newGrub
+	}
+	dropped := map[string]bool{}
+	if o.Preseed == nil {
+		dropped[UbuntuPreseedPath] = true
+	}
+	kept := make([]isoEntry, 0, len(entries))
+	for _, e := range entries {
+		if !dropped[e.path] {
+			kept = append(kept, e)
+		}
+	}
+	if sums, err := img.readSmall(ubuntuMD5Path, 16<<20); err == nil {
+		// After the others: md5sum.txt does not list itself.
+		changed[ubuntuMD5Path] = updateMD5Sums(sums, changed, dropped)
+	}
+	catalog, err := bootCatalogSector(img.f)
+	if err != nil {
+		return nil, fmt.Errorf("iso: base %s: %w: %w", img.path, err, ErrUnknownBase)
+	}
+	now := time.Now()
+	if o.Reproducible {
+		now = ReproducibleEpoch()
+	}
+	contents := map[string]fileBytes{}
+	for p, b := range changed {
+		contents[p] = fileBytes{data: b, modTime: now}
+	}
+	return planTree(dropTransTables(kept), catalog, contents, bootFiles(info))
 }

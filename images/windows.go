@@ -54,9 +54,17 @@ var windowsVolumeIDs = []struct {
 	{"SSS_X64FREE_", "Windows Server 2016 or 2019", true},
 }
 
-// ErrNotWindows is wrapped (with ErrUnknownBase) by InspectWindows errors
-// about a base that is not Windows Server 2016 media.
-var ErrNotWindows = errors.New("base ISO is not Windows Server 2016 media")
+// ErrNotWindows is wrapped by InspectWindows errors about a base that is
+// not Windows Server 2016 media. It is also ErrUnknownBase (errors.Is).
+var ErrNotWindows error = &familyError{"base ISO is not Windows Server 2016 media"}
+
+// familyError is a sentinel of one family's refusals that is also
+// ErrUnknownBase, whose text names CentOS: the CLI maps every refused
+// base to the same exit code, and a message says the right family.
+type familyError struct{ msg string }
+
+func (e *familyError) Error() string        { return e.msg }
+func (e *familyError) Is(target error) bool { return target == ErrUnknownBase }
 
 // InspectWindows identifies Windows Server install media by what can be
 // read without a UDF driver: the ISO 9660 volume id, the UDF volume
@@ -76,7 +84,7 @@ func InspectWindows(ctx context.Context, path string) (*WindowsMedia, error) {
 		return nil, fmt.Errorf("iso: base %s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("iso: base %s: not a regular file: %w", path, ErrUnknownBase)
+		return nil, fmt.Errorf("iso: base %s: not a regular file: %w", path, ErrNotWindows)
 	}
 	m, checkErr := identifyWindows(f, path, st.Size())
 	if m == nil {
@@ -94,7 +102,7 @@ func identifyWindows(f *os.File, path string, size int64) (*WindowsMedia, error)
 	m := &WindowsMedia{Family: FamilyWindows, Size: size}
 	vid, err := isoVolumeID(f)
 	if err != nil {
-		return nil, fmt.Errorf("iso: base %s: not an ISO 9660 image (%v): %w: %w", path, err, ErrNotWindows, ErrUnknownBase)
+		return nil, fmt.Errorf("iso: base %s: not an ISO 9660 image (%v): %w", path, err, ErrNotWindows)
 	}
 	m.ISOVolumeID = vid
 	m.ISOFiles = rootNames(path)
@@ -114,8 +122,8 @@ func identifyWindows(f *os.File, path string, size int64) (*WindowsMedia, error)
 		return strings.Join(s, "; ")
 	}
 	refuse := func(why string) error {
-		return fmt.Errorf("iso: base %s: not Windows Server 2016 media: %s (found: %s)%s: %w: %w",
-			path, why, found(), looksLike(m.ISOFiles), ErrNotWindows, ErrUnknownBase)
+		return fmt.Errorf("iso: base %s: not Windows Server 2016 media: %s (found: %s)%s: %w",
+			path, why, found(), looksLike(m.ISOFiles), ErrNotWindows)
 	}
 	if udfErr != nil {
 		return m, refuse(udfErr.Error())

@@ -137,11 +137,18 @@ func (s *serialBuffer) finished() bool {
 
 // Serial is what /init reported.
 type Serial struct {
-	Cmdline   string // the kernel command line
-	Kickstart string // the kickstart text, "\n" line ends
+	Cmdline string // the kernel command line
+	// Kickstart is the kickstart text, "\n" line ends; for the Ubuntu
+	// stand-in, the preseed its debconf-set-selections was given (or the
+	// medium's preseed when that has no early command).
+	Kickstart string
 	HasKS     bool   // the markers were found
 	Error     string // an /init error or "no ks=" report, if any
-	Source    string // the device the kickstart was read from ("sr1")
+	Source    string // the device the kickstart (preseed) was read from ("sr1")
+	// MediaPreseed is the preseed the Ubuntu stand-in read from the
+	// install medium (file=); HasMedia says its markers were found.
+	MediaPreseed string
+	HasMedia     bool
 }
 
 // ParseSerial extracts /init's report from a serial log (which has "\r\n"
@@ -161,6 +168,12 @@ func ParseSerial(serial string) Serial {
 		}
 		if strings.Contains(line, NoKickstartMarker) && r.Error == "" {
 			r.Error = "the kernel command line has no ks=cdrom: or ks=hd:"
+		}
+	}
+	if b := strings.Index(s, MediaPreseedBegin+"\n"); b >= 0 {
+		body := s[b+len(MediaPreseedBegin)+1:]
+		if e := strings.Index(body, MediaPreseedEnd); e >= 0 {
+			r.MediaPreseed, r.HasMedia = body[:e], true
 		}
 	}
 	begin := strings.Index(s, KickstartBegin+"\n")

@@ -141,6 +141,12 @@ poweroff -f
 // buildInitramfs returns a gzip'd newc cpio archive: busybox, /init and
 // the CD modules in load order.
 func buildInitramfs(h *host) ([]byte, error) {
+	return buildInitramfsWith(h, initScript, nil)
+}
+
+// buildInitramfsWith is buildInitramfs with another /init and extra
+// files (path -> executable script).
+func buildInitramfsWith(h *host, init string, extra map[string]string) ([]byte, error) {
 	mods, err := moduleOrder(h.modulesDir, cdModules)
 	if err != nil {
 		return nil, err
@@ -148,7 +154,11 @@ func buildInitramfs(h *host) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	w := &cpioWriter{w: gz}
-	for _, d := range []string{"bin", "dev", "etc", "lib", "lib/modules", "proc", "sys", "cdrom"} {
+	dirs := []string{"bin", "dev", "etc", "lib", "lib/modules", "proc", "sys", "cdrom"}
+	if extra != nil {
+		dirs = append(dirs, "media", "tmp", "usr", "usr/bin")
+	}
+	for _, d := range dirs {
 		w.dir(d)
 	}
 	bb, err := os.ReadFile(busyboxPath)
@@ -156,7 +166,15 @@ func buildInitramfs(h *host) ([]byte, error) {
 		return nil, fmt.Errorf("testiso: %w", err)
 	}
 	w.file("bin/busybox", 0o755, bb)
-	w.file("init", 0o755, []byte(initScript))
+	w.file("init", 0o755, []byte(init))
+	names := make([]string, 0, len(extra))
+	for p := range extra {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		w.file(p, 0o755, []byte(extra[p]))
+	}
 	var order []string
 	for _, m := range mods {
 		data, err := readModule(filepath.Join(h.modulesDir, m))

@@ -9,6 +9,12 @@
 // named by ks=cdrom:/... to the serial port, then powers off, so Boot can
 // check in qemu that a remastered ISO starts its kickstart unattended.
 //
+// BuildUbuntu and BuildWindows make the stand-ins of the other two
+// families: an Ubuntu 16.04.2 server-shaped ISO whose initramfs plays
+// debian-installer's preseed loading (see ubuntu.go), and a Windows Server
+// 2016-shaped UDF bridge disc (genisoimage -udf; its ISO 9660 side holds
+// only README.TXT) for identification alone.
+//
 // This is test support (make test, make demo, make bench-iso); unlike
 // package images it may use host files and external tools.
 package testiso

@@ -3,6 +3,7 @@ package testiso
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -25,6 +26,9 @@ func TestParseSerial(t *testing.T) {
 	}
 	if r := ParseSerial("MTPREP-CMDLINE: quiet\r\nMTPREP-NO-KS\r\n"); r.Error == "" || r.HasKS {
 		t.Errorf("no ks: got %+v", r)
+	}
+	if r := ParseSerial(MediaPreseedBegin + "\r\nd-i a string b\r\n" + MediaPreseedEnd + "\r\n"); !r.HasMedia || r.MediaPreseed != "d-i a string b\n" {
+		t.Errorf("media preseed: got %+v", r)
 	}
 	if r := ParseSerial("MTPREP-ERROR: mount /dev/sr0 failed\r\n"); r.Error != "mount /dev/sr0 failed" {
 		t.Errorf("error: got %+v", r)
@@ -176,5 +180,49 @@ func TestBuildLikeCentOS(t *testing.T) {
 	}
 	if cfg := isoinfo("-R", "-x", "/isolinux/isolinux.cfg"); !strings.Contains(cfg, "timeout 600") || !strings.Contains(cfg, "default vesamenu.c32") {
 		t.Errorf("isolinux.cfg is not CentOS's vesamenu menu:\n%s", cfg)
+	}
+}
+
+// TestBuildStandIns: the Windows stand-in's ISO 9660 side holds
+// README.TXT alone (isoinfo, without Rock Ridge or Joliet); the Ubuntu
+// one has debian-cd's .disk/info and the d-i menu with gfxboot on, read
+// back by isoinfo with Rock Ridge.
+func TestBuildStandIns(t *testing.T) {
+	if _, err := exec.LookPath("isoinfo"); err != nil {
+		t.Skip("isoinfo (genisoimage) not installed")
+	}
+	dir := t.TempDir()
+	win, err := BuildWindows(context.Background(), dir, "")
+	if errors.Is(err, ErrMissingHost) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("isoinfo", "-f", "-i", win).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "/README.TXT;1" {
+		t.Errorf("Windows stand-in's ISO 9660 files (%v):\n%s", err, out)
+	}
+	ub, err := BuildUbuntu(context.Background(), dir, UbuntuOptions{})
+	if errors.Is(err, ErrMissingHost) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{
+		"/.disk/info":            UbuntuDiskInfo,
+		"/isolinux/isolinux.cfg": "ui gfxboot bootlogo",
+		"/isolinux/txt.cfg":      "append  file=/cdrom/preseed/ubuntu-server.seed vga=788 initrd=/install/initrd.gz",
+		"/md5sum.txt":            "  ./install/vmlinuz\n",
+	} {
+		got, err := exec.Command("isoinfo", "-R", "-i", ub, "-x", p).Output()
+		if err != nil || !strings.Contains(string(got), want) {
+			t.Errorf("%s (%v): %q lacks %q", p, err, got, want)
+		}
+	}
+	pvd, err := exec.Command("isoinfo", "-d", "-i", ub).Output()
+	if err != nil || !strings.Contains(string(pvd), "Volume id: "+UbuntuVolumeLabel+"\n") {
+		t.Errorf("Ubuntu volume id (%v):\n%s", err, pvd)
 	}
 }

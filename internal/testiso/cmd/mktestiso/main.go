@@ -2,7 +2,9 @@
 // CentOS-6.6-shaped test base, remasters an ISO with images.Remaster (the
 // code behind `mtprep iso`, without a spec), and boots an ISO in qemu.
 //
-//	mktestiso [-dir build] [-filler-mb 0]          build the base, print its path
+//	mktestiso [-dir build] [-filler-mb 0] [-family centos|ubuntu|windows]
+//	                                               build the base (or a stand-in of the
+//	                                               other families), print its path
 //	mktestiso remaster -base B -out O -ks FILE     images.Remaster, print sha256 and time
 //	mktestiso boot [-timeout 180s] [-want-ks FILE] ISO
 package main
@@ -45,10 +47,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("mktestiso", flag.ContinueOnError)
 	dir := fs.String("dir", "build", "directory for the ISO")
 	filler := fs.Int("filler-mb", 0, "MiB of incompressible Packages/*.rpm filler (about 450 for a real-sized base)")
+	family := fs.String("family", "centos", "which stand-in: centos (the test base), ubuntu (16.04.2 server) or windows (Server 2016, UDF)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	p, err := testiso.Build(ctx, *dir, testiso.Options{FillerMB: *filler})
+	var p string
+	var err error
+	switch *family {
+	case "centos":
+		p, err = testiso.Build(ctx, *dir, testiso.Options{FillerMB: *filler})
+	case "ubuntu":
+		p, err = testiso.BuildUbuntu(ctx, *dir, testiso.UbuntuOptions{})
+	case "windows":
+		p, err = testiso.BuildWindows(ctx, *dir, "")
+	default:
+		return fmt.Errorf("-family %q: want centos, ubuntu or windows", *family)
+	}
 	if err != nil {
 		return err
 	}
