@@ -63,10 +63,13 @@ func WriteISO(ctx context.Context, s *spec.Spec, o ISOOptions) (*ISOResult, erro
 		return nil, s.InputError("os", fmt.Sprintf("os %s installs from the base ISO as it is, with a seed ISO beside it: there is no single remastered ISO", s.OS), "use mtprep build, which attaches the base and the seed as two CD-ROMs")
 	}
 	res, pub, err := writeWithKickstart(o.Media, s, o.Env, "iso", func(files []guest.SeedFile) (*images.Result, error) {
-		return images.Remaster(ctx, images.RemasterOptions{
-			Base: o.Base, Out: o.Out, Kickstart: files[0].Data,
-			AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress,
-		})
+		ro := images.RemasterOptions{Base: o.Base, Out: o.Out, Kickstart: files[0].Data,
+			AllowUnknownBase: o.AllowUnknownBase, Timeout: o.BootTimeout, Progress: o.Progress}
+		if fam := o.Media.Base().Family; fam == images.FamilyUbuntu {
+			// d-i reads the preseed from the media (file=/cdrom/…).
+			ro.Family, ro.Kickstart, ro.Preseed = fam, nil, files[0].Data
+		}
+		return images.Remaster(ctx, ro)
 	})
 	if err != nil {
 		return nil, err

@@ -43,7 +43,8 @@ const mediaLayout = "shared-media-1"
 
 // MediaOptions are the choices of writing shared install media.
 type MediaOptions struct {
-	Base             string // the CentOS 6.6 minimal ISO
+	Base             string // the CentOS 6.6 minimal ISO, or another family's base
+	Family           string // the OS's base family (images.FamilyCentOS when "")
 	Dir              string // where media are kept, one file per base
 	AllowUnknownBase bool
 	Progress         progress.Func
@@ -106,10 +107,14 @@ func WriteSharedMedia(ctx context.Context, o MediaOptions) (*ISOResult, error) {
 	if r := currentMedia(out, o.Base); r != nil {
 		return r, nil // written while this one waited
 	}
-	res, err := images.Remaster(ctx, images.RemasterOptions{
+	ro := images.RemasterOptions{
 		Base: o.Base, Out: out, KickstartArg: images.SharedKickstartArg, Reproducible: true,
-		AllowUnknownBase: o.AllowUnknownBase, Progress: o.Progress, Logger: o.Log,
-	})
+		AllowUnknownBase: o.AllowUnknownBase, Progress: o.Progress, Logger: o.Log, Family: o.Family,
+	}
+	if o.Family == images.FamilyUbuntu {
+		ro.KickstartArg = "" // the generic preseed, booted with images.UbuntuSharedBootArgs
+	}
+	res, err := images.Remaster(ctx, ro)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +126,7 @@ func WriteSharedMedia(ctx context.Context, o MediaOptions) (*ISOResult, error) {
 	r := &ISOResult{
 		Kind: "media", Out: res.Out, SHA256: res.SHA256, Size: res.Size,
 		Base: o.Base, BaseSHA256: res.Base.SHA256, BaseVersion: res.Base.Version,
-		Inputs: sharedMediaInputs(o.Base), KickstartArg: images.SharedKickstartArg,
+		Inputs: sharedMediaInputs(o.Base), KickstartArg: ro.KickstartArg,
 	}
 	if err := writeSidecar(r); err != nil {
 		return nil, fmt.Errorf("media: %w", err)

@@ -84,7 +84,7 @@ func (isoPhase) Check(_ context.Context, t *Target) (Check, error) {
 	} else if r := currentMedia(media, t.Spec.ISO.Base); r != nil {
 		obs = append(obs, fmt.Sprintf("media %s (sha256 %s, shared by every MT of this base)", media, r.SHA256[:12]))
 	} else {
-		ch = append(ch, fmt.Sprintf("write shared install media %s from %s (once for every MT of this base; boots with %s)", media, t.Spec.ISO.Base, images.SharedKickstartArg))
+		ch = append(ch, fmt.Sprintf("write shared install media %s from %s (once for every MT of this base; boots with %s)", media, t.Spec.ISO.Base, bootArg(t)))
 		obs = append(obs, "no shared media for this base")
 	}
 	if r, why := currentSeed(t); r != nil {
@@ -105,7 +105,7 @@ func (isoPhase) Apply(ctx context.Context, t *Target) error {
 		note = fmt.Sprintf("base %s attached untouched", t.Spec.ISO.Base)
 	} else {
 		m, err := WriteSharedMedia(ctx, MediaOptions{
-			Base: t.Spec.ISO.Base, Dir: t.mediaDir(), AllowUnknownBase: t.Options.AllowUnknownBase,
+			Base: t.Spec.ISO.Base, Dir: t.mediaDir(), AllowUnknownBase: t.Options.AllowUnknownBase, Family: baseFamily(t),
 			Progress: t.Progress, Log: t.Log,
 		})
 		if err != nil {
@@ -166,4 +166,20 @@ func checkBase(t *Target) (string, error) {
 		t.Log.Warn("iso: "+w, "base", t.Spec.ISO.Base)
 	}
 	return what, nil
+}
+
+// baseFamily is the OS's base family for package images ("" is CentOS).
+func baseFamily(t *Target) string {
+	if m := osMedia(t); m != nil {
+		return m.Base().Family
+	}
+	return ""
+}
+
+// bootArg is what the OS's shared media boot with, for plans.
+func bootArg(t *Target) string {
+	if m := osMedia(t); m != nil && m.Base().BootArg != "" {
+		return m.Base().BootArg
+	}
+	return images.SharedKickstartArg
 }

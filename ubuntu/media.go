@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -18,7 +19,7 @@ const SeedName = "preseed.cfg"
 
 // BootArg is what remastered shared media boot with: debian-installer
 // reads the generic preseed from the media, which loads the seed's.
-const BootArg = "auto=true priority=critical file=/cdrom/preseed/mtprep.seed"
+const BootArg = images.UbuntuSharedBootArgs
 
 // Seed hashes the root password with a fresh salt and renders the
 // preseed.
@@ -37,7 +38,7 @@ func (Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) {
 // Base: Ubuntu media are remastered to boot unattended with the generic
 // preseed, which reads the MT's from the seed.
 func (Media) Base() guest.BaseMedia {
-	return guest.BaseMedia{Family: "ubuntu", BootArg: BootArg}
+	return guest.BaseMedia{Family: images.FamilyUbuntu, BootArg: images.UbuntuSharedBootArgs, AnswerFile: "preseed"}
 }
 
 // NewHostKey is an RSA host key (what guest.Media and known_hosts carry).
