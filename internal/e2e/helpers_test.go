@@ -36,6 +36,10 @@ var fixtures struct {
 	baseISO string
 	err     error
 	skip    string
+
+	ubuntuOnce sync.Once
+	ubuntuISO  string
+	ubuntuErr  error
 }
 
 func getFixtures(t *testing.T) (bin, baseISO string) {
@@ -78,6 +82,22 @@ func getFixtures(t *testing.T) (bin, baseISO string) {
 	return fixtures.bin, fixtures.baseISO
 }
 
+// getUbuntuBase is the Ubuntu 16.04.2 server stand-in, built once beside
+// the other fixtures.
+func getUbuntuBase(t *testing.T) string {
+	t.Helper()
+	getFixtures(t)
+	fixtures.ubuntuOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		fixtures.ubuntuISO, fixtures.ubuntuErr = testiso.BuildUbuntu(ctx, fixtures.dir, testiso.UbuntuOptions{})
+	})
+	if fixtures.ubuntuErr != nil {
+		t.Fatal(fixtures.ubuntuErr)
+	}
+	return fixtures.ubuntuISO
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if fixtures.dir != "" {
@@ -102,6 +122,9 @@ type mtOptions struct {
 	packages   string // bundle | vault
 	agent      string // tarball
 	thumbprint bool   // pin the vCenter certificate instead of insecure
+	// ubuntu: os: ubuntu-16.04 on the Ubuntu base stand-in, with the
+	// lab's .deb bundle (the lab must be FlavourUbuntu).
+	ubuntu bool
 }
 
 // newMT writes the spec for guest g of l: vSphere from l.VC, the guest's
@@ -134,9 +157,14 @@ func newMT(t *testing.T, l *lab.Lab, g *lab.Guest, o mtOptions) *mt {
 	if o.packages == "vault" {
 		pkgs = fmt.Sprintf("{source: vault, repos: [%s], gpgCheck: false}", strings.Join(l.VaultRepos(), ", "))
 	}
+	osName, device := "centos-6.6", "eth0"
+	if o.ubuntu {
+		osName, device, baseISO = "ubuntu-16.04", "ens160", getUbuntuBase(t)
+		pkgs = fmt.Sprintf("{source: bundle, bundle: %s}", l.UbuntuBundlePath)
+	}
 	spec := fmt.Sprintf(`# e2e: MT mt01 on lab guest %s
 name: mt01
-os: centos-6.6
+os: %s
 vsphere:
   url: %s
   username: %s
@@ -153,7 +181,7 @@ network:
   ip: %s/24
   gateway: %s
   dns: [%s]
-  device: eth0
+  device: %s
 timezone: UTC
 rootPassword: {env: MT_ROOT_PASSWORD}
 ssh:
@@ -168,8 +196,8 @@ configServer:
   port: %d
   passphrase: {file: %s}
 retention: {mountpoint: /mnt/retention, filesystem: ext4}
-`, g.Name, u.String(), l.VC.Username, tls, l.VC.Datacenter, l.VC.Datastore, l.VC.Network, baseISO,
-		g.Address, l.HostIP, l.HostIP, g.UserKeyFile, pkgs, o.agent, l.ConfigServer.IP, l.ConfigServer.Port, l.ConfigServer.PassphraseFile)
+`, g.Name, osName, u.String(), l.VC.Username, tls, l.VC.Datacenter, l.VC.Datastore, l.VC.Network, baseISO,
+		g.Address, l.HostIP, l.HostIP, device, g.UserKeyFile, pkgs, o.agent, l.ConfigServer.IP, l.ConfigServer.Port, l.ConfigServer.PassphraseFile)
 	if err := os.WriteFile(m.spec, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
