@@ -42,7 +42,9 @@ const (
 // algorithms, in its own network namespace, on an isolated root that looks
 // like CentOS 6.6.
 type Guest struct {
-	Name     string // g1, g2, ...
+	Name string // g1, g2, ...
+	// Flavour is the guest's OS: FlavourCentOS or FlavourUbuntu.
+	Flavour  string
 	Hostname string // from /etc/sysconfig/network at boot
 	// VMName is the VM the lab created in its vCenter for this guest, with
 	// its disks presented here (see Lab.CreateVM, Lab.PresentDisks).

@@ -354,6 +354,9 @@ func (l *Lab) Install(ctx context.Context, g *Guest, vmName string) (*InstallRep
 // applyKickstart writes what anaconda would into the powered-off guest's
 // root, and runs %post there.
 func (l *Lab) applyKickstart(ctx context.Context, g *Guest, ks kickstartInfo) error {
+	if g.Flavour == FlavourUbuntu {
+		return fmt.Errorf("the seed holds a kickstart (CentOS), but lab guest %s is Ubuntu 16.04", g.Name)
+	}
 	rfs, err := openRootFS(g.Root)
 	if err != nil {
 		return err

@@ -99,8 +99,8 @@ func parsePreseed(b []byte) (preseedInfo, error) {
 // applyPreseed writes what debian-installer would into the powered-off
 // Ubuntu guest's root, and runs the late command there.
 func (l *Lab) applyPreseed(ctx context.Context, g *Guest, p preseedInfo) error {
-	if l.opts.Flavour != FlavourUbuntu {
-		return errors.New("the seed holds a preseed (Ubuntu), but the lab's guests are CentOS 6.6: start the lab with Options.Flavour FlavourUbuntu")
+	if g.Flavour != FlavourUbuntu {
+		return fmt.Errorf("the seed holds a preseed (Ubuntu), but lab guest %s is CentOS 6.6: start the lab with Options.Flavour (or GuestFlavours) FlavourUbuntu", g.Name)
 	}
 	rfs, err := openRootFS(g.Root)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,9 @@ type Options struct {
 	// Flavour is the guests' OS: FlavourCentOS (CentOS 6.6, the default)
 	// or FlavourUbuntu (Ubuntu 16.04.2; see ubuntu.go).
 	Flavour string
+	// GuestFlavours sets guest i's flavour (g1 is index 0) where it is
+	// not "": a lab with CentOS and Ubuntu guests side by side.
+	GuestFlavours []string
 }
 
 // Lab is a running lab. Its fields are read-only.
@@ -334,15 +338,18 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 
 	t0 = time.Now()
 	install := l.installBase
-	if o.Flavour == FlavourUbuntu {
+	if o.anyUbuntu() {
 		if l.ubu, err = buildUbuntuArtifacts(ctx, filepath.Join(l.runDir, "ubuntu")); err != nil {
 			return nil, fmt.Errorf("ubuntu test packages: %w", err)
 		}
 		l.UbuntuBundlePath, l.UbuntuDebs, l.UbuntuAgentTarball = l.ubu.Bundle, l.ubu.Debs, l.ubu.Agent
-		install = l.installBaseUbuntu
 	}
 	for i, g := range l.Guests {
 		gwg.Add(1)
+		install := install
+		if g.Flavour == FlavourUbuntu {
+			install = l.installBaseUbuntu
+		}
 		go func() { defer gwg.Done(); gerrs[i] = install(ctx, g) }()
 	}
 	gwg.Wait()
@@ -404,8 +411,13 @@ func (l *Lab) setupBridge(ctx context.Context, csIP string) error {
 
 func (l *Lab) newGuest(i int, hostKey *rsaKey, userKeyFile, knownHosts string) *Guest {
 	name := fmt.Sprintf("g%d", i)
+	flavour := l.opts.Flavour
+	if i-1 < len(l.opts.GuestFlavours) && l.opts.GuestFlavours[i-1] != "" {
+		flavour = l.opts.GuestFlavours[i-1]
+	}
 	return &Guest{
 		Name:               name,
+		Flavour:            flavour,
 		Hostname:           fmt.Sprintf("mtlab-%s.%s", name, Domain),
 		VMName:             fmt.Sprintf("mtlab-%s", name),
 		Address:            fmt.Sprintf("%s.%d.%d", subnetPrefix, l.slot.n, 10+i),
@@ -443,7 +455,7 @@ func (l *Lab) prepareGuest(ctx context.Context, g *Guest, hostKey *rsaKey, rootU
 		}
 	}
 	var fresh map[string]os.FileMode
-	if l.opts.Flavour == FlavourUbuntu {
+	if g.Flavour == FlavourUbuntu {
 		fresh = ubuntuFresh()
 	}
 	if err := prepareUpper(filepath.Join(g.upper, "u"), fresh); err != nil {
@@ -457,7 +469,7 @@ func (l *Lab) prepareGuest(ctx context.Context, g *Guest, hostKey *rsaKey, rootU
 	if err := g.populate(hostKey, l.userKey.authorizedLine("mtlab"), data); err != nil {
 		return err
 	}
-	if l.opts.Flavour == FlavourUbuntu {
+	if g.Flavour == FlavourUbuntu {
 		if err := g.populateUbuntu(); err != nil {
 			return err
 		}
@@ -746,7 +758,7 @@ func Start(t testing.TB) *Lab { return StartWith(t, Options{}) }
 func StartWith(t testing.TB, o Options) *Lab {
 	t.Helper()
 	err := Preflight()
-	if err == nil && o.Flavour == FlavourUbuntu {
+	if err == nil && o.anyUbuntu() {
 		err = ubuntuPreflight()
 	}
 	if err != nil {
@@ -826,4 +838,9 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// anyUbuntu: some guest of the lab is Ubuntu-flavoured.
+func (o Options) anyUbuntu() bool {
+	return o.Flavour == FlavourUbuntu || slices.Contains(o.GuestFlavours, FlavourUbuntu)
 }
