@@ -23,8 +23,10 @@ const SeedPath = "/ks.cfg"
 
 // maxSeed bounds a seed's content: a kickstart is a few KiB, and a seed
 // travels per MT, so it must stay small (the fleet's bytes moved grow
-// with it).
-const maxSeed = 512 << 10
+// with it). A Windows seed carries the Win32-OpenSSH release zip (some
+// 4 MB, Windows Server 2016 having no OpenSSH of its own): 16 MiB leave
+// room for it and nothing much larger.
+const maxSeed = 16 << 20
 
 // SeedFile is one file at the root of a seed ISO.
 type SeedFile struct {

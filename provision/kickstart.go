@@ -36,7 +36,13 @@ func RenderSeed(m guest.Media, s *spec.Spec, o RenderOptions) ([]guest.SeedFile,
 	if err != nil {
 		return nil, err
 	}
-	return m.Seed(s, guest.SeedInput{RootPassword: pw, AuthorizedKey: pub, HostKey: o.HostKey})
+	var key string
+	if s.Windows.ProductKey.IsSet() {
+		if key, err = s.RevealSecret("windows.productKey", s.Windows.ProductKey, o.Env); err != nil {
+			return nil, err
+		}
+	}
+	return m.Seed(s, guest.SeedInput{RootPassword: pw, AuthorizedKey: pub, HostKey: o.HostKey, LicenseKey: key})
 }
 
 // AuthorizedKey is the public key mtprep logs in to the MT with: the .pub

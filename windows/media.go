@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"os"
+	"strconv"
 
 	"golang.org/x/crypto/ssh"
 
@@ -25,9 +27,9 @@ const (
 	SeedHostKeyPub     = "mtprep-hostkey.pub"
 	SeedAuthorizedKeys = "mtprep-authorized_keys"
 	// OpenSSHZip is the Win32-OpenSSH release firstboot.ps1 installs on
-	// Windows Server 2016 (which has no OpenSSH capability): it looks for
-	// it at the root of every CD-ROM and removable drive (see
-	// NOTES-for-lead.md: the seed's 512 KiB cap keeps it off the seed).
+	// Windows Server 2016 (which has no OpenSSH capability): the seed
+	// carries the one windows.openSSH names; firstboot.ps1 looks for it
+	// at the root of every CD-ROM and removable drive.
 	OpenSSHZip = "OpenSSH-Win64.zip"
 )
 
@@ -58,7 +60,7 @@ func (m Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) 
 	if in.RootPassword == "" {
 		return nil, inputErr(s, "rootPassword", "the Administrator password is empty", "set rootPassword to a password Windows' complexity rules accept")
 	}
-	u, err := UnattendFor(s, in.RootPassword, m.Options)
+	u, err := UnattendFor(s, in.RootPassword, m.optionsFor(s, in))
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +88,40 @@ func (m Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) 
 		return nil, err
 	}
 	files = append(files, guest.SeedFile{Name: SeedValues, Data: append(j, '\n')})
+	if p := s.Windows.OpenSSH; p != "" {
+		// Windows Server 2016 has no OpenSSH capability: the release zip
+		// travels on the seed, where firstboot.ps1 looks for it.
+		zip, err := os.ReadFile(p)
+		if err != nil {
+			return nil, inputErr(s, "windows.openSSH", fmt.Sprintf("cannot read %s: %v", p, spec.PathProblem(err)), "download OpenSSH-Win64.zip from github.com/PowerShell/Win32-OpenSSH/releases and point windows.openSSH at it")
+		}
+		files = append(files, guest.SeedFile{Name: OpenSSHZip, Data: zip})
+	}
 	return files, nil
+}
+
+// optionsFor fills the install choices from the spec (vm.firmware,
+// windows.image, windows.productKey, network.device) where m.Options
+// leaves them empty.
+func (m Media) optionsFor(s *spec.Spec, in guest.SeedInput) Options {
+	o := m.Options
+	if o.Firmware == "" {
+		o.Firmware = s.VM.Firmware
+	}
+	if o.ImageName == "" && o.ImageIndex <= 0 && s.Windows.Image != "" {
+		if n, err := strconv.Atoi(s.Windows.Image); err == nil && n > 0 {
+			o.ImageIndex = n
+		} else {
+			o.ImageName = s.Windows.Image
+		}
+	}
+	if o.ProductKey == "" {
+		o.ProductKey = in.LicenseKey
+	}
+	if o.Interface == "" && s.Network.Device != "" && s.Network.Device != "eth0" {
+		o.Interface = s.Network.Device
+	}
+	return o
 }
 
 // Base: the user's ISO untouched (UDF), a Joliet seed beside it.

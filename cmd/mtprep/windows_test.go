@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -39,8 +40,13 @@ func TestWindowsMTOnSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, u := cliSim(t)
+	// A stand-in for the Win32-OpenSSH release zip: a real zip with the
+	// release's top directory and script names, placeholder contents.
+	sshZip := filepath.Join(dir, "OpenSSH-Win64.zip")
+	writeZip(t, sshZip, map[string]string{"OpenSSH-Win64/install-sshd.ps1": "# stand-in\n", "OpenSSH-Win64/sshd.exe": "MZ stand-in"})
 	specFile := writeSpecFrom(t, "../../examples/mt-windows.yaml", func(s string) string {
 		s = strings.Replace(s, `cluster: ""`, `cluster: DC0_C0`, 1)
+		s = strings.Replace(s, "./OpenSSH-Win64.zip", sshZip, 1)
 		return strings.Replace(s, "./en_windows_server_2016_x64_dvd_9718492.iso", base, 1)
 	})
 	work := filepath.Join(dir, "work")
@@ -94,6 +100,9 @@ func TestWindowsMTOnSimulator(t *testing.T) {
 	xml, err := images.ReadSeedFile(seed, "autounattend.xml")
 	if err != nil || !bytes.Contains(xml, []byte(`<ComputerName>mtw01</ComputerName>`)) {
 		t.Fatalf("seed's autounattend.xml: %v\n%s", err, xml)
+	}
+	if z, err := images.ReadSeedFile(seed, "OpenSSH-Win64.zip"); err != nil || !bytes.Equal(z, must(os.ReadFile(sshZip))) {
+		t.Errorf("the seed does not carry windows.openSSH's zip: %v", err)
 	}
 	if after, _ := os.ReadFile(base); !bytes.Equal(after, baseBytes) {
 		t.Error("the base ISO changed: it must be attached untouched")
@@ -175,10 +184,40 @@ func TestWindowsMTOnSimulator(t *testing.T) {
 	// A CentOS base given as a Windows base is refused before anything
 	// changes, exit 2, naming iso.base.
 	wrong := writeSpecFrom(t, "../../examples/mt-windows.yaml", func(s string) string {
+		s = strings.Replace(s, "./OpenSSH-Win64.zip", sshZip, 1)
 		return strings.Replace(s, "./en_windows_server_2016_x64_dvd_9718492.iso", specFile, 1)
 	})
 	var eo, ee bytes.Buffer
 	if code := run([]string{"plan", "--spec", wrong, "--work-dir", filepath.Join(dir, "w2")}, &eo, &ee); code != 2 || !strings.Contains(ee.String(), "iso.base") {
 		t.Errorf("a non-Windows base: exit %d, stderr %q", code, ee.String())
 	}
+}
+
+// writeZip writes a zip of files (name → content).
+func writeZip(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -338,6 +338,9 @@ type SeedInput struct {
 	RootPassword  string
 	AuthorizedKey ssh.PublicKey   // the key mtprep logs in with
 	HostKey       *rsa.PrivateKey // the MT's SSH host key (nil: the installer's own)
+	// LicenseKey is the OS's product key when the spec gives one
+	// (windows.productKey); "" otherwise.
+	LicenseKey string
 }
 
 // SeedFile is one file at the root of the MT's seed ISO.

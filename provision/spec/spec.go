@@ -76,6 +76,10 @@ type Windows struct {
 	// SERVERSTANDARD") or its 1-based index ("2").
 	Image      string `yaml:"image" json:"image,omitempty"`
 	ProductKey Secret `yaml:"productKey" json:"productKey"`
+	// OpenSSH is the Win32-OpenSSH release zip (OpenSSH-Win64.zip): the
+	// seed carries it, since Windows Server 2016 has no OpenSSH of its
+	// own and mtprep's first connection is SSH.
+	OpenSSH string `yaml:"openSSH" json:"openSSH,omitempty"`
 }
 
 // Network is the MT's static address; it goes into the kickstart.
@@ -259,7 +263,7 @@ func (s *Spec) applyDefaults() {
 // and ~ to the user's home, so later phases do not depend on the cwd.
 func (s *Spec) resolvePaths() {
 	dir := filepath.Dir(s.File)
-	for _, p := range []*string{&s.ISO.Base, &s.SSH.PrivateKey, &s.SSH.KnownHosts, &s.Packages.Bundle, &s.Agent.Tarball, &s.RootPassword.File, &s.ConfigServer.Passphrase.File, &s.VSphere.Password.File, &s.SSH.KeyPassphrase.File} {
+	for _, p := range []*string{&s.ISO.Base, &s.SSH.PrivateKey, &s.SSH.KnownHosts, &s.Packages.Bundle, &s.Agent.Tarball, &s.RootPassword.File, &s.ConfigServer.Passphrase.File, &s.VSphere.Password.File, &s.SSH.KeyPassphrase.File, &s.Windows.OpenSSH, &s.Windows.ProductKey.File} {
 		*p = ResolvePath(dir, *p)
 	}
 }

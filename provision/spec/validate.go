@@ -127,7 +127,7 @@ func (s *Spec) validate() InputErrors {
 	for _, sec := range []struct {
 		key string
 		v   Secret
-	}{{"rootPassword", s.RootPassword}, {"configServer.passphrase", s.ConfigServer.Passphrase}, {"vsphere.password", s.VSphere.Password}, {"ssh.keyPassphrase", s.SSH.KeyPassphrase}} {
+	}{{"rootPassword", s.RootPassword}, {"configServer.passphrase", s.ConfigServer.Passphrase}, {"vsphere.password", s.VSphere.Password}, {"ssh.keyPassphrase", s.SSH.KeyPassphrase}, {"windows.productKey", s.Windows.ProductKey}} {
 		if sec.v.Env != "" && sec.v.File != "" {
 			bad(sec.key, "both env and file are given", "keep one of them")
 		}
@@ -238,13 +238,16 @@ func (s *Spec) validate() InputErrors {
 func (s *Spec) validateWindows(bad func(key, problem, fix string)) {
 	w := s.Windows
 	if !s.IsWindows() {
-		if w.Image != "" || w.ProductKey.IsSet() {
+		if w.Image != "" || w.ProductKey.IsSet() || w.OpenSSH != "" {
 			bad("windows", fmt.Sprintf("windows: keys are for os: windows-2016, not %s", s.OS), "remove the windows: block")
 		}
 		return
 	}
 	if !winImageRe.MatchString(w.Image) {
 		bad("windows.image", fmt.Sprintf("%q is not an install.wim image name or index", w.Image), "use the name dism /Get-WimInfo shows, e.g. \"Windows Server 2016 SERVERSTANDARD\", or its index, e.g. 2")
+	}
+	if w.OpenSSH == "" {
+		bad("windows.openSSH", "missing: Windows Server 2016 has no OpenSSH of its own, and mtprep reaches the MT over SSH", "download OpenSSH-Win64.zip from github.com/PowerShell/Win32-OpenSSH/releases and add `windows: {openSSH: ./OpenSSH-Win64.zip}`")
 	}
 	if w.ProductKey.Env != "" && !envNameRe.MatchString(w.ProductKey.Env) {
 		bad("windows.productKey.env", fmt.Sprintf("%q is not an environment variable name", w.ProductKey.Env), "use letters, digits and '_'")
