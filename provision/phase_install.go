@@ -244,7 +244,22 @@ func (t *Target) ejectISO(ctx context.Context, s *vsphere.Session, is *installSt
 	if err := s.EjectCDROMs(ctx, t.Spec.Name, is.st, []types.BaseOptionValue{&types.OptionValue{Key: installedMarker, Value: is.isos[0]}}); err != nil {
 		return err
 	}
-	t.Note("install", fmt.Sprintf("installed from %s; SSH answers at %s; ISO ejected", is.isos[0], t.sshAddr()))
+	note := fmt.Sprintf("installed from %s; SSH answers at %s; ISO ejected", is.isos[0], t.sshAddr())
+	// The seed holds the MT's secrets (the root password's hash, or on
+	// Windows the Administrator password, only base64; the private host
+	// key): once the MT answers, it leaves the datastore.
+	if seed := seedOf(t, is.isos); seed != "" {
+		inv, err := s.Inventory(ctx)
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(seed, "["+inv.Datastore.Name()+"] ")
+		if err := removeSeed(ctx, s, inv.Datastore, isoNames{file: rel, sum: rel + ".sha256"}); err != nil {
+			return err
+		}
+		note += "; seed removed from the datastore"
+	}
+	t.Note("install", note)
 	return nil
 }
 
@@ -263,3 +278,14 @@ func (installPhase) Verify(ctx context.Context, t *Target) error {
 }
 
 func (installPhase) installsMT() {}
+
+// seedOf is the MT's own seed among the ISOs its CD-ROMs held, "" when
+// none is (mtprep iso's single ISO, or another datastore's).
+func seedOf(t *Target, isos []string) string {
+	for _, iso := range isos {
+		if strings.Contains(iso, "] "+t.Spec.VSphere.ISOFolder+"/seeds/"+t.Spec.Name+"-") {
+			return iso
+		}
+	}
+	return ""
+}

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/vim25/types"
+
 	"github.com/mtprep/mtprep/internal/files"
 	"github.com/mtprep/mtprep/provision/spec"
 	"github.com/mtprep/mtprep/provision/vsphere"
@@ -168,6 +171,10 @@ type uploadState struct {
 	li *localISO
 	n  isoNames
 	st isoOnDatastore
+	// installed: the VM was installed from its seed, which is then not
+	// kept on the datastore (it holds the MT's secrets); remove is a seed
+	// still there to delete.
+	installed, remove bool
 }
 
 func (uploadPhase) Check(ctx context.Context, t *Target) (Check, error) {
@@ -182,7 +189,24 @@ func (uploadPhase) Check(ctx context.Context, t *Target) (Check, error) {
 	ds, folder := inv.Datastore.Name(), t.Spec.VSphere.ISOFolder
 	var ch, obs []string
 	kept := map[string]uploadState{}
+	installed, err := t.installedFrom(ctx)
+	if err != nil {
+		return Check{}, err
+	}
 	for _, a := range t.artefacts() {
+		if a.role == "seed" && installed != "" {
+			u, change, err := t.retiredSeed(ctx, s, ds, a)
+			if err != nil {
+				return Check{}, err
+			}
+			kept[a.role] = u
+			if change != "" {
+				ch = append(ch, change)
+			} else {
+				obs = append(obs, "seed not needed: VM "+t.Spec.Name+" was installed, and mtprep keeps no seed on the datastore after the install (it holds the MT's secrets)")
+			}
+			continue
+		}
 		li, err := t.localHash(ctx, a.local)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -247,6 +271,15 @@ func (uploadPhase) Apply(ctx context.Context, t *Target) error {
 	var notes []string
 	for _, a := range t.artefacts() {
 		u, ok := kept[a.role]
+		if ok && u.installed {
+			if u.remove {
+				if err := removeSeed(ctx, s, inv.Datastore, u.n); err != nil {
+					return err
+				}
+				notes = append(notes, "removed the seed "+u.n.file+" from the datastore (the VM is installed; the seed holds its secrets)")
+			}
+			continue
+		}
 		if !ok {
 			li, err := t.localHash(ctx, a.local)
 			if err != nil {
@@ -315,4 +348,46 @@ func isSHA256(s string) bool {
 	}
 	_, err := hex.DecodeString(s)
 	return err == nil && strings.ToLower(s) == s
+}
+
+// installedFrom is the install media the MT's VM was installed from (the
+// install phase's record), "" for no VM or one not installed yet.
+func (t *Target) installedFrom(ctx context.Context) (string, error) {
+	st, err := t.vmFor(ctx)
+	if err != nil || st == nil {
+		return "", err
+	}
+	return st.Extra(installedMarker), nil
+}
+
+// retiredSeed is the seed of an installed MT: a change that removes it
+// from the datastore when it is still there, else none.
+func (t *Target) retiredSeed(ctx context.Context, s *vsphere.Session, ds string, a isoArtefact) (uploadState, string, error) {
+	u := uploadState{installed: true}
+	li, err := t.localHash(ctx, a.local)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return u, "", nil
+		}
+		return u, "", err
+	}
+	u.li, u.n = li, t.names(a, li.sha256)
+	if u.st, err = statISO(ctx, s, u.n); err != nil {
+		return u, "", err
+	}
+	if u.st.size < 0 {
+		return u, "", nil
+	}
+	u.remove = true
+	return u, fmt.Sprintf("remove the seed %s from the datastore: VM %s is installed, and the seed holds its secrets", vsphere.DatastorePath(ds, u.n.file), t.Spec.Name), nil
+}
+
+// removeSeed deletes a seed and its checksum file from the datastore.
+func removeSeed(ctx context.Context, s *vsphere.Session, ds *object.Datastore, n isoNames) error {
+	for _, f := range []string{n.file, n.sum} {
+		if err := s.DeleteFile(ctx, ds, f); err != nil && !vsphere.IsFault[*types.FileNotFound](err) {
+			return fmt.Errorf("removing the seed %s: %w", f, err)
+		}
+	}
+	return nil
 }
