@@ -13,7 +13,7 @@
 #
 # Needs root and the Debian packages of .ci/apt-packages.d.
 set -eu
-: "${GO:=go}" "${BIN:=bin/mtprep}" "${LAB_STATE:=build/lab}" "${DEMO_DIR:=build/demo}" "${MAKE:=make}" "${ISO_BUILD:=build}"
+: "${GO:=go}" "${BIN:=bin/mtprep}" "${LAB_STATE:=build/lab}" "${DEMO_DIR:=build/demo}" "${MAKE:=make}" "${ISO_BUILD:=build}" "${DEMO_OS:=centos-6.6}"
 umask 077
 
 if [ "$(id -u)" != 0 ]; then
@@ -35,11 +35,20 @@ lab_down() {
 	exit "$status"
 }
 
-step "starting the lab (make lab-up)"
+case $DEMO_OS in
+centos-6.6) flavour= device=eth0 base_iso=centos66-test.iso ;;
+ubuntu-16.04) flavour=ubuntu-16.04 device=ens160 base_iso=ubuntu1604-test.iso ;;
+*) echo "make demo: DEMO_OS=$DEMO_OS: the lab builds centos-6.6 or ubuntu-16.04 MTs (Windows cannot run here)" >&2; exit 2 ;;
+esac
+step "starting the lab for an $DEMO_OS MT (make lab-up)"
 $MAKE --no-print-directory iso-test-base >/dev/null
+if [ "$DEMO_OS" = ubuntu-16.04 ]; then
+	$MAKE --no-print-directory mktestiso >/dev/null
+	[ -f "$ISO_BUILD/$base_iso" ] || "$ISO_BUILD/mktestiso" -dir "$ISO_BUILD" -family ubuntu >/dev/null
+fi
 trap lab_down EXIT
 trap 'exit 130' INT TERM
-$MAKE --no-print-directory lab-up LAB_STATE="$LAB_STATE"
+$MAKE --no-print-directory lab-up LAB_STATE="$LAB_STATE" LAB_FLAVOUR="$flavour"
 
 step "writing $DEMO_DIR/mt01.yaml from $LAB_STATE/lab.env"
 rm -rf "$DEMO_DIR"
@@ -52,12 +61,16 @@ printf '%s\n' "$GOVC_PASSWORD" > "$DEMO_DIR/vcenter-password"
 root_pw=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$root_pw" > "$DEMO_DIR/root-password"
 unset root_pw
-base=$(cd "$ISO_BUILD" && pwd)/centos66-test.iso
+base=$(cd "$ISO_BUILD" && pwd)/$base_iso
+bundle=$MTLAB_BUNDLE agent=$MTLAB_AGENT_TARBALL
+if [ "$DEMO_OS" = ubuntu-16.04 ]; then
+	bundle=$MTLAB_UBUNTU_BUNDLE agent=$MTLAB_UBUNTU_AGENT_TARBALL
+fi
 vc_url=https://${GOVC_URL##*@}
 cat > "$DEMO_DIR/mt01.yaml" <<EOF
 # mt01 in the mtprep lab (written by make demo from $LAB_STATE/lab.env).
 name: mt01
-os: centos-6.6
+os: $DEMO_OS
 vsphere:
   url: $vc_url
   username: $GOVC_USERNAME
@@ -67,14 +80,14 @@ vsphere:
   host: DC0_H0
   datastore: $GOVC_DATASTORE
   network: $GOVC_NETWORK
-iso: {base: $base}   # a CentOS-6.6-shaped test ISO (internal/testiso)
+iso: {base: $base}   # a $DEMO_OS-shaped test ISO (internal/testiso)
 vm: {cpus: 4, memoryMB: 6144, osDiskGB: 100, retentionDiskGB: 1024}
 network:
   hostname: mt01.lab.local
   ip: $MTLAB_GUEST_ADDR/24
   gateway: $MTLAB_HOST_IP
   dns: [$MTLAB_HOST_IP]
-  device: eth0
+  device: $device
 timezone: UTC
 rootPassword: {file: ./root-password}
 ssh:
@@ -82,8 +95,8 @@ ssh:
   privateKey: $MTLAB_SSH_KEY
   knownHosts: ./known_hosts   # the iso phase records the MT's new host key here
   hostKey: strict
-packages: {source: bundle, bundle: $MTLAB_BUNDLE}
-agent: {tarball: $MTLAB_AGENT_TARBALL}
+packages: {source: bundle, bundle: $bundle}
+agent: {tarball: $agent}
 configServer:
   ip: $MTLAB_CS_IP
   port: $MTLAB_CS_PORT

@@ -9,6 +9,7 @@
 LAB_STATE   ?= build/lab
 LAB_GUESTS  ?= 1
 LAB_TIMEOUT ?= 120
+LAB_FLAVOUR ?=
 MTLAB       := $(LAB_STATE)/mtlab
 
 .PHONY: lab-up lab-down lab-status mtlab
@@ -22,7 +23,7 @@ mtlab:
 lab-up: mtlab
 	@rm -f $(LAB_STATE)/lab.env
 	@$(MTLAB) down -state $(LAB_STATE)
-	@setsid $(MTLAB) up -state $(LAB_STATE) -guests $(LAB_GUESTS) </dev/null >$(LAB_STATE)/mtlab.log 2>&1 & \
+	@setsid $(MTLAB) up -state $(LAB_STATE) -guests $(LAB_GUESTS) -flavour "$(LAB_FLAVOUR)" </dev/null >$(LAB_STATE)/mtlab.log 2>&1 & \
 	pid=$$!; i=0; \
 	while [ ! -f $(LAB_STATE)/lab.env ]; do \
 		if ! kill -0 $$pid 2>/dev/null; then cat $(LAB_STATE)/mtlab.log; echo "lab-up: mtlab exited"; exit 1; fi; \

@@ -734,6 +734,9 @@ func (l *Lab) Env() []string {
 		"MTLAB_BUNDLE=" + l.BundlePath,
 		"MTLAB_AGENT_TARBALL=" + l.AgentTarball,
 		"MTLAB_AGENT_TARBALL_LEGACY=" + l.AgentTarballLegacy,
+		"MTLAB_FLAVOUR=" + l.opts.Flavour,
+		"MTLAB_UBUNTU_BUNDLE=" + l.UbuntuBundlePath,
+		"MTLAB_UBUNTU_AGENT_TARBALL=" + l.UbuntuAgentTarball,
 		"MTLAB_RUN_DIR=" + l.runDir,
 	}
 	for _, g := range l.Guests {

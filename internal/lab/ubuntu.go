@@ -259,6 +259,22 @@ func buildDeb(ctx context.Context, p DebPackage, root, out string) error {
 	if err := os.WriteFile(filepath.Join(root, "DEBIAN/control"), []byte(c.String()), 0o644); err != nil {
 		return err
 	}
+	// dpkg-deb wants the control directory 0755..0775 and files readable,
+	// whatever umask the caller runs under (make demo runs under 077).
+	if err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		} else if fi, err := d.Info(); err == nil && fi.Mode()&0o100 != 0 {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	}); err != nil {
+		return err
+	}
 	cmd := exec.CommandContext(ctx, "dpkg-deb", "--root-owner-group", "-Zxz", "--build", root, out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("dpkg-deb: %w: %s", err, b)

@@ -46,6 +46,7 @@ func main() {
 	verbose := fs.Bool("v", false, "debug logging, including the guests' sshd (up)")
 	installVM := fs.String("install-vm", "mt01", "VM whose power-on with an ISO installs guest 1 (the lab's stand-in for anaconda); empty: none (up)")
 	jsonOut := fs.Bool("json", false, "JSON output (status)")
+	flavour := fs.String("flavour", lab.FlavourCentOS, "the guests' OS: \"\" (CentOS 6.6) or "+lab.FlavourUbuntu+" (up)")
 	fs.Parse(args)
 	abs, err := filepath.Abs(*state)
 	if err != nil {
@@ -58,7 +59,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	switch cmd {
 	case "up":
-		err = up(log, abs, *guests, *installVM)
+		err = up(log, abs, *guests, *installVM, *flavour)
 	case "down":
 		err = down(log, abs)
 	case "status":
@@ -72,7 +73,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mtlab up|down|status [-state DIR] [-guests N] [-v] [-json]")
+	fmt.Fprintln(os.Stderr, "usage: mtlab up|down|status [-state DIR] [-guests N] [-flavour ubuntu-16.04] [-v] [-json]")
 	os.Exit(2)
 }
 
@@ -81,7 +82,7 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-func up(log *slog.Logger, state string, guests int, installVM string) error {
+func up(log *slog.Logger, state string, guests int, installVM, flavour string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := os.MkdirAll(state, 0o755); err != nil {
@@ -95,7 +96,7 @@ func up(log *slog.Logger, state string, guests int, installVM string) error {
 	}
 	defer os.Remove(pidFile)
 	upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	l, err := lab.Up(upCtx, lab.Options{Guests: guests, StateDir: state, Logger: log})
+	l, err := lab.Up(upCtx, lab.Options{Guests: guests, StateDir: state, Logger: log, Flavour: flavour})
 	cancel()
 	if err != nil {
 		return err
