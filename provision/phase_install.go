@@ -180,6 +180,9 @@ func (installPhase) Apply(ctx context.Context, t *Target) error {
 		if err := s.PowerOn(ctx, name, is.st.Ref); err != nil {
 			return err
 		}
+		if t.Spec.VM.Firmware == "efi" && t.OS != nil && t.OS.VM.EFIKeyPrompt && len(is.isos) > 0 {
+			t.pressThroughPrompt(ctx, s, is.st.Ref, name)
+		}
 		t.Log.Info("powered on; the kickstart install runs unattended", "vm", t.Spec.Name)
 	}
 	if is.sshErr != nil {
@@ -288,4 +291,24 @@ func seedOf(t *Target, isos []string) string {
 		}
 	}
 	return ""
+}
+
+// pressThroughPrompt presses the space bar on the console once a second
+// for the first seconds after power-on, as Packer's boot_command does for
+// the same prompt: EFI media that ask for a key boot the installer, and a
+// key pressed once it runs is harmless. A console that takes no keys is
+// logged with the manual fix, not fatal.
+func (t *Target) pressThroughPrompt(ctx context.Context, s *vsphere.Session, ref types.ManagedObjectReference, name string) {
+	for i := 0; i < 12; i++ {
+		if err := s.PressSpace(ctx, ref, name); err != nil {
+			t.Log.Warn("install: could not press a key at the EFI boot prompt; press one at the VM's console if it waits at \"Press any key to boot from CD or DVD\"", "vm", t.Spec.Name, "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	t.Log.Info("install: pressed space at the EFI boot prompt", "vm", t.Spec.Name)
 }

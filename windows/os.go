@@ -20,6 +20,9 @@ func OS() *guest.OS {
 			// box; vmxnet3 needs VMware Tools, which come after the
 			// install.
 			NIC: "e1000e",
+			// efisys.bin on Microsoft's media prompts for a key and,
+			// without one, falls through to the empty disk.
+			EFIKeyPrompt: true,
 		},
 		Shell:        Shell{},
 		Release:      Release{},

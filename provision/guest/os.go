@@ -401,4 +401,8 @@ type VMProfile struct {
 	ControllerHint string
 	// NIC is a network card type the OS has a driver for at install time.
 	NIC string
+	// EFIKeyPrompt: booted with EFI firmware, the install media wait for
+	// a key press ("Press any key to boot from CD or DVD" on Windows
+	// media), so the install phase presses one on the console.
+	EFIKeyPrompt bool
 }

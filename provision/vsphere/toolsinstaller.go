@@ -25,3 +25,17 @@ func (s *Session) UnmountToolsInstaller(ctx context.Context, ref types.ManagedOb
 	}
 	return nil
 }
+
+// USB HID usage of the space bar (HID Usage Tables, Keyboard page 0x07).
+const hidSpace = 0x2c
+
+// PressSpace types the space bar on the VM's console
+// (VirtualMachine.PutUsbScanCodes, vSphere 6.5 and later): what an
+// operator does at an installer's "press any key" prompt.
+func (s *Session) PressSpace(ctx context.Context, ref types.ManagedObjectReference, name string) error {
+	spec := types.UsbScanCodeSpec{KeyEvents: []types.UsbScanCodeSpecKeyEvent{{UsbHidCode: int32(hidSpace<<16 | 7)}}}
+	if _, err := object.NewVirtualMachine(s.Client, ref).PutUsbScanCodes(ctx, spec); err != nil {
+		return fmt.Errorf("%s: pressing a key on the console: %s", name, FaultText(err))
+	}
+	return nil
+}
