@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtprep/mtprep/provision/guest"
 	scripts "github.com/mtprep/mtprep/scripts/centos"
+	linux "github.com/mtprep/mtprep/scripts/linux"
 )
 
 // Retention finds the retention disk as multipath names it by WWID
@@ -21,7 +22,7 @@ func (Retention) DevicePath(wwid string) string { return "/dev/mapper/" + wwid }
 
 // Read reads what retention-state.sh sees of the disk and mountpoint.
 func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint string) (guest.RetentionState, error) {
-	out, err := r.Script(ctx, scripts.RetentionState, nil, wwid, mountpoint)
+	out, err := r.Script(ctx, linux.RetentionState, nil, wwid, mountpoint)
 	if err != nil {
 		return guest.RetentionState{}, err
 	}
@@ -112,7 +113,7 @@ func (Retention) Scan(ctx context.Context, r guest.Runner, device string, size i
 			return res, err
 		}
 		n := min(int64(scanChunk), size-off)
-		out, err := r.Script(ctx, scripts.RetentionScan, nil, device, strconv.FormatInt(off, 10), strconv.FormatInt(n, 10), strconv.Itoa(scanStreams))
+		out, err := r.Script(ctx, linux.RetentionScan, nil, device, strconv.FormatInt(off, 10), strconv.FormatInt(n, 10), strconv.Itoa(scanStreams))
 		if err != nil {
 			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
 		}

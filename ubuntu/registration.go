@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mtprep/mtprep/provision/guest"
+	linux "github.com/mtprep/mtprep/scripts/linux"
 	scripts "github.com/mtprep/mtprep/scripts/ubuntu"
 )
 
@@ -21,7 +22,7 @@ type Registration struct{}
 // Read reads /etc/hosts, the configuration server's reachability and the
 // agent's install and registration.
 func (Registration) Read(ctx context.Context, r guest.Runner, hostname, csIP string, csPort int) (guest.RegistrationState, error) {
-	out, err := r.Script(ctx, scripts.HandoffState, nil, hostname, csIP, strconv.Itoa(csPort))
+	out, err := r.Script(ctx, linux.HandoffState, nil, hostname, csIP, strconv.Itoa(csPort))
 	if err != nil {
 		return guest.RegistrationState{}, err
 	}
@@ -48,7 +49,7 @@ func (Registration) Read(ctx context.Context, r guest.Runner, hostname, csIP str
 
 // MapHostname maps hostname to addrs in /etc/hosts.
 func (Registration) MapHostname(ctx context.Context, r guest.Runner, hostname string, addrs []string) error {
-	if _, err := r.Script(ctx, scripts.HostsApply, nil, append([]string{hostname}, addrs...)...); err != nil {
+	if _, err := r.Script(ctx, linux.HostsApply, nil, append([]string{hostname}, addrs...)...); err != nil {
 		return fmt.Errorf("/etc/hosts: %w", err)
 	}
 	return nil

@@ -35,36 +35,10 @@ var PackagesVault string
 //go:embed multipath-enable.sh
 var MultipathEnable string
 
-// AgentState reports the agent preparation markers.
-//
-//go:embed agent-state.sh
-var AgentState string
-
-// AgentApply unpacks the agent and runs ApplyCustomChanges.sh once.
-//
-//go:embed agent-apply.sh
-var AgentApply string
-
-// RetentionState reports the retention disk's contents and uses.
-//
-//go:embed retention-state.sh
-var RetentionState string
-
 // RetentionApply formats (when told), writes fstab and mounts.
 //
 //go:embed retention-apply.sh
 var RetentionApply string
-
-// HandoffState reports /etc/hosts, the configuration server's reachability
-// and the agent's install and registration.
-//
-//go:embed handoff-state.sh
-var HandoffState string
-
-// HostsApply maps the hostname to every NIC address in /etc/hosts.
-//
-//go:embed hosts-apply.sh
-var HostsApply string
 
 // AgentInstall installs and registers the master target role; the
 // passphrase comes on stdin.
@@ -77,33 +51,8 @@ var AgentInstall string
 //go:embed audit-probe.sh
 var AuditProbe string
 
-// AgentVersion prints the version of the agent installed on the MT.
-//
-//go:embed agent-version.sh
-var AgentVersion string
-
 // Release prints the MT's OS release line. CentOS 6 has no
 // /etc/os-release; packages-state.sh prints the same line as "release …".
 //
 //go:embed release.sh
 var Release string
-
-// GuestLock takes the guest lock; GuestUnlock releases it.
-//
-//go:embed guest-lock.sh
-var GuestLock string
-
-//go:embed guest-unlock.sh
-var GuestUnlock string
-
-// AgentMarkDone records an interrupted ApplyCustomChanges.sh run as done
-// (the operator's decision).
-//
-//go:embed agent-mark-done.sh
-var AgentMarkDone string
-
-// RetentionScan reads a range of the retention disk (O_DIRECT, 4 MiB) and
-// reports whether every byte is zero, or the first that is not.
-//
-//go:embed retention-scan.sh
-var RetentionScan string

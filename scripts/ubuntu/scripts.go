@@ -52,65 +52,16 @@ var ToolsState string
 //go:embed tools-enable.sh
 var ToolsEnable string
 
-// AgentState reports the agent preparation markers.
-//
-//go:embed agent-state.sh
-var AgentState string
-
-// AgentApply unpacks the agent and runs ApplyCustomChanges.sh once.
-//
-//go:embed agent-apply.sh
-var AgentApply string
-
-// AgentMarkDone records an interrupted ApplyCustomChanges.sh run as done.
-//
-//go:embed agent-mark-done.sh
-var AgentMarkDone string
-
-// AgentVersion prints the version of the agent installed on the MT.
-//
-//go:embed agent-version.sh
-var AgentVersion string
-
 // AgentInstall installs and registers the master target role; the
 // passphrase comes on stdin.
 //
 //go:embed agent-install.sh
 var AgentInstall string
 
-// HandoffState reports /etc/hosts, the configuration server's
-// reachability and the agent's install and registration.
-//
-//go:embed handoff-state.sh
-var HandoffState string
-
-// HostsApply maps the hostname to every NIC address in /etc/hosts.
-//
-//go:embed hosts-apply.sh
-var HostsApply string
-
-// RetentionState reports the retention disk's contents and uses.
-//
-//go:embed retention-state.sh
-var RetentionState string
-
-// RetentionScan reads a range of the retention disk (O_DIRECT, 4 MiB).
-//
-//go:embed retention-scan.sh
-var RetentionScan string
-
 // RetentionApply formats (when told), writes fstab (nofail) and mounts.
 //
 //go:embed retention-apply.sh
 var RetentionApply string
-
-// GuestLock takes the guest lock; GuestUnlock releases it.
-//
-//go:embed guest-lock.sh
-var GuestLock string
-
-//go:embed guest-unlock.sh
-var GuestUnlock string
 
 // AuditProbe is the audit's one read-only probe per host.
 //

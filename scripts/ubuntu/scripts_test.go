@@ -13,11 +13,11 @@ func TestSyntax(t *testing.T) {
 	all := map[string]string{
 		"late-command.sh": LateCommand, "release.sh": Release, "packages-state.sh": PackagesState,
 		"packages-bundle.sh": PackagesBundle, "packages-apt.sh": PackagesApt, "multipath-enable.sh": MultipathEnable,
-		"tools-state.sh": ToolsState, "tools-enable.sh": ToolsEnable, "agent-state.sh": AgentState,
-		"agent-apply.sh": AgentApply, "agent-mark-done.sh": AgentMarkDone, "agent-version.sh": AgentVersion,
-		"agent-install.sh": AgentInstall, "handoff-state.sh": HandoffState, "hosts-apply.sh": HostsApply,
-		"retention-state.sh": RetentionState, "retention-scan.sh": RetentionScan, "retention-apply.sh": RetentionApply,
-		"guest-lock.sh": GuestLock, "guest-unlock.sh": GuestUnlock, "audit-probe.sh": AuditProbe,
+		"tools-state.sh": ToolsState, "tools-enable.sh": ToolsEnable,
+		
+		"agent-install.sh": AgentInstall,
+		"retention-apply.sh": RetentionApply,
+		"audit-probe.sh": AuditProbe,
 	}
 	for name, body := range all {
 		if strings.TrimSpace(body) == "" {

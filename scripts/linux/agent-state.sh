@@ -1,5 +1,8 @@
 # mtprep: report the Unified Agent preparation state; changes nothing.
 # Args: STATE_DIR UNPACK_DIR. Output lines "key value".
+# Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux): it keeps
+# to what CentOS 6 has (bash 4.1, coreutils 8.4, util-linux-ng 2.17);
+# Ubuntu 16.04 has newer of each (bash 4.3, coreutils 8.25).
 set -u
 state=$1 dir=$2
 for m in started done reboot-pending; do

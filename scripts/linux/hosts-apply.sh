@@ -2,6 +2,9 @@
 # MT's name to resolve to its addresses). Args: HOSTNAME IP...
 # Other lines are kept; lines that named HOSTNAME at another address lose
 # it. CentOS 6: bash 4.1, awk.
+# Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux): it keeps
+# to what CentOS 6 has (bash 4.1, coreutils 8.4, util-linux-ng 2.17);
+# Ubuntu 16.04 has newer of each (bash 4.3, coreutils 8.25).
 set -eu
 host=$1
 shift

@@ -11,6 +11,9 @@
 # "byte N", 1-based). Output, one line per part:
 #   part START zero | part START nonzero OFFSET | part START error TEXT
 # CentOS 6: bash 4.1, coreutils 8.4, diffutils 2.8.1.
+# Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux): it keeps
+# to what CentOS 6 has (bash 4.1, coreutils 8.4, util-linux-ng 2.17);
+# Ubuntu 16.04 has newer of each (bash 4.3, coreutils 8.25).
 set -u
 export LC_ALL=C
 dev=$1 off=$2 len=$3 streams=${4:-2}

@@ -2,6 +2,9 @@
 # changes nothing and writes nothing. Args: WWID MOUNTPOINT.
 # Output lines "key value". CentOS 6: bash 4.1, util-linux-ng 2.17 (no
 # lsblk --json, no findmnt -J), coreutils 8.4.
+# Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux): it keeps
+# to what CentOS 6 has (bash 4.1, coreutils 8.4, util-linux-ng 2.17);
+# Ubuntu 16.04 has newer of each (bash 4.3, coreutils 8.25).
 set -u
 wwid=$1 mnt=$2
 dev=/dev/mapper/$wwid

@@ -3,7 +3,10 @@
 # ASR documents say unpacking under /usr/local makes the install fail.
 # A "started" marker is written before the script and a "done" marker
 # after, so a crash in between is seen by the next run and never silently
-# leads to a second run. Ubuntu 16.04: bash 4.3, coreutils 8.25.
+# leads to a second run. CentOS 6: bash 4.1, coreutils 8.4.
+# Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux): it keeps
+# to what CentOS 6 has (bash 4.1, coreutils 8.4, util-linux-ng 2.17);
+# Ubuntu 16.04 has newer of each (bash 4.3, coreutils 8.25).
 set -eu
 tarball=$1 dir=$2 state=$3
 case "$dir" in

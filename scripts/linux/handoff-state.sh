@@ -1,6 +1,9 @@
 # mtprep: report what the handoff phase checks; changes nothing.
 # Args: HOSTNAME CS_IP CS_PORT. Output lines "key value".
-# Ubuntu 16.04: bash 4.3 (/dev/tcp), coreutils 8.25 (timeout), iproute2.
+# CentOS 6: bash 4.1 (/dev/tcp), coreutils 8.4 (timeout), iproute.
+# Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux): it keeps
+# to what CentOS 6 has (bash 4.1, coreutils 8.4, util-linux-ng 2.17);
+# Ubuntu 16.04 has newer of each (bash 4.3, coreutils 8.25).
 set -u
 host=$1 csip=$2 csport=$3
 ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print "nic " a[1] }'
