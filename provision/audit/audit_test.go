@@ -24,6 +24,7 @@ import (
 
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision/guest/guesttest"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -374,7 +375,7 @@ func TestVSphereFindings(t *testing.T) {
 			if c.edit != nil {
 				c.edit(s, f)
 			}
-			fs, disks := vsphereFindings(s, f)
+			fs, disks := vsphereFindings(s, f, nil)
 			checkFindingShape(t, fs)
 			by := map[string][]string{}
 			var ids []string
@@ -754,5 +755,50 @@ func TestProbeNotApplicable(t *testing.T) {
 	fs := applyNA([]Finding{{ID: CheckACC, Result: Warn, Fix: "x"}, {ID: CheckHosts, Result: Pass}}, p.NA)
 	if fs[0].Result != NotApplicable || fs[0].Reason != "ApplyCustomChanges.sh is Linux's" || fs[0].Fix != "" || fs[1].Result != Pass {
 		t.Fatalf("%+v", fs)
+	}
+}
+
+// TestControllerByProfile: the controller is judged against the MT's OS:
+// LSI Logic SAS passes for a Windows profile and only warns for CentOS's;
+// LSI Logic Parallel the other way round; Paravirtual fails for both.
+func TestControllerByProfile(t *testing.T) {
+	sas := &guest.VMProfile{Controller: "lsilogic-sas", ControllerName: "LSI Logic SAS"}
+	ctl := func(kind string) types.BaseVirtualDevice {
+		c := types.VirtualSCSIController{VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: 1000}}}
+		switch kind {
+		case "sas":
+			return &types.VirtualLsiLogicSASController{VirtualSCSIController: c}
+		case "pv":
+			return &types.ParaVirtualSCSIController{VirtualSCSIController: c}
+		}
+		return &types.VirtualLsiLogicController{VirtualSCSIController: c}
+	}
+	for _, c := range []struct {
+		name string
+		kind string
+		prof *guest.VMProfile
+		want string
+	}{
+		{"parallel, CentOS", "lsi", nil, Pass},
+		{"SAS, CentOS", "sas", nil, Warn},
+		{"SAS, Windows", "sas", sas, Pass},
+		{"parallel, Windows", "lsi", sas, Warn},
+		{"paravirtual, Windows", "pv", sas, Fail},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, f := goodFacts(t)
+			d := f.VMs["mt01"][0].Config.Hardware.Device
+			for i := range d {
+				if _, ok := d[i].(types.BaseVirtualSCSIController); ok {
+					d[i] = ctl(c.kind)
+				}
+			}
+			fs, _ := vsphereFindings(s, f, c.prof)
+			for _, fi := range fs {
+				if fi.ID == CheckController && fi.Result != c.want {
+					t.Errorf("%s: %s (%s), want %s", c.name, fi.Result, fi.Reason, c.want)
+				}
+			}
+		})
 	}
 }

@@ -80,7 +80,7 @@ func Run(ctx context.Context, specs []*spec.Spec, o Options) ([]Finding, Stats, 
 				start := time.Now()
 				vctx, cancel := context.WithTimeout(ctx, o.VSphereTimeout)
 				defer cancel()
-				va, err := VSphere(vctx, g, o.Env)
+				va, err := VSphereFor(vctx, g, o.Env, o.OS)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {

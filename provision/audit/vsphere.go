@@ -11,6 +11,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision/internal/vsconfig"
+	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 	"github.com/mtprep/mtprep/provision/vsphere"
 )
@@ -46,6 +47,12 @@ type VSphereResult struct {
 // MTs. specs share a vCenter and account (the first spec's connection
 // settings are used).
 func VSphere(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv) (*VSphereResult, error) {
+	return VSphereFor(ctx, specs, env, nil)
+}
+
+// VSphereFor is VSphere with each MT's OS (lookup, nil for CentOS 6.6's
+// profile): the SCSI controller is judged against the OS's VM profile.
+func VSphereFor(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv, lookup guest.Lookup) (*VSphereResult, error) {
 	s, err := vsphere.Login(ctx, vsconfig.For(specs[0], env, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, err
@@ -63,7 +70,11 @@ func VSphere(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv) (*VSph
 	s.QueryPrivileges(ctx, facts, names, specs[0].Audit.VCenterAccount, ReprotectPrivileges(), sess)
 	out := &VSphereResult{VMDisks: map[string][]VMDiskInfo{}}
 	for _, sp := range specs {
-		fs, disks := vsphereFindings(sp, facts)
+		var prof *guest.VMProfile
+		if o, ok := lookupOS(lookup, sp.OS); ok {
+			prof = &o.VM
+		}
+		fs, disks := vsphereFindings(sp, facts, prof)
 		out.Findings = append(out.Findings, fs...)
 		if disks != nil {
 			out.VMDisks[sp.Name] = disks
@@ -77,7 +88,7 @@ func VSphere(ctx context.Context, specs []*spec.Spec, env spec.LookupEnv) (*VSph
 
 // vsphereFindings checks one MT against the retrieved facts, and returns
 // the VM's disks for the guest checks. Pure: tested with built facts.
-func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
+func vsphereFindings(s *spec.Spec, f *vsphereFacts, prof *guest.VMProfile) ([]Finding, []VMDiskInfo) {
 	host := s.Name
 	var out []Finding
 	add := func(id, result, reason, fix string) {
@@ -134,6 +145,13 @@ func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 		info      VMDiskInfo
 	}
 	var disks []disk
+	// The controller the MT's OS wants: LSI Logic Parallel (CentOS,
+	// Ubuntu), LSI Logic SAS (Windows); never Paravirtual.
+	wantSAS := prof != nil && prof.Controller == "lsilogic-sas"
+	wantName := "LSI Logic Parallel"
+	if wantSAS {
+		wantName = "LSI Logic SAS"
+	}
 	for _, d := range vm.Config.Hardware.Device {
 		if c, ok := d.(types.BaseVirtualSCSIController); ok {
 			sc := c.GetVirtualSCSIController()
@@ -146,9 +164,10 @@ func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 			pvscsi = true
 			ctrls = append(ctrls, "Paravirtual")
 		case *types.VirtualLsiLogicController:
-			lsi = true
+			lsi = lsi || !wantSAS
 			ctrls = append(ctrls, "LSI Logic")
 		case *types.VirtualLsiLogicSASController:
+			lsi = lsi || wantSAS
 			ctrls = append(ctrls, "LSI Logic SAS")
 		case *types.VirtualBusLogicController:
 			ctrls = append(ctrls, "BusLogic")
@@ -166,13 +185,13 @@ func vsphereFindings(s *spec.Spec, f *vsphereFacts) ([]Finding, []VMDiskInfo) {
 	slices.SortStableFunc(disks, func(a, b disk) int { return cmp.Or(cmp.Compare(a.bus, b.bus), cmp.Compare(a.unit, b.unit)) })
 	switch {
 	case pvscsi:
-		add(CheckController, Fail, "SCSI controllers: "+strings.Join(ctrls, ", ")+": reprotect fails with Paravirtual", "change the MT's SCSI controller type to LSI Logic Parallel (VM powered off)")
+		add(CheckController, Fail, "SCSI controllers: "+strings.Join(ctrls, ", ")+": reprotect fails with Paravirtual", "change the MT's SCSI controller type to "+wantName+" (VM powered off)")
 	case lsi:
 		add(CheckController, Pass, "SCSI controllers: "+strings.Join(ctrls, ", "), "")
 	case len(ctrls) == 0:
-		add(CheckController, Fail, "no SCSI controller", "add an LSI Logic Parallel controller for the MT's disks")
+		add(CheckController, Fail, "no SCSI controller", "add an "+wantName+" controller for the MT's disks")
 	default:
-		add(CheckController, Warn, "no LSI Logic Parallel controller (found: "+strings.Join(ctrls, ", ")+")", "the MT procedure uses LSI Logic Parallel; change the controller type (VM powered off)")
+		add(CheckController, Warn, "no "+wantName+" controller (found: "+strings.Join(ctrls, ", ")+")", "the MT procedure uses "+wantName+"; change the controller type (VM powered off)")
 	}
 	if len(disks) <= maxMTDisks {
 		add(CheckDisks, Pass, fmt.Sprintf("%d disks (at most %d)", len(disks), maxMTDisks), "")
