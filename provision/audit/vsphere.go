@@ -10,8 +10,8 @@ import (
 
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/mtprep/mtprep/provision/internal/vsconfig"
 	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/internal/vsconfig"
 	"github.com/mtprep/mtprep/provision/spec"
 	"github.com/mtprep/mtprep/provision/vsphere"
 )
