@@ -17,7 +17,7 @@
 //
 // # API
 //
-//	Up(ctx, Options) (*Lab, error)     Options{Guests, StateDir, Logger, DiskSize, RebootDelay, NoMTVM, Flavour}
+//	Up(ctx, Options) (*Lab, error)     Options{Guests, StateDir, Logger, DiskSize, RebootDelay, NoMTVM, Flavour, GuestFlavours}
 //	(*Lab).Down() error                idempotent; on every exit path
 //	Start(t) / StartWith(t, Options)   for tests
 //	Cleanup(stateDir) / CleanupContext removes what killed labs left
