@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/mtprep/mtprep/images"
 	"github.com/mtprep/mtprep/internal/testiso"
+	"github.com/mtprep/mtprep/provision"
 )
 
 // TestWindowsMTOnSimulator: `mtprep plan` and `mtprep build --phases
@@ -220,4 +224,101 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestFleetMixedWindowsCLI: one inventory with a CentOS 6.6 MT and a
+// Windows MT; `mtprep fleet --phases iso,upload,vm,enable-uuid` on the
+// simulator builds both VMs, each with its OS's profile and media (the
+// CentOS base remastered, the Windows base attached untouched).
+func TestFleetMixedWindowsCLI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	winBase, err := testiso.BuildWindows(ctx, dir, "")
+	if err == nil {
+		var centosBase string
+		if centosBase, err = testiso.Build(ctx, dir, testiso.Options{}); err == nil {
+			defer os.Remove(centosBase)
+			testFleetMixed(t, dir, centosBase, winBase)
+			return
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
+}
+
+func testFleetMixed(t *testing.T, dir, centosBase, winBase string) {
+	_, u := cliSim(t)
+	t.Setenv("GOVC_URL", u.String())
+	t.Setenv("GOVC_USERNAME", "user")
+	t.Setenv("GOVC_PASSWORD", "vc-Secret-1")
+	t.Setenv("GOVC_INSECURE", "1")
+	t.Setenv("MT_ROOT_PASSWORD", "Admin-Pw-1!")
+	key := filepath.Join(dir, "id_rsa")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Skipf("ssh-keygen: %v %s", err, out)
+	}
+	sshZip := filepath.Join(dir, "OpenSSH-Win64.zip")
+	writeZip(t, sshZip, map[string]string{"OpenSSH-Win64/install-sshd.ps1": "# stand-in\n"})
+	inv := filepath.Join(dir, "fleet.yaml")
+	yaml := fmt.Sprintf(`defaults:
+  vsphere: {datacenter: DC0, cluster: DC0_C0, datastore: LocalDS_0, network: VM Network}
+  network: {gateway: 192.0.2.1, dns: [192.0.2.53]}
+  rootPassword: {env: MT_ROOT_PASSWORD}
+  ssh: {privateKey: %s, knownHosts: %s}
+  configServer: {ip: 192.0.2.5, passphrase: {env: MT_ROOT_PASSWORD}}
+targets:
+  - name: mt01
+    os: centos-6.6
+    iso: {base: %s}
+    network: {hostname: mt01.example.com, ip: 192.0.2.11/24}
+    packages: {source: vault}
+  - name: mtw01
+    os: windows-2016
+    iso: {base: %s}
+    network: {hostname: mtw01.example.com, ip: 192.0.2.21/24}
+    windows: {openSSH: %s}
+    retention: {mountpoint: "R:", filesystem: ntfs}
+`, key, filepath.Join(dir, "known_hosts"), centosBase, winBase, sshZip)
+	if err := os.WriteFile(inv, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"fleet", "--inventory", inv, "--concurrency", "2", "--phases", "iso,upload,vm,enable-uuid"}, &out, &errb); code != 0 {
+		t.Fatalf("fleet: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "2 MTs: 2 done") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+	st, err := provision.ReadFleetState(inv + ".state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"mt01", "mtw01"} {
+		if h := st.Hosts[name]; h == nil || h.Status != provision.HostDone {
+			t.Errorf("%s: %+v", name, h)
+		}
+	}
+	// Each VM has its OS's guest ID and controller.
+	vu := u
+	vu.User = url.UserPassword("user", "vc-Secret-1")
+	c, err := govmomi.NewClient(context.Background(), &vu, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Logout(context.Background())
+	for name, want := range map[string]string{"mt01": "centos64Guest", "mtw01": "windows9Server64Guest"} {
+		vmo, err := find.NewFinder(c.Client, true).VirtualMachine(context.Background(), "/DC0/vm/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vm mo.VirtualMachine
+		if err := vmo.Properties(context.Background(), vmo.Reference(), []string{"config.guestId"}, &vm); err != nil {
+			t.Fatal(err)
+		}
+		if vm.Config.GuestId != want {
+			t.Errorf("%s: guest ID %s, want %s", name, vm.Config.GuestId, want)
+		}
+	}
 }
