@@ -42,7 +42,7 @@ test: deps
 # the kickstart and isolinux.cfg renderers, shell quoting. A short
 # minimisation time leaves the fuzzing time to fuzzing.
 FUZZERS := centos:FuzzParse provision/spec:FuzzParseInventory provision/audit:FuzzGuestFindings \
-	centos:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo \
+	linux:FuzzQuote provision:FuzzPlanRetention centos:FuzzKickstart images:FuzzRewriteIsolinuxCfg images:FuzzParseDiscinfo \
 	ubuntu:FuzzPreseed packages:FuzzCompareDeb \
 	images:FuzzUDF images:FuzzParseDiskInfo images:FuzzRewriteUbuntuBoot windows:FuzzAutounattend
 fuzz:

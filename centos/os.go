@@ -1,6 +1,9 @@
 package centos
 
-import "github.com/mtprep/mtprep/provision/guest"
+import (
+	"github.com/mtprep/mtprep/linux"
+	"github.com/mtprep/mtprep/provision/guest"
+)
 
 // Name is the spec's os: value for CentOS 6.6.
 const Name = "centos-6.6"
@@ -17,14 +20,14 @@ func OS() *guest.OS {
 			// gains from it over the emulated e1000.
 			NIC: "vmxnet3",
 		},
-		Shell:        Shell{},
+		Shell:        linux.Shell{},
 		Release:      Release{},
 		Packages:     Packages{},
 		Tools:        Tools{},
-		Agent:        Agent{},
-		Retention:    Retention{},
-		Registration: Registration{},
-		Lock:         Lock{},
+		Agent:        linux.Agent{},
+		Retention:    linux.Retention{},
+		Registration: linux.Registration{},
+		Lock:         linux.Lock{},
 		Probe:        Probe{},
 		Media:        Media{},
 	}

@@ -3,6 +3,7 @@ package centos
 import (
 	"context"
 	"fmt"
+	"github.com/mtprep/mtprep/linux"
 	"path"
 	"path/filepath"
 	"sort"
@@ -99,7 +100,7 @@ func installRPMs(ctx context.Context, r guest.Runner, src guest.PackageSource, e
 		if err != nil {
 			return err
 		}
-		args := append([]string{remote, WorkDir + "/bundle"}, names...)
+		args := append([]string{remote, linux.WorkDir + "/bundle"}, names...)
 		if _, err := r.Script(ctx, scripts.PackagesBundle, nil, args...); err != nil {
 			return fmt.Errorf("installing from the bundle: %w", err)
 		}

@@ -3,6 +3,7 @@ package centos
 import (
 	"context"
 	"fmt"
+	"github.com/mtprep/mtprep/linux"
 	"path/filepath"
 	"strings"
 
@@ -107,7 +108,7 @@ func (Tools) Install(ctx context.Context, r guest.Runner, src guest.PackageSourc
 	if err != nil {
 		return "", err
 	}
-	if _, err := r.Script(ctx, scripts.PackagesBundle, nil, remote, WorkDir+"/bundle", tp.Name); err != nil {
+	if _, err := r.Script(ctx, scripts.PackagesBundle, nil, remote, linux.WorkDir+"/bundle", tp.Name); err != nil {
 		return "", fmt.Errorf("installing %s from the bundle: %w", rpm.File, err)
 	}
 	return rpm.File, nil

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mtprep/mtprep/centos"
+	"github.com/mtprep/mtprep/linux"
 )
 
 func TestPlanRetention(t *testing.T) {
@@ -86,7 +86,7 @@ func TestPlanRetention(t *testing.T) {
 }
 
 func TestParseRetentionState(t *testing.T) {
-	st := centos.ParseRetentionState("device /dev/mapper/36000c29x\nmajmin 7:3\nsize 1073741824\nreadonly 0\nsignature ext4 (blkid -p)\nfstype ext4\nlabel mtprep-retention\nsignature ext4 at 0x438 (wipefs)\nmounted /mnt/retention\nnonzero 42\nsampled 64\nbackupgpt yes\nfstab /dev/mapper/36000c29x ext4\n")
+	st := linux.ParseRetentionState("device /dev/mapper/36000c29x\nmajmin 7:3\nsize 1073741824\nreadonly 0\nsignature ext4 (blkid -p)\nfstype ext4\nlabel mtprep-retention\nsignature ext4 at 0x438 (wipefs)\nmounted /mnt/retention\nnonzero 42\nsampled 64\nbackupgpt yes\nfstab /dev/mapper/36000c29x ext4\n")
 	if len(st.Signatures) != 2 || !st.BackupGPT {
 		t.Errorf("signatures %q, backup GPT %v", st.Signatures, st.BackupGPT)
 	}
@@ -110,11 +110,11 @@ func FuzzPlanRetention(f *testing.F) {
 	f.Add("device /dev/mapper/"+wwid+"\nsize 1073741824\nreadonly 0\nfstype none\nnonzero 0\nsampled 64\nbackupgpt yes\n", true, "", false)
 	f.Add("device /dev/mapper/"+wwid+"\nsize 4194304\nfstype none\nnonzero 0\nsampled 4\n", false, "part 0 nonzero 5000\n", true)
 	f.Fuzz(func(t *testing.T, out string, proven bool, scanOut string, scanned bool) {
-		st := centos.ParseRetentionState(out)
+		st := linux.ParseRetentionState(out)
 		var scan *ScanResult
 		if scanned {
 			// What Scan makes of one chunk covering the disk.
-			first, err := centos.ParseScan(scanOut, 0, max(st.Size, 1))
+			first, err := linux.ParseScan(scanOut, 0, max(st.Size, 1))
 			if err != nil {
 				return
 			}

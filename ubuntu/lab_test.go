@@ -44,7 +44,7 @@ func TestUbuntuLab(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	conn, err := guest.Dial(ctx, guest.Config{
 		Address: g.Address, Port: g.SSHPort, User: "root", PrivateKey: g.UserKeyFile,
-		KnownHosts: g.KnownHostsFile, HostKey: "strict", Shell: ubuntu.Shell{}, Log: log,
+		KnownHosts: g.KnownHostsFile, HostKey: "strict", Shell: ubuntu.OS().Shell, Log: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func TestUbuntuLab(t *testing.T) {
 		}
 		c2, err := guest.Dial(ctx, guest.Config{
 			Address: g.Address, Port: g.SSHPort, User: "root", PrivateKey: g.UserKeyFile,
-			KnownHosts: kh, HostKey: "strict", Shell: ubuntu.Shell{}, Log: log,
+			KnownHosts: kh, HostKey: "strict", Shell: ubuntu.OS().Shell, Log: log,
 		})
 		if err != nil {
 			t.Fatalf("strict connection with the preseed's host key: %v", err)
@@ -390,7 +390,7 @@ func TestUbuntuLab(t *testing.T) {
 		// And the lab's own host key is no longer the guest's.
 		if c3, err := guest.Dial(ctx, guest.Config{
 			Address: g.Address, Port: g.SSHPort, User: "root", PrivateKey: g.UserKeyFile,
-			KnownHosts: g.KnownHostsFile, HostKey: "strict", Shell: ubuntu.Shell{}, Log: log,
+			KnownHosts: g.KnownHostsFile, HostKey: "strict", Shell: ubuntu.OS().Shell, Log: log,
 		}); err == nil {
 			c3.Close()
 			t.Error("the guest still offers the lab's host key")

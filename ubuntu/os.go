@@ -1,6 +1,9 @@
 package ubuntu
 
-import "github.com/mtprep/mtprep/provision/guest"
+import (
+	"github.com/mtprep/mtprep/linux"
+	"github.com/mtprep/mtprep/provision/guest"
+)
 
 // Name is the spec's os: value for Ubuntu 16.04.
 const Name = "ubuntu-16.04"
@@ -18,14 +21,14 @@ func OS() *guest.OS {
 			// 16.04's kernel has the vmxnet3 driver.
 			NIC: "vmxnet3",
 		},
-		Shell:        Shell{},
+		Shell:        linux.Shell{RunDir: "/run"},
 		Release:      Release{},
 		Packages:     Packages{},
 		Tools:        Tools{},
-		Agent:        Agent{},
-		Retention:    Retention{},
-		Registration: Registration{},
-		Lock:         Lock{},
+		Agent:        linux.Agent{},
+		Retention:    linux.Retention{FstabOptions: "defaults,nofail"},
+		Registration: linux.Registration{NewFormOnly: true},
+		Lock:         linux.Lock{},
 		Probe:        Probe{},
 		Media:        Media{},
 	}

@@ -3,6 +3,7 @@ package ubuntu
 import (
 	"context"
 	"fmt"
+	"github.com/mtprep/mtprep/linux"
 	"path"
 	"path/filepath"
 	"sort"
@@ -144,7 +145,7 @@ func installDebs(ctx context.Context, r guest.Runner, src guest.PackageSource, e
 		if err != nil {
 			return err
 		}
-		args := append([]string{remote, WorkDir + "/bundle"}, names...)
+		args := append([]string{remote, linux.WorkDir + "/bundle"}, names...)
 		if _, err := r.Script(ctx, scripts.PackagesBundle, nil, args...); err != nil {
 			return fmt.Errorf("installing from the bundle: %w", err)
 		}

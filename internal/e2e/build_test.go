@@ -15,6 +15,7 @@ import (
 
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/internal/lab"
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/provision"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
@@ -342,7 +343,7 @@ func testResumedUpload(t *testing.T, ctx context.Context, m *mt) {
 	}
 	f.Close()
 	s := must(spec.Load(m.spec))
-	cfg := guest.ConfigFor(s, centos.Shell{}, nil, nil)
+	cfg := guest.ConfigFor(s, linux.Shell{}, nil, nil)
 	c, err := guest.Dial(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

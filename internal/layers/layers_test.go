@@ -12,7 +12,7 @@ import (
 const module = "github.com/mtprep/mtprep"
 
 // osPackages are the packages that hold one OS each.
-var osPackages = []string{module + "/centos", module + "/windows", module + "/ubuntu"}
+var osPackages = []string{module + "/centos", module + "/windows", module + "/ubuntu", module + "/linux"}
 
 type pkg struct {
 	ImportPath string

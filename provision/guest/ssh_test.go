@@ -12,13 +12,13 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/mtprep/mtprep/centos"
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/guest/guesttest"
 )
 
 func config(d *guesttest.SSHD, knownHosts, policy string) guest.Config {
-	return guest.Config{Shell: centos.Shell{}, Address: "127.0.0.1", Port: d.Port, User: "root", PrivateKey: d.UserKey, KnownHosts: knownHosts, HostKey: policy,
+	return guest.Config{Shell: linux.Shell{}, Address: "127.0.0.1", Port: d.Port, User: "root", PrivateKey: d.UserKey, KnownHosts: knownHosts, HostKey: policy,
 		Env: func(string) (string, bool) { return "", false }}
 }
 

@@ -35,17 +35,6 @@ var PackagesVault string
 //go:embed multipath-enable.sh
 var MultipathEnable string
 
-// RetentionApply formats (when told), writes fstab and mounts.
-//
-//go:embed retention-apply.sh
-var RetentionApply string
-
-// AgentInstall installs and registers the master target role; the
-// passphrase comes on stdin.
-//
-//go:embed agent-install.sh
-var AgentInstall string
-
 // AuditProbe is the audit's one read-only probe per host.
 //
 //go:embed audit-probe.sh

@@ -58,3 +58,14 @@ var RetentionScan string
 //
 //go:embed retention-state.sh
 var RetentionState string
+
+// AgentInstall installs and registers the master target role; the
+// passphrase comes on stdin.
+//
+//go:embed agent-install.sh
+var AgentInstall string
+
+// RetentionApply formats (when told), writes fstab and mounts.
+//
+//go:embed retention-apply.sh
+var RetentionApply string

@@ -13,7 +13,7 @@ func TestSyntax(t *testing.T) {
 		"agent-apply.sh": AgentApply, "agent-mark-done.sh": AgentMarkDone, "agent-state.sh": AgentState,
 		"agent-version.sh": AgentVersion, "guest-lock.sh": GuestLock, "guest-unlock.sh": GuestUnlock,
 		"handoff-state.sh": HandoffState, "hosts-apply.sh": HostsApply, "retention-scan.sh": RetentionScan,
-		"retention-state.sh": RetentionState,
+		"retention-state.sh": RetentionState, "retention-apply.sh": RetentionApply, "agent-install.sh": AgentInstall,
 	}
 	for name, body := range all {
 		if strings.TrimSpace(body) == "" {

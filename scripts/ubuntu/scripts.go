@@ -52,17 +52,6 @@ var ToolsState string
 //go:embed tools-enable.sh
 var ToolsEnable string
 
-// AgentInstall installs and registers the master target role; the
-// passphrase comes on stdin.
-//
-//go:embed agent-install.sh
-var AgentInstall string
-
-// RetentionApply formats (when told), writes fstab (nofail) and mounts.
-//
-//go:embed retention-apply.sh
-var RetentionApply string
-
 // AuditProbe is the audit's one read-only probe per host.
 //
 //go:embed audit-probe.sh

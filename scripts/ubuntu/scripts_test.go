@@ -13,11 +13,7 @@ func TestSyntax(t *testing.T) {
 	all := map[string]string{
 		"late-command.sh": LateCommand, "release.sh": Release, "packages-state.sh": PackagesState,
 		"packages-bundle.sh": PackagesBundle, "packages-apt.sh": PackagesApt, "multipath-enable.sh": MultipathEnable,
-		"tools-state.sh": ToolsState, "tools-enable.sh": ToolsEnable,
-		
-		"agent-install.sh": AgentInstall,
-		"retention-apply.sh": RetentionApply,
-		"audit-probe.sh": AuditProbe,
+		"tools-state.sh": ToolsState, "tools-enable.sh": ToolsEnable, "audit-probe.sh": AuditProbe,
 	}
 	for name, body := range all {
 		if strings.TrimSpace(body) == "" {

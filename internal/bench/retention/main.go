@@ -1,5 +1,5 @@
 // Command retention benchmarks mtprep's full scan of a retention disk
-// (centos.Retention.Scan: retention-scan.sh, O_DIRECT dd | cmp) against
+// (linux.Retention.Scan: retention-scan.sh, O_DIRECT dd | cmp) against
 // dd if=DISK of=/dev/null bs=4M iflag=direct, on the same loop device,
 // alternating, and prints the ratio of throughputs. Root; not a test.
 package main
@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/internal/progress"
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/provision/guest"
 )
 
@@ -69,7 +69,7 @@ func main() {
 		r := float64(size>>20) / time.Since(t).Seconds()
 		dd = append(dd, r)
 		t = time.Now()
-		res, err := centos.Retention{}.Scan(ctx, local{}, dev, size, guest.Env{})
+		res, err := linux.Retention{}.Scan(ctx, local{}, dev, size, guest.Env{})
 		must(err)
 		if !res.AllZero || res.Bytes != size {
 			log.Fatalf("scan: %+v, want all %d bytes zero", res, size)

@@ -37,6 +37,7 @@ import (
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/internal/testiso"
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/provision"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
@@ -159,7 +160,7 @@ type sample struct {
 }
 
 func uploadFigures(ctx context.Context, s *spec.Spec, g *lab.Guest, blob string, size int64, runs int, tune tuning) error {
-	cfg := guest.ConfigFor(s, centos.Shell{}, nil, nil)
+	cfg := guest.ConfigFor(s, linux.Shell{}, nil, nil)
 	cfg.SFTPPacket, cfg.SFTPConcurrency = tune.packet, tune.concurrency
 	if cfg.SFTPPacket == 0 {
 		cfg.SFTPPacket = guest.DefaultSFTPPacket

@@ -3,6 +3,9 @@
 # The passphrase arrives on stdin, goes into a file created with mode 0600
 # in a private directory, and is removed on every exit path: it is never
 # on a command line. CentOS 6: bash 4.1, coreutils 8.4 (mktemp -d).
+# Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux); the
+# Ubuntu build of the agent has only the new form, which package ubuntu
+# asks for.
 set -eu
 form=$1 dir=$2 csip=$3 csport=$4
 umask 077

@@ -1,15 +1,15 @@
 # mtprep: make the retention file system, its fstab line, and mount it.
-# Args: DEVICE MOUNTPOINT FORMAT(yes|named|no). mtprep decided, from
+# Args: DEVICE MOUNTPOINT FORMAT(yes|named|no) [FSTAB_OPTIONS]. mtprep decided, from
 # retention-state.sh, that DEVICE is the retention disk and may be
 # formatted: yes for a disk found blank (looked at once more here), named
 # for the disk the operator named with --format-wwid; with FORMAT=no it
 # only writes fstab and mounts. The fstab line
 # names the device by WWID (/dev/mapper/<wwid>), which survives reboots and
-# renumbering; nofail: a missing retention disk must not stop the boot
-# (systemd drops to emergency mode for a failed fstab mount).
-# Ubuntu 16.04: bash 4.3, e2fsprogs 1.42.13.
+# renumbering. FSTAB_OPTIONS: "defaults" on CentOS 6; "defaults,nofail"
+# on Ubuntu 16.04, where systemd drops to emergency mode for a failed fstab
+# mount. CentOS 6: bash 4.1, e2fsprogs 1.41.
 set -eu
-dev=$1 mnt=$2 format=$3
+dev=$1 mnt=$2 format=$3 opts=${4:-defaults}
 if [ "$format" = yes ]; then
     # A last look just before mkfs, in the same script: a signature that
     # appeared after mtprep's check and scan (another tool, another admin)
@@ -36,7 +36,7 @@ if [ "$format" = yes ] || [ "$format" = named ]; then
 fi
 mkdir -p "$mnt"
 awk -v m="$mnt" '$1 ~ /^#/ || $2 != m' /etc/fstab > /etc/fstab.mtprep.tmp
-printf '%s %s ext4 defaults,nofail 0 2\n' "$dev" "$mnt" >> /etc/fstab.mtprep.tmp
+printf '%s %s ext4 %s 0 2\n' "$dev" "$mnt" "$opts" >> /etc/fstab.mtprep.tmp
 cp -p /etc/fstab /etc/fstab.mtprep.bak
 cat /etc/fstab.mtprep.tmp > /etc/fstab
 rm -f /etc/fstab.mtprep.tmp

@@ -1,4 +1,4 @@
-package ubuntu
+package linux
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/mtprep/mtprep/provision/guest"
-	linux "github.com/mtprep/mtprep/scripts/linux"
+	scripts "github.com/mtprep/mtprep/scripts/linux"
 )
 
 // Lock is the guest lock: a directory under StateDir (mkdir is atomic).
@@ -24,7 +24,7 @@ func (Lock) Take(ctx context.Context, r guest.Runner, path, owner, runID string,
 	if force {
 		mode = "break"
 	}
-	out, err := r.Script(ctx, linux.GuestLock, nil, owner, runID, mode, path)
+	out, err := r.Script(ctx, scripts.GuestLock, nil, owner, runID, mode, path)
 	if err != nil {
 		return guest.LockResult{}, err
 	}
@@ -42,6 +42,6 @@ func (Lock) Take(ctx context.Context, r guest.Runner, path, owner, runID string,
 
 // Release drops the lock if it is still runID's.
 func (Lock) Release(ctx context.Context, r guest.Runner, path, runID string) error {
-	_, err := r.Script(ctx, linux.GuestUnlock, nil, runID, path)
+	_, err := r.Script(ctx, scripts.GuestUnlock, nil, runID, path)
 	return err
 }

@@ -1,11 +1,13 @@
-package centos
+package linux
 
 import (
 	"fmt"
 	"path"
 )
 
-// Paths on a CentOS MT. The home directory, never /usr/local (ASR docs).
+// Paths on a Linux MT (CentOS 6.6 and Ubuntu 16.04 alike). The home
+// directory, never /usr/local (ASR docs: an agent unpacked there fails to
+// install).
 const (
 	// WorkDir is where root's uploads go and the agent is unpacked under.
 	WorkDir = "/root/mtprep"
@@ -13,10 +15,16 @@ const (
 	StateDir = "/root/.mtprep"
 )
 
-// Shell runs commands on CentOS 6.6: POSIX quoting, scripts on bash 4.1's
-// stdin, sudo -n for a user other than root (it needs a NOPASSWD rule).
-// It implements guest.Shell.
-type Shell struct{}
+// Shell runs commands on a Linux MT: POSIX quoting, scripts on bash's
+// stdin (bash 4.1 on CentOS 6, 4.3 on Ubuntu 16.04, where sh is dash),
+// sudo -n for a user other than root (it needs a NOPASSWD rule). It
+// implements guest.Shell.
+type Shell struct {
+	// RunDir is emptied by every boot, which the reboot marker relies
+	// on: "" is /var/run (CentOS 6's rc.sysinit deletes its files); Ubuntu
+	// 16.04 gives /run (a tmpfs systemd mounts at every boot).
+	RunDir string
+}
 
 // Admin is root.
 func (Shell) Admin() string { return "root" }
@@ -66,17 +74,20 @@ func WorkDirText(user string) string {
 // StateDir is /root/.mtprep.
 func (Shell) StateDir() string { return StateDir }
 
-// Reboot marks the boot in /var/run, which every boot empties (CentOS 6's
-// rc.sysinit deletes its files; it is a tmpfs on newer systems and in the
-// lab), and reboots a second later so the command itself returns.
-func (Shell) Reboot(marker string, elevate bool) (mark, reboot, newBoot string) {
-	m := "/var/run/mtprep-reboot-" + marker
+// Reboot marks the boot in RunDir, which every boot empties, and reboots
+// a second later so the command itself returns.
+func (sh Shell) Reboot(marker string, elevate bool) (mark, reboot, newBoot string) {
+	dir := sh.RunDir
+	if dir == "" {
+		dir = "/var/run"
+	}
+	m := dir + "/mtprep-reboot-" + marker
 	return elevated(QuoteCommand("touch", m), elevate),
 		elevated("nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &", elevate),
 		elevated(QuoteCommand("test", "!", "-e", m), elevate)
 }
 
-// SHA256 uses coreutils' sha256sum (coreutils 8.4 on CentOS 6).
+// SHA256 uses coreutils' sha256sum (8.4 on CentOS 6, 8.25 on 16.04).
 func (Shell) SHA256(file string, n int64, elevate bool) string {
 	if n < 0 {
 		return elevated(QuoteCommand("sha256sum", "--", file), elevate)

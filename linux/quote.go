@@ -1,4 +1,4 @@
-package centos
+package linux
 
 import "strings"
 

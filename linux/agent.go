@@ -1,14 +1,15 @@
-package centos
+package linux
 
 import (
 	"context"
 	"strings"
 
 	"github.com/mtprep/mtprep/provision/guest"
-	linux "github.com/mtprep/mtprep/scripts/linux"
+	scripts "github.com/mtprep/mtprep/scripts/linux"
 )
 
-// Agent prepares the RHEL6-64 Unified Agent: unpacked in root's home (not
+// Agent prepares the Linux Unified Agent (RHEL6-64 on CentOS, UBUNTU-16.04-64
+// on Ubuntu): unpacked in root's home (not
 // /usr/local, where the ASR docs say an unpacked agent fails to install),
 // ApplyCustomChanges.sh run once with markers before and after in
 // StateDir, which survive a crash and the reboot.
@@ -19,7 +20,7 @@ func (Agent) UnpackDir() string { return WorkDir + "/agent" }
 
 // Read reads the markers.
 func (a Agent) Read(ctx context.Context, r guest.Runner) (guest.AgentState, error) {
-	out, err := r.Script(ctx, linux.AgentState, nil, StateDir, a.UnpackDir())
+	out, err := r.Script(ctx, scripts.AgentState, nil, StateDir, a.UnpackDir())
 	if err != nil {
 		return guest.AgentState{}, err
 	}
@@ -44,13 +45,13 @@ func (a Agent) Read(ctx context.Context, r guest.Runner) (guest.AgentState, erro
 
 // Apply unpacks the uploaded tarball and runs ApplyCustomChanges.sh once.
 func (a Agent) Apply(ctx context.Context, r guest.Runner, tarball string) error {
-	_, err := r.Script(ctx, linux.AgentApply, nil, tarball, a.UnpackDir(), StateDir)
+	_, err := r.Script(ctx, scripts.AgentApply, nil, tarball, a.UnpackDir(), StateDir)
 	return err
 }
 
 // MarkDone records an interrupted run as done.
 func (Agent) MarkDone(ctx context.Context, r guest.Runner) error {
-	_, err := r.Script(ctx, linux.AgentMarkDone, nil, StateDir)
+	_, err := r.Script(ctx, scripts.AgentMarkDone, nil, StateDir)
 	return err
 }
 
@@ -68,7 +69,7 @@ func (Agent) Rebooted(ctx context.Context, r guest.Runner) error {
 
 // Installed is the version in /usr/local/.vx_version, "" for none.
 func (Agent) Installed(ctx context.Context, r guest.Runner) (string, error) {
-	out, err := r.Script(ctx, linux.AgentVersion, nil)
+	out, err := r.Script(ctx, scripts.AgentVersion, nil)
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package centos
+package linux
 
 import (
 	"context"
@@ -8,21 +8,25 @@ import (
 	"time"
 
 	"github.com/mtprep/mtprep/provision/guest"
-	scripts "github.com/mtprep/mtprep/scripts/centos"
-	linux "github.com/mtprep/mtprep/scripts/linux"
+	scripts "github.com/mtprep/mtprep/scripts/linux"
 )
 
 // Retention finds the retention disk as multipath names it by WWID
 // (/dev/mapper/<wwid>, with disk.EnableUUID), formats it ext4 and mounts
 // it from /etc/fstab.
-type Retention struct{}
+type Retention struct {
+	// FstabOptions are the mount options of its fstab line: "" is
+	// "defaults" (CentOS 6); Ubuntu 16.04 adds nofail, as systemd drops
+	// to emergency mode for a failed fstab mount.
+	FstabOptions string
+}
 
 // DevicePath is /dev/mapper/<wwid>.
 func (Retention) DevicePath(wwid string) string { return "/dev/mapper/" + wwid }
 
 // Read reads what retention-state.sh sees of the disk and mountpoint.
 func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint string) (guest.RetentionState, error) {
-	out, err := r.Script(ctx, linux.RetentionState, nil, wwid, mountpoint)
+	out, err := r.Script(ctx, scripts.RetentionState, nil, wwid, mountpoint)
 	if err != nil {
 		return guest.RetentionState{}, err
 	}
@@ -31,7 +35,7 @@ func (Retention) Read(ctx context.Context, r guest.Runner, wwid, mountpoint stri
 
 // Apply formats (when format), writes fstab and mounts. The label is
 // retention-apply.sh's own (mtprep-retention).
-func (Retention) Apply(ctx context.Context, r guest.Runner, _, device, mountpoint, label string, format guest.Format) error {
+func (rt Retention) Apply(ctx context.Context, r guest.Runner, _, device, mountpoint, label string, format guest.Format) error {
 	f := "no"
 	switch format {
 	case guest.FormatBlank:
@@ -39,7 +43,7 @@ func (Retention) Apply(ctx context.Context, r guest.Runner, _, device, mountpoin
 	case guest.FormatNamed:
 		f = "named"
 	}
-	_, err := r.Script(ctx, scripts.RetentionApply, nil, device, mountpoint, f)
+	_, err := r.Script(ctx, scripts.RetentionApply, nil, device, mountpoint, f, rt.options())
 	return err
 }
 
@@ -113,7 +117,7 @@ func (Retention) Scan(ctx context.Context, r guest.Runner, device string, size i
 			return res, err
 		}
 		n := min(int64(scanChunk), size-off)
-		out, err := r.Script(ctx, linux.RetentionScan, nil, device, strconv.FormatInt(off, 10), strconv.FormatInt(n, 10), strconv.Itoa(scanStreams))
+		out, err := r.Script(ctx, scripts.RetentionScan, nil, device, strconv.FormatInt(off, 10), strconv.FormatInt(n, 10), strconv.Itoa(scanStreams))
 		if err != nil {
 			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
 		}
@@ -181,7 +185,18 @@ func ParseScan(out string, off, n int64) (int64, error) {
 	return first, nil
 }
 
+func (rt Retention) options() string {
+	if rt.FstabOptions == "" {
+		return "defaults"
+	}
+	return rt.FstabOptions
+}
+
 // Steps: ext4 on the whole multipath device, mounted by fstab.
-func (Retention) Steps(mountpoint string) string {
-	return "mkfs.ext4, mount at " + mountpoint + ", add to /etc/fstab"
+func (rt Retention) Steps(mountpoint string) string {
+	s := "mkfs.ext4, mount at " + mountpoint + ", add to /etc/fstab"
+	if rt.FstabOptions != "" {
+		s += " (" + rt.FstabOptions + ")"
+	}
+	return s
 }
