@@ -40,7 +40,7 @@ centos-6.6) flavour= device=eth0 base_iso=centos66-test.iso ;;
 ubuntu-16.04) flavour=ubuntu-16.04 device=ens160 base_iso=ubuntu1604-test.iso ;;
 *) echo "make demo: DEMO_OS=$DEMO_OS: the lab builds centos-6.6 or ubuntu-16.04 MTs (Windows cannot run here)" >&2; exit 2 ;;
 esac
-step "starting the lab for an $DEMO_OS MT (make lab-up)"
+step "starting the lab for the $DEMO_OS MT (make lab-up)"
 $MAKE --no-print-directory iso-test-base >/dev/null
 if [ "$DEMO_OS" = ubuntu-16.04 ]; then
 	$MAKE --no-print-directory mktestiso >/dev/null
