@@ -60,7 +60,7 @@ func AgentRules(in AgentRuleInput) *AgentRefusal {
 	if in.Version == "" || err != nil {
 		return &AgentRefusal{Key: "agent.tarball",
 			Problem: fmt.Sprintf("cannot tell the Unified Agent version of %s (no .vx_version inside, no _UA_<version>_ in its name)", name),
-			Fix:     "use the tarball under Microsoft's file name (Microsoft-ASR_UA_<version>_RHEL6-64_…tar.gz): mtprep checks its version against ASR's rules"}
+			Fix:     "use the agent under Microsoft's file name (Microsoft-ASR_UA_<version>_" + platformOf(in.OS) + "_…): mtprep checks its version against ASR's rules"}
 	}
 	if in.CSVersion != "" {
 		cs, err := version.NewVersion(in.CSVersion)
@@ -118,6 +118,14 @@ var agentPlatforms = map[string][]string{
 	spec.OSWindows2016: {"Windows"},
 }
 
+// platformOf is the platform token of the OS's agent build, for messages.
+func platformOf(osName string) string {
+	if p := agentPlatforms[osName]; len(p) > 0 {
+		return p[0]
+	}
+	return agentPlatforms[spec.OSCentOS66][0]
+}
+
 // agentPlatform refuses a tarball whose name is another OS's build; a
 // name with no known token is judged by its version alone.
 func agentPlatform(osName, name string) *AgentRefusal {
@@ -132,7 +140,7 @@ func agentPlatform(osName, name string) *AgentRefusal {
 			}
 			return &AgentRefusal{Key: "agent.tarball",
 				Problem: fmt.Sprintf("%s is the %s build of the Unified Agent, for os: %s, not %s", name, tok, other, osName),
-				Fix:     fmt.Sprintf("use the %s build (Microsoft-ASR_UA_<version>_%s_…)", osName, agentPlatforms[osName][0])}
+				Fix:     fmt.Sprintf("use the %s build (Microsoft-ASR_UA_<version>_%s_…)", osName, platformOf(osName))}
 		}
 	}
 	return nil
