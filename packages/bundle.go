@@ -167,21 +167,9 @@ func ReadBundle(ctx context.Context, path string) ([]RPMFile, error) {
 	}
 	defer f.Close()
 	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
-	hdr, err := tr.Next()
-	if err != nil || hdr.Name != SumsFile {
-		return nil, fmt.Errorf("bundle %s: the first entry must be %s", path, SumsFile)
-	}
-	sums, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+	want, err := readSums(tr, path)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	want := map[string]string{}
-	for i, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
-		sum, name, ok := strings.Cut(line, "  ")
-		if !ok || len(sum) != 64 {
-			return nil, fmt.Errorf("bundle %s: %s line %d is not `<sha256>  <file>`", path, SumsFile, i+1)
-		}
-		want[name] = sum
+		return nil, err
 	}
 	var rpms []RPMFile
 	for {
@@ -217,4 +205,26 @@ func ReadBundle(ctx context.Context, path string) ([]RPMFile, error) {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
 	}
 	return rpms, nil
+}
+
+// readSums reads a bundle's first entry, SHA256SUMS (sha256sum's format),
+// into file name → sha256: every bundle format starts with it.
+func readSums(tr *tar.Reader, path string) (map[string]string, error) {
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != SumsFile {
+		return nil, fmt.Errorf("bundle %s: the first entry must be %s", path, SumsFile)
+	}
+	sums, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok || len(sum) != 64 {
+			return nil, fmt.Errorf("bundle %s: %s line %d is not `<sha256>  <file>`", path, SumsFile, i+1)
+		}
+		out[name] = sum
+	}
+	return out, nil
 }

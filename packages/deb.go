@@ -421,21 +421,9 @@ func ReadDebBundle(ctx context.Context, path string, want []Package) ([]DebFile,
 	}
 	defer f.Close()
 	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
-	hdr, err := tr.Next()
-	if err != nil || hdr.Name != SumsFile {
-		return nil, fmt.Errorf("bundle %s: the first entry must be %s", path, SumsFile)
-	}
-	sums, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+	wantSum, err := readSums(tr, path)
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	wantSum := map[string]string{}
-	for i, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
-		sum, name, ok := strings.Cut(line, "  ")
-		if !ok || len(sum) != 64 {
-			return nil, fmt.Errorf("bundle %s: %s line %d is not `<sha256>  <file>`", path, SumsFile, i+1)
-		}
-		wantSum[name] = sum
+		return nil, err
 	}
 	var debs []DebFile
 	for {
