@@ -10,7 +10,10 @@
 // cmdlet ends the script with exit 1 and its message on stderr.
 package windows
 
-import _ "embed"
+import (
+	_ "embed"
+	"strings"
+)
 
 // Firstboot runs once at the first logon (autounattend.xml's
 // FirstLogonCommands), from the seed: OpenSSH Server, the host key, the
@@ -28,12 +31,18 @@ var Release string
 // and what uses it, as JSON.
 //
 //go:embed retention-state.ps1
-var RetentionState string
+var retentionState string
+
+// RetentionState is retention-state.ps1 with rawdisk.ps1 in place.
+var RetentionState = include(retentionState)
 
 // RetentionScan reads a range of the retention disk unbuffered.
 //
 //go:embed retention-scan.ps1
-var RetentionScan string
+var retentionScan string
+
+// RetentionScan is retention-scan.ps1 with rawdisk.ps1 in place.
+var RetentionScan = include(retentionScan)
 
 // RetentionApply formats the retention disk NTFS and gives it its letter.
 //
@@ -109,3 +118,18 @@ var GuestLock string
 
 //go:embed guest-unlock.ps1
 var GuestUnlock string
+
+// rawDisk is the MtprepRaw C# block both retention scripts use.
+//
+//go:embed rawdisk.ps1
+var rawDisk string
+
+// include puts rawdisk.ps1 (without its own header comment) where a script
+// has the line "#mtprep:include rawdisk.ps1": one copy of the C# block.
+func include(script string) string {
+	body := rawDisk
+	for strings.HasPrefix(body, "#") {
+		_, body, _ = strings.Cut(body, "\n")
+	}
+	return strings.Replace(script, "#mtprep:include rawdisk.ps1\n", body, 1)
+}

@@ -33,7 +33,8 @@ func files(t *testing.T) map[string]string {
 func TestEmbedded(t *testing.T) {
 	embedded := map[string]string{
 		"firstboot.ps1": Firstboot, "release.ps1": Release,
-		"retention-state.ps1": RetentionState, "retention-scan.ps1": RetentionScan, "retention-apply.ps1": RetentionApply,
+		"retention-state.ps1": retentionState, "retention-scan.ps1": retentionScan, "retention-apply.ps1": RetentionApply,
+		"rawdisk.ps1":     rawDisk,
 		"agent-state.ps1": AgentState, "agent-apply.ps1": AgentApply, "agent-mark-done.ps1": AgentMarkDone,
 		"agent-forget.ps1": AgentForget, "agent-version.ps1": AgentVersion, "agent-install.ps1": AgentInstall,
 		"handoff-state.ps1": HandoffState, "hosts-apply.ps1": HostsApply, "tools-state.ps1": ToolsState,
@@ -87,6 +88,9 @@ func TestParamFirst(t *testing.T) {
 				first = l
 				break
 			}
+		}
+		if name == "rawdisk.ps1" {
+			continue // an include, not a script (scripts.go)
 		}
 		if name == "firstboot.ps1" {
 			if re.MatchString(first) {
@@ -254,6 +258,19 @@ func TestBalancedDetects(t *testing.T) {
 	for _, s := range []string{"if ($a) { 'it''s )' }\n", "$x = @'\n) } ' \"\n'@\n", "# ( comment\n\"`\" (\"\n"} {
 		if e := balanced(s); e != "" {
 			t.Errorf("%q: %s", s, e)
+		}
+	}
+}
+
+// TestInclude: the composed retention scripts hold the MtprepRaw block
+// once, right after their param() line, and no include line is left.
+func TestInclude(t *testing.T) {
+	for name, s := range map[string]string{"retention-scan.ps1": RetentionScan, "retention-state.ps1": RetentionState} {
+		if strings.Count(s, "public static class MtprepRaw") != 1 || strings.Contains(s, "#mtprep:include") {
+			t.Errorf("%s: the MtprepRaw block is not included once", name)
+		}
+		if i, j := strings.Index(s, "param("), strings.Index(s, "Add-Type -TypeDefinition"); i < 0 || j < i {
+			t.Errorf("%s: Add-Type before param()", name)
 		}
 	}
 }
