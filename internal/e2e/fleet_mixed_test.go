@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mtprep/mtprep/internal/lab"
-	"github.com/mtprep/mtprep/provision"
 	"github.com/mtprep/mtprep/provision/spec"
 )
 
@@ -72,13 +71,7 @@ targets:
 	if err := os.WriteFile(inv, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rootPW := "Root-Pw-" + fmt.Sprint(time.Now().UnixNano())
-	m := &mt{l: l, bin: bin, dir: dir, env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "MT_ROOT_PASSWORD=" + rootPW}}
-	m.secrets = map[string]string{
-		"root password":        rootPW,
-		"vCenter password":     l.VC.Password,
-		"configuration server": strings.TrimSpace(string(must(os.ReadFile(l.ConfigServer.PassphraseFile)))),
-	}
+	m := fleetMT(l, bin, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	args := []string{"fleet", "--inventory", inv, "--concurrency", "2", "--log-level", "debug", "--install-timeout", "90s", "--reboot-timeout", "2m"}
@@ -87,21 +80,7 @@ targets:
 	if r1.code != 0 {
 		t.Fatalf("fleet run failed:\n%s\nwatcher: %v", r1, w.Err())
 	}
-	st, err := provision.ReadFleetState(inv + ".state.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"mt01", "mt02"} {
-		h := st.Hosts[name]
-		if h == nil || h.Status != provision.HostDone || len(h.Results) != len(provision.Phases()) {
-			t.Fatalf("%s: %+v", name, h)
-		}
-		for _, r := range h.Results {
-			if r.Status != provision.StatusChanged {
-				t.Errorf("%s: phase %s is %s, want changed (%s)", name, r.Phase, r.Status, r.Error)
-			}
-		}
-	}
+	checkFleetChanged(t, inv, "mt01", "mt02")
 	m.checkNoSecret(t, "the fleet's output", r1.stdout+r1.stderr)
 	reps := w.Reports()
 	if len(reps) != 2 {

@@ -66,13 +66,7 @@ targets:
 	if err := os.WriteFile(inv, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rootPW := "Root-Pw-" + fmt.Sprint(time.Now().UnixNano())
-	m := &mt{l: l, bin: bin, dir: dir, env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "MT_ROOT_PASSWORD=" + rootPW}}
-	m.secrets = map[string]string{
-		"root password":        rootPW,
-		"vCenter password":     l.VC.Password,
-		"configuration server": strings.TrimSpace(string(must(os.ReadFile(l.ConfigServer.PassphraseFile)))),
-	}
+	m := fleetMT(l, bin, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	args := []string{"fleet", "--inventory", inv, "--concurrency", "2", "--log-level", "debug", "--install-timeout", "90s", "--reboot-timeout", "2m"}
@@ -81,20 +75,7 @@ targets:
 	if r1.code != 0 {
 		t.Fatalf("fleet run failed:\n%s\nwatcher: %v", r1, w.Err())
 	}
-	st, err := provision.ReadFleetState(inv + ".state.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"mt01", "mt02"} {
-		h := st.Hosts[name]
-		if h == nil || h.Status != provision.HostDone || len(h.Results) != len(provision.Phases()) {
-			t.Fatalf("%s: %+v", name, h)
-		}
-		for _, r := range h.Results {
-			if r.Status != provision.StatusChanged {
-				t.Errorf("%s: phase %s is %s, want changed (%s)", name, r.Phase, r.Status, r.Error)
-			}
-		}
+	for _, name := range checkFleetChanged(t, inv, "mt01", "mt02") {
 		log := string(must(os.ReadFile(filepath.Join(dir, "logs", name+".log"))))
 		m.checkNoSecret(t, name+"'s log", log)
 	}
@@ -133,4 +114,39 @@ targets:
 	if !strings.Contains(r2.stdout, "2 MTs: 2 done") || strings.Count(r2.stdout, "no change") != 2 {
 		t.Errorf("second fleet run:\n%s", r2.stdout)
 	}
+}
+
+// fleetMT is the mt that runs `mtprep fleet` over an inventory in dir,
+// with the secrets that must never appear.
+func fleetMT(l *lab.Lab, bin, dir string) *mt {
+	rootPW := "Root-Pw-" + fmt.Sprint(time.Now().UnixNano())
+	m := &mt{l: l, bin: bin, dir: dir, env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "MT_ROOT_PASSWORD=" + rootPW}}
+	m.secrets = map[string]string{
+		"root password":        rootPW,
+		"vCenter password":     l.VC.Password,
+		"configuration server": strings.TrimSpace(string(must(os.ReadFile(l.ConfigServer.PassphraseFile)))),
+	}
+	return m
+}
+
+// checkFleetChanged checks that the fleet state file says every phase of
+// each named MT changed, and returns the names.
+func checkFleetChanged(t *testing.T, inv string, names ...string) []string {
+	t.Helper()
+	st, err := provision.ReadFleetState(inv + ".state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		h := st.Hosts[name]
+		if h == nil || h.Status != provision.HostDone || len(h.Results) != len(provision.Phases()) {
+			t.Fatalf("%s: %+v", name, h)
+		}
+		for _, r := range h.Results {
+			if r.Status != provision.StatusChanged {
+				t.Errorf("%s: phase %s is %s, want changed (%s)", name, r.Phase, r.Status, r.Error)
+			}
+		}
+	}
+	return names
 }
