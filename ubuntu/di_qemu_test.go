@@ -191,8 +191,9 @@ func TestDebianInstallerPartitionsOSDiskOnly(t *testing.T) {
 		if lvm := readAt(t, img, p.Start*512+512, 8); string(lvm) == "LABELONE" {
 			t.Errorf("partition %d is an LVM physical volume (LABELONE)", i+1)
 		}
-		// Within 2%: partman aligns to 1 MiB and rounds MB (10^6) sizes.
-		lo, hi := int64(w.SizeMB)*98/100, int64(w.SizeMB)*102/100
+		// Layout's MiB: the recipe rounds them up to partman's MB (10^6
+		// bytes, RecipeMB) and partman aligns partitions to 1 MiB.
+		lo, hi := int64(w.SizeMB)-1, int64(w.SizeMB)*101/100+1
 		if w.Grow {
 			hi = osDiskGB << 10
 		}
