@@ -21,6 +21,7 @@
 # choose-mirror, download-installer, net-retriever, ethdetect and netcfg
 # are taken out of the status file: no network, no mirror.
 # Needs root (cpio keeps owners), apt-get, dpkg-deb, cpio, depmod, gzip.
+# Exit status 3: the archive did not give a package (the test skips).
 set -eu
 out=${1:?usage: di-initrd.sh OUT_DIR}
 di=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
@@ -48,8 +49,10 @@ apt_di update >/dev/null || true # a suite the mirror is syncing drops out; down
 	scsi-core-modules-$kver-di/bookworm scsi-modules-$kver-di/bookworm \
 	crc-modules-$kver-di/bookworm ext4-modules-$kver-di/bookworm \
 	partman-partitioning/trixie partman-basicfilesystems/trixie partman-basicmethods/trixie \
-	partman-ext3/trixie partman-target/trixie partman-utils/trixie disk-detect/trixie)
-(cd "$w/debs" && apt-get -q -o APT::Sandbox::User=root download libparted2 libparted-fs-resize0 libdevmapper1.02.1 e2fsprogs libext2fs2 libcom-err2)
+	partman-ext3/trixie partman-target/trixie partman-utils/trixie disk-detect/trixie) ||
+	{ echo "di-initrd: the Debian archive did not give the udebs" >&2; exit 3; }
+(cd "$w/debs" && apt-get -q -o APT::Sandbox::User=root download libparted2 libparted-fs-resize0 libdevmapper1.02.1 e2fsprogs libext2fs2 libcom-err2) ||
+	{ echo "di-initrd: the Debian archive did not give the .debs" >&2; exit 3; }
 
 (cd "$w/base" && gzip -dc "$di/initrd.gz" | cpio -idm --quiet)
 ov=$w/ov
