@@ -6,14 +6,16 @@ package ubuntu
 // disk has the MT layout as plain partitions (no LVM), the retention disk
 // is byte for byte what it was.
 //
-// What stands in: bookworm's d-i (Debian 12, partman-base 226 and
-// partman-auto 162, mk/di-initrd.sh) for xenial's (Ubuntu 16.04.2,
-// partman-auto 134ubuntu and partman-base 188ubuntu; not checked against
-// their sources here). Their recipe syntax (min priority max fs, $primary{ },
-// method{ }, format{ }, use_filesystem{ }, filesystem{ }, mountpoint{ }) and
-// partman-auto/disk, partman-auto/method and the confirmation keys are the
-// same; what bookworm adds (GPT on EFI, partman-auto/cap-ram, $default_filesystem,
-// the "no swap" default of newer recipes) does not come into this recipe.
+// What stands in: bookworm's d-i (Debian 12: partman-base 226,
+// partman-auto 162, the rest of partman from trixie; mk/di-initrd.sh) for
+// xenial's (Ubuntu 16.04.2), whose sources were not checked here. The
+// recipe syntax this preseed uses (min priority max fs, $primary{ },
+// $bootable{ }, method{ }, format{ }, use_filesystem{ }, filesystem{ },
+// mountpoint{ }), partman-auto/disk and /method, the confirmation keys and
+// partman-base's MB of 10^6 bytes are partman's from long before 16.04.
+// Known to differ in newer partman-auto, none of it used here: RAM caps
+// for swap recipes (partman-auto/cap-ram), EFI/GPT handling, more
+// recipe flags.
 // The boot is BIOS (msdos label), as a vSphere VM with the LSI Logic
 // controller boots 16.04.
 //
