@@ -65,7 +65,7 @@ type Preseed struct {
 type Partition struct {
 	Mount  string // "/", "swap", "/var/crash", "/home"
 	FSType string // ext4 or linux-swap
-	SizeMB int
+	SizeMB int    // in MiB; the recipe has it in partman's MB (RecipeMB)
 	Grow   bool
 }
 
@@ -88,6 +88,14 @@ func Layout(memoryMB, osDiskGB int) ([]Partition, error) {
 		{Mount: "/home", FSType: "ext4", SizeMB: 1024, Grow: true},
 	}, nil
 }
+
+// RecipeMB is a size in MiB (Layout's unit, and anaconda's in the
+// CentOS kickstart) as partman-auto's recipe takes it: in MB of 10^6
+// bytes (partman-base's convert_to_megabytes drops six digits of a byte
+// count), rounded up, so the partition gets at least the MiB Layout asks
+// for. Written as MiB, 6144 of swap came out 5858 MiB, less than the
+// memory it is sized for (ubuntu/di_qemu_test.go, with debian-installer).
+func RecipeMB(mib int) int { return int((int64(mib)<<20 + 999999) / 1000000) }
 
 // HashPassword returns a SHA-512 crypt hash with a fresh random salt, the
 // form passwd/root-password-crypted takes. GehirnInc/crypt (already the
@@ -231,7 +239,8 @@ func (p *Preseed) Render() ([]byte, error) {
 	w("d-i partman-auto/method string regular")
 	recipe := "d-i partman-auto/expert_recipe string mtprep ::"
 	for i, pt := range parts {
-		lo, prio, hi := pt.SizeMB, pt.SizeMB, fmt.Sprint(pt.SizeMB)
+		size := RecipeMB(pt.SizeMB)
+		lo, prio, hi := size, size, fmt.Sprint(size)
 		if pt.Grow {
 			prio, hi = 1000000, "-1"
 		}

@@ -199,3 +199,16 @@ func TestPreseedRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestRecipeMB(t *testing.T) {
+	for mib, want := range map[int]int{1024: 1074, 6144: 6443, 7168: 7517, 40960: 42950} {
+		if got := RecipeMB(mib); got != want {
+			t.Errorf("RecipeMB(%d) = %d, want %d", mib, got, want)
+		}
+	}
+	for mib := 1; mib < 1<<20; mib = mib*3 + 1 {
+		if mb := int64(RecipeMB(mib)); mb*1000000 < int64(mib)<<20 || (mb-1)*1000000 >= int64(mib)<<20 {
+			t.Errorf("RecipeMB(%d) = %d: not the smallest MB count holding %d MiB", mib, mb, mib)
+		}
+	}
+}

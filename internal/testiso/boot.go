@@ -72,7 +72,7 @@ func BootDrives(ctx context.Context, isos []string, timeout time.Duration, live 
 	args = append(args, "-boot", "d", "-serial", "stdio", "-monitor", "none")
 	cmd := exec.CommandContext(ctx, QEMU, args...)
 	cmd.Stdin = nil // no key is ever pressed
-	out := &serialBuffer{live: live, stop: cancel}
+	out := &serialBuffer{live: live, stop: cancel, markers: bootMarkers}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.WaitDelay = 5 * time.Second
@@ -93,15 +93,20 @@ func BootDrives(ctx context.Context, isos []string, timeout time.Duration, live 
 	}
 }
 
-// serialBuffer collects qemu's output and stops qemu once /init is done:
-// after the end marker the guest only powers off, which is not worth
-// waiting for.
+// bootMarkers end a boot: /init's kickstart end, "no ks=" and error
+// markers.
+var bootMarkers = []string{KickstartEnd, NoKickstartMarker, ErrorMarker}
+
+// serialBuffer collects qemu's output and stops qemu once the guest is
+// done (any of markers seen): after that it only powers off, which is not
+// worth waiting for.
 type serialBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	live io.Writer
-	stop func()
-	done bool
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	live    io.Writer
+	stop    func()
+	markers []string
+	done    bool
 }
 
 func (s *serialBuffer) Write(p []byte) (int, error) {
@@ -113,14 +118,76 @@ func (s *serialBuffer) Write(p []byte) (int, error) {
 	}
 	if !s.done {
 		b := s.buf.Bytes()
-		if bytes.Contains(b, []byte(KickstartEnd)) || bytes.Contains(b, []byte(NoKickstartMarker)) ||
-			bytes.Contains(b, []byte(ErrorMarker)) {
-			s.done = true
-			// Let the rest of the line arrive, then stop qemu.
-			time.AfterFunc(500*time.Millisecond, s.stop)
+		for _, m := range s.markers {
+			if bytes.Contains(b, []byte(m)) {
+				s.done = true
+				// Let the rest of the line arrive, then stop qemu.
+				time.AfterFunc(500*time.Millisecond, s.stop)
+				break
+			}
 		}
 	}
 	return len(p), nil
+}
+
+// KernelBoot is a direct kernel boot (qemu -kernel/-initrd) with SCSI
+// disks: how the debian-installer test boots d-i's netboot kernel.
+type KernelBoot struct {
+	Kernel, Initrd, Append string
+	// Disks are raw images on one virtio-scsi controller, target i for
+	// Disks[i], so the guest names them sda, sdb, … in order.
+	Disks    []string
+	MemoryMB int // 0: 1024
+	// Done are the serial markers that end the boot (as KickstartEnd does
+	// for Boot); the boot also ends when qemu exits (the guest powered
+	// off, -no-reboot).
+	Done []string
+}
+
+// BootKernel runs b in qemu (TCG, no network, no key pressed) and returns
+// the serial output up to one of b.Done's markers, qemu's exit or timeout.
+// found says whether a marker ended it.
+func BootKernel(ctx context.Context, b KernelBoot, timeout time.Duration, live io.Writer) (serial string, found bool, err error) {
+	if _, err := exec.LookPath(QEMU); err != nil {
+		return "", false, fmt.Errorf("testiso: %s: %w (install qemu-system-x86)", QEMU, ErrMissingHost)
+	}
+	mem := b.MemoryMB
+	if mem == 0 {
+		mem = 1024
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	args := []string{"-nographic", "-vga", "none", "-no-reboot", "-m", fmt.Sprint(mem), "-nic", "none",
+		"-kernel", b.Kernel, "-initrd", b.Initrd, "-append", b.Append,
+		"-device", "virtio-scsi-pci,id=scsi0"}
+	for i, d := range b.Disks {
+		if strings.Contains(d, ",") {
+			return "", false, fmt.Errorf("testiso: %s: qemu cannot take a comma in a drive's file name", d)
+		}
+		args = append(args, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=disk%d,cache=unsafe", d, i),
+			"-device", fmt.Sprintf("scsi-hd,drive=disk%d,bus=scsi0.0,channel=0,scsi-id=%d,lun=0", i, i))
+	}
+	args = append(args, "-serial", "stdio", "-monitor", "none")
+	cmd := exec.CommandContext(ctx, QEMU, args...)
+	cmd.Stdin = nil
+	out := &serialBuffer{live: live, stop: cancel, markers: b.Done}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	runErr := cmd.Run()
+	serial = out.String()
+	switch {
+	case out.finished():
+		return serial, true, nil
+	case ctx.Err() == context.DeadlineExceeded:
+		return serial, false, fmt.Errorf("testiso: boot %s: no %s after %s: %w", b.Kernel, strings.Join(b.Done, " or "), time.Since(start).Round(time.Second), ErrBootTimeout)
+	case ctx.Err() != nil:
+		return serial, false, fmt.Errorf("testiso: boot %s: %w", b.Kernel, ctx.Err())
+	case runErr != nil:
+		return serial, false, fmt.Errorf("testiso: boot %s: %s: %w", b.Kernel, QEMU, runErr)
+	}
+	return serial, false, nil // the guest powered off
 }
 
 func (s *serialBuffer) String() string {
