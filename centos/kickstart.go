@@ -2,16 +2,15 @@
 // everything specific to a CentOS master target. The VM profile (guest ID
 // centos64Guest, LSI Logic, vmxnet3), the kickstart that installs it
 // unattended and its SSH host key, the shell (POSIX quoting, bash 4.1,
-// sudo -n), the release check, the RPM packages and multipathd, VMware
-// Tools, the agent tarball's unpacking and ApplyCustomChanges.sh, the
-// retention disk by /dev/mapper/<wwid>, the MT role's install and
-// registration, the guest lock and the audit probe. Every line of shell
-// it runs is in scripts/centos. It never imports provision, its vSphere
+// sudo -n: package linux's, shared with Ubuntu), the release check, the
+// RPM packages and multipathd, VMware Tools and the audit probe; the
+// agent's preparation, the retention disk by /dev/mapper/<wwid>, the
+// registration and the guest lock are package linux's. The shell it runs
+// is in scripts/centos and scripts/linux. It never imports provision, its vSphere
 // driver or govmomi (internal/layers checks it).
 package centos
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -21,10 +20,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/GehirnInc/crypt"
-	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers SHA-512 crypt ($6$)
 	"golang.org/x/crypto/ssh"
 
+	"github.com/mtprep/mtprep/linux"
 	scripts "github.com/mtprep/mtprep/scripts/centos"
 )
 
@@ -54,58 +52,6 @@ type Kickstart struct {
 	HostKey *rsa.PrivateKey
 	// FirewallPorts are opened besides ssh, as "port:proto".
 	FirewallPorts []string
-}
-
-// Partition is one line of the custom layout.
-type Partition struct {
-	Mount  string // "/", "swap", "/var/crash", "/home"
-	FSType string // ext4 or swap
-	SizeMB int
-	Grow   bool
-}
-
-// Layout is the seed's custom layout, /, /var/crash, /home as ext4 plus
-// swap, with no LVM, sized for the disk and memory: swap as large as memory
-// (capped at 8 GiB), /var/crash large enough for a kdump vmcore of all
-// memory, / at 40% of the disk, and /home taking the rest.
-func Layout(memoryMB, osDiskGB int) ([]Partition, error) {
-	swap := min(memoryMB, 8192)
-	crash := memoryMB + 1024
-	root := max(osDiskGB*1024*40/100, 20480)
-	// Keep 1 GiB for /home, 1 MiB alignment and the MBR.
-	if need := swap + crash + root + 1024 + 2; need > osDiskGB*1024 {
-		return nil, fmt.Errorf("kickstart: an OS disk of %d GB cannot hold / (%d MB), swap (%d MB), /var/crash (%d MB) and /home: give at least %d GB", osDiskGB, root, swap, crash, (need+1023)/1024)
-	}
-	return []Partition{
-		{Mount: "/", FSType: "ext4", SizeMB: root},
-		{Mount: "swap", FSType: "swap", SizeMB: swap},
-		{Mount: "/var/crash", FSType: "ext4", SizeMB: crash},
-		{Mount: "/home", FSType: "ext4", SizeMB: 1, Grow: true},
-	}, nil
-}
-
-// HashPassword returns a SHA-512 crypt hash with a fresh random salt, the
-// form RHEL6's `rootpw --iscrypted` takes. GehirnInc/crypt is a maintained
-// implementation of the glibc algorithm; crypto is not written by hand here.
-func HashPassword(password string) (string, error) {
-	if password == "" {
-		return "", errors.New("kickstart: empty root password")
-	}
-	h, err := crypt.SHA512.New().Generate([]byte(password), nil)
-	if err != nil {
-		return "", fmt.Errorf("kickstart: hashing the root password: %w", err)
-	}
-	return h, nil
-}
-
-// NewHostKey generates the MT's RSA host key. 3072 bits: OpenSSH 5.3 takes
-// it, and it is what ssh-keygen defaults to today.
-func NewHostKey() (*rsa.PrivateKey, error) {
-	k, err := rsa.GenerateKey(rand.Reader, 3072)
-	if err != nil {
-		return nil, fmt.Errorf("kickstart: generating the MT host key: %w", err)
-	}
-	return k, nil
 }
 
 var (
@@ -165,7 +111,7 @@ func (k *Kickstart) Render() ([]byte, error) {
 	if err := k.check(); err != nil {
 		return nil, err
 	}
-	parts, err := Layout(k.MemoryMB, k.OSDiskGB)
+	parts, err := linux.Layout(k.MemoryMB, k.OSDiskGB)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +148,11 @@ func (k *Kickstart) Render() ([]byte, error) {
 		if p.FSType != "swap" {
 			line += " --fstype=" + p.FSType
 		}
-		line += fmt.Sprintf(" --ondisk=%s --size=%d", k.OSDisk, p.SizeMB)
+		size := p.SizeMB
+		if p.Grow {
+			size = 1 // anaconda grows it from 1 MB; Layout kept 1 GiB for it
+		}
+		line += fmt.Sprintf(" --ondisk=%s --size=%d", k.OSDisk, size)
 		if p.Mount == "/" {
 			line += " --asprimary"
 		}

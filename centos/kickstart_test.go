@@ -3,6 +3,7 @@ package centos
 import (
 	"bytes"
 	"flag"
+	"github.com/mtprep/mtprep/linux"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,18 +40,18 @@ func baseKickstart(t testing.TB) Kickstart {
 }
 
 func TestHashPassword(t *testing.T) {
-	a, err := HashPassword("password")
+	a, err := linux.HashPassword("password")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := HashPassword("password")
+	b, _ := linux.HashPassword("password")
 	if a == b {
 		t.Error("two hashes of one password are equal: the salt is not fresh")
 	}
 	if !hashRe.MatchString(a) {
 		t.Errorf("%q is not SHA-512 crypt", a)
 	}
-	if _, err := HashPassword(""); err == nil {
+	if _, err := linux.HashPassword(""); err == nil {
 		t.Error("empty password accepted")
 	}
 }
@@ -119,7 +120,7 @@ func checkRHEL6(t *testing.T, ks []byte) {
 
 func TestRenderHostKey(t *testing.T) {
 	k := baseKickstart(t)
-	key, err := NewHostKey()
+	key, err := linux.NewHostKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestRenderRejects(t *testing.T) {
 }
 
 func TestLayout(t *testing.T) {
-	p, err := Layout(6144, 100)
+	p, err := linux.Layout(6144, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/images"
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
 )
@@ -20,7 +21,7 @@ const failbackPort = "9443:tcp"
 // Seed hashes the root password with a fresh salt and renders the
 // kickstart.
 func (Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) {
-	hash, err := HashPassword(in.RootPassword)
+	hash, err := linux.HashPassword(in.RootPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +39,7 @@ func (Media) Base() guest.BaseMedia {
 }
 
 // NewHostKey is an RSA host key (OpenSSH 5.3 has no ed25519).
-func (Media) NewHostKey() (*rsa.PrivateKey, error) { return NewHostKey() }
+func (Media) NewHostKey() (*rsa.PrivateKey, error) { return linux.NewHostKey() }
 
 // KickstartFor maps the spec onto the kickstart; pure, so the fuzz test
 // can drive it with any spec the loader accepts.

@@ -30,6 +30,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/mtprep/mtprep/linux"
 	"io"
 	"os"
 	"os/exec"
@@ -189,7 +190,7 @@ func TestDebianInstallerPartitionsOSDiskOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := Layout(memoryMB, osDiskGB)
+	want, _ := linux.Layout(memoryMB, osDiskGB)
 	if len(parts) != len(want) {
 		t.Fatalf("sda has %d partitions %+v: want %d (%+v)", len(parts), parts, len(want), want)
 	}
@@ -218,7 +219,7 @@ func TestDebianInstallerPartitionsOSDiskOnly(t *testing.T) {
 			t.Errorf("partition %d (%s): %d MiB, want %d–%d", i+1, w.Mount, sizeMB, lo, hi)
 		}
 		switch w.FSType {
-		case "linux-swap":
+		case "swap":
 			if p.Type != 0x82 {
 				t.Errorf("partition %d (swap): type %#02x, want 0x82", i+1, p.Type)
 			}

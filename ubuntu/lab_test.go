@@ -3,6 +3,7 @@ package ubuntu_test
 import (
 	"context"
 	"encoding/base64"
+	"github.com/mtprep/mtprep/linux"
 	"log/slog"
 	"os"
 	"path"
@@ -344,7 +345,7 @@ func TestUbuntuLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hk, err := ubuntu.NewHostKey()
+		hk, err := linux.NewHostKey()
 		if err != nil {
 			t.Fatal(err)
 		}

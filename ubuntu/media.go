@@ -2,6 +2,7 @@ package ubuntu
 
 import (
 	"crypto/rsa"
+	"github.com/mtprep/mtprep/linux"
 
 	"golang.org/x/crypto/ssh"
 
@@ -24,7 +25,7 @@ const BootArg = images.UbuntuSharedBootArgs
 // Seed hashes the root password with a fresh salt and renders the
 // preseed.
 func (Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) {
-	hash, err := HashPassword(in.RootPassword)
+	hash, err := linux.HashPassword(in.RootPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +43,7 @@ func (Media) Base() guest.BaseMedia {
 }
 
 // NewHostKey is an RSA host key (what guest.Media and known_hosts carry).
-func (Media) NewHostKey() (*rsa.PrivateKey, error) { return NewHostKey() }
+func (Media) NewHostKey() (*rsa.PrivateKey, error) { return linux.NewHostKey() }
 
 // PreseedFor maps the spec onto the preseed; pure, so the fuzz test can
 // drive it with any spec the loader accepts. The spec's network.device

@@ -14,19 +14,17 @@
 package ubuntu
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/mtprep/mtprep/linux"
 	"net/netip"
 	"regexp"
 	"strings"
 
-	"github.com/GehirnInc/crypt"
-	_ "github.com/GehirnInc/crypt/sha512_crypt" // registers SHA-512 crypt ($6$)
 	"golang.org/x/crypto/ssh"
 
 	scripts "github.com/mtprep/mtprep/scripts/ubuntu"
@@ -61,34 +59,6 @@ type Preseed struct {
 	HostKey *rsa.PrivateKey
 }
 
-// Partition is one partition of the recipe.
-type Partition struct {
-	Mount  string // "/", "swap", "/var/crash", "/home"
-	FSType string // ext4 or linux-swap
-	SizeMB int    // in MiB; the recipe has it in partman's MB (RecipeMB)
-	Grow   bool
-}
-
-// Layout is the CentOS MT's layout (centos.Layout) on Ubuntu: /,
-// /var/crash, /home as ext4 plus swap, plain partitions (ASR: "Master
-// target server on LVM is not supported"): swap as large as memory
-// (capped at 8 GiB), /var/crash large enough for a kdump vmcore of all
-// memory, / at 40% of the disk (at least 20 GiB), and /home the rest.
-func Layout(memoryMB, osDiskGB int) ([]Partition, error) {
-	swap := min(memoryMB, 8192)
-	crash := memoryMB + 1024
-	root := max(osDiskGB*1024*40/100, 20480)
-	if need := swap + crash + root + 1024 + 2; need > osDiskGB*1024 {
-		return nil, fmt.Errorf("preseed: an OS disk of %d GB cannot hold / (%d MB), swap (%d MB), /var/crash (%d MB) and /home: give at least %d GB", osDiskGB, root, swap, crash, (need+1023)/1024)
-	}
-	return []Partition{
-		{Mount: "/", FSType: "ext4", SizeMB: root},
-		{Mount: "swap", FSType: "linux-swap", SizeMB: swap},
-		{Mount: "/var/crash", FSType: "ext4", SizeMB: crash},
-		{Mount: "/home", FSType: "ext4", SizeMB: 1024, Grow: true},
-	}, nil
-}
-
 // RecipeMB is a size in MiB (Layout's unit, and anaconda's in the
 // CentOS kickstart) as partman-auto's recipe takes it: in MB of 10^6
 // bytes (partman-base's convert_to_megabytes drops six digits of a byte
@@ -96,31 +66,6 @@ func Layout(memoryMB, osDiskGB int) ([]Partition, error) {
 // for. Written as MiB, 6144 of swap came out 5858 MiB, less than the
 // memory it is sized for (ubuntu/di_qemu_test.go, with debian-installer).
 func RecipeMB(mib int) int { return int((int64(mib)<<20 + 999999) / 1000000) }
-
-// HashPassword returns a SHA-512 crypt hash with a fresh random salt, the
-// form passwd/root-password-crypted takes. GehirnInc/crypt (already the
-// CentOS kickstart's) is a maintained implementation of glibc's algorithm.
-func HashPassword(password string) (string, error) {
-	if password == "" {
-		return "", errors.New("preseed: empty root password")
-	}
-	h, err := crypt.SHA512.New().Generate([]byte(password), nil)
-	if err != nil {
-		return "", fmt.Errorf("preseed: hashing the root password: %w", err)
-	}
-	return h, nil
-}
-
-// NewHostKey generates the MT's RSA host key, 3072 bits. OpenSSH 7.2 also
-// takes ed25519, but guest.Media and mtprep's known_hosts recording are
-// RSA.
-func NewHostKey() (*rsa.PrivateKey, error) {
-	k, err := rsa.GenerateKey(rand.Reader, 3072)
-	if err != nil {
-		return nil, fmt.Errorf("preseed: generating the MT host key: %w", err)
-	}
-	return k, nil
-}
 
 var (
 	hostRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
@@ -181,7 +126,7 @@ func (p *Preseed) Render() ([]byte, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	parts, err := Layout(p.MemoryMB, p.OSDiskGB)
+	parts, err := linux.Layout(p.MemoryMB, p.OSDiskGB)
 	if err != nil {
 		return nil, err
 	}
@@ -244,11 +189,15 @@ func (p *Preseed) Render() ([]byte, error) {
 		if pt.Grow {
 			prio, hi = 1000000, "-1"
 		}
-		recipe += fmt.Sprintf(" \\\n    %d %d %s %s", lo, prio, hi, pt.FSType)
+		fs := pt.FSType
+		if fs == "swap" {
+			fs = "linux-swap" // partman's name
+		}
+		recipe += fmt.Sprintf(" \\\n    %d %d %s %s", lo, prio, hi, fs)
 		if i == 0 {
 			recipe += " $primary{ } $bootable{ }"
 		}
-		if pt.FSType == "linux-swap" {
+		if pt.FSType == "swap" {
 			recipe += " method{ swap } format{ } ."
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"flag"
+	"github.com/mtprep/mtprep/linux"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -41,15 +42,15 @@ func basePreseed(t testing.TB) Preseed {
 }
 
 func TestHashPassword(t *testing.T) {
-	a, err := HashPassword("password")
+	a, err := linux.HashPassword("password")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := HashPassword("password")
+	b, _ := linux.HashPassword("password")
 	if a == b || !hashRe.MatchString(a) {
 		t.Errorf("hashes %q %q: want fresh SHA-512 crypt", a, b)
 	}
-	if _, err := HashPassword(""); err == nil {
+	if _, err := linux.HashPassword(""); err == nil {
 		t.Error("empty password accepted")
 	}
 }
@@ -111,7 +112,7 @@ var b64Re = regexp.MustCompile(`^[A-Za-z0-9+/]+=*$`)
 // partitions; no LVM anywhere; the keys and holds are in the late script.
 func TestPreseedStructure(t *testing.T) {
 	p := basePreseed(t)
-	k, err := NewHostKey()
+	k, err := linux.NewHostKey()
 	if err != nil {
 		t.Fatal(err)
 	}
