@@ -196,7 +196,7 @@ func TestBootUbuntuSharedMediaWithSeed(t *testing.T) {
 		t.Fatalf("kernel command line %q lacks %s\nserial output:\n%s", r.Cmdline, UbuntuSharedBootArgs, serial)
 	case strings.Contains(r.Cmdline, "ubuntu-server.seed"):
 		t.Fatalf("kernel command line %q still names the base's preseed", r.Cmdline)
-	case !r.HasMedia || r.MediaPreseed != string(GenericPreseed):
+	case !r.HasMedia || r.MediaPreseed != GenericPreseed:
 		t.Fatalf("the medium's preseed as read:\n%q\nwant the generic preseed\nserial output:\n%s", r.MediaPreseed, serial)
 	case r.Source != "sr1":
 		t.Fatalf("MT preseed read from %q, want sr1 (the seed)\nserial output:\n%s", r.Source, serial)

@@ -349,7 +349,7 @@ func prepareUbuntu(img *isoImage, info *BaseInfo, o RemasterOptions, entries []i
 		return nil, fmt.Errorf("iso: base %s: isolinux.cfg does not include txt.cfg (directly or through menu.cfg): %w: %w",
 			img.path, ErrIsolinuxCfg, ErrUnknownBase)
 	}
-	args, preseedPath, preseed := UbuntuSharedBootArgs, UbuntuSharedPreseedPath, GenericPreseed
+	args, preseedPath, preseed := UbuntuSharedBootArgs, UbuntuSharedPreseedPath, []byte(GenericPreseed)
 	if o.Preseed != nil {
 		args, preseedPath, preseed = UbuntuBootArgs, UbuntuPreseedPath, o.Preseed
 	}

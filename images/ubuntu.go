@@ -60,14 +60,16 @@ type UbuntuRelease struct {
 }
 
 // UbuntuReleases lists the 16.04 point releases (see UbuntuRelease).
-var UbuntuReleases = []UbuntuRelease{
-	{"16.04", "2016-04-21", "4.4.0-21", ""},
-	{"16.04.1", "2016-07-21", "4.4.0-31", ""},
-	{"16.04.2", "2017-02-16", "4.4.0-62", "4.8.0-36"},
-	{"16.04.3", "2017-08-03", "4.4.0-87", "4.10.0-28"},
-	{"16.04.4", "2018-03-01", "4.4.0-116", "4.13.0-36"},
-	{"16.04.5", "2018-08-02", "4.4.0-131", "4.15.0-29"},
-	{"16.04.6", "2019-02-28", "4.4.0-142", "4.15.0-45"},
+func UbuntuReleases() []UbuntuRelease {
+	return []UbuntuRelease{
+		{"16.04", "2016-04-21", "4.4.0-21", ""},
+		{"16.04.1", "2016-07-21", "4.4.0-31", ""},
+		{"16.04.2", "2017-02-16", "4.4.0-62", "4.8.0-36"},
+		{"16.04.3", "2017-08-03", "4.4.0-87", "4.10.0-28"},
+		{"16.04.4", "2018-03-01", "4.4.0-116", "4.13.0-36"},
+		{"16.04.5", "2018-08-02", "4.4.0-131", "4.15.0-29"},
+		{"16.04.6", "2019-02-28", "4.4.0-142", "4.15.0-45"},
+	}
 }
 
 // asrKernelMax is the newest ABI ASR supports for each 16.04 kernel series.
@@ -290,7 +292,7 @@ func ubuntuKernelDoubts(version string, kernels []string) []string {
 			w = append(w, fmt.Sprintf("kernel %s-generic in pool/ is newer than ASR supports (%s-%d-generic): install an older kernel or use 16.04.2 media", k, series, max))
 		}
 	}
-	for _, r := range UbuntuReleases {
+	for _, r := range UbuntuReleases() {
 		if r.Version == version {
 			want := []string{r.GAKernel}
 			if r.HWEKernel != "" {

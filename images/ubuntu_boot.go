@@ -46,7 +46,7 @@ const (
 // preseed/mtprep.seed): it loads the MT's preseed from the seed CD.
 //
 //go:embed preseed/mtprep.seed
-var GenericPreseed []byte
+var GenericPreseed string
 
 // ubuntuDropArgs are the append words the mtprep entry does not clone:
 // another preseed, and the automation switches it sets itself.

@@ -281,7 +281,7 @@ func TestRemasterUbuntu(t *testing.T) {
 		}
 		return string(b)
 	}
-	if got := read(shared, UbuntuSharedPreseedPath); got != string(GenericPreseed) {
+	if got := read(shared, UbuntuSharedPreseedPath); got != GenericPreseed {
 		t.Errorf("%s is\n%s", UbuntuSharedPreseedPath, got)
 	}
 	txt := read(shared, ubuntuTxtCfgPath)
@@ -293,7 +293,7 @@ func TestRemasterUbuntu(t *testing.T) {
 		t.Errorf("grub.cfg:\n%s", grub)
 	}
 	sums := read(shared, ubuntuMD5Path)
-	for p, data := range map[string]string{ubuntuTxtCfgPath: txt, UbuntuSharedPreseedPath: string(GenericPreseed), ubuntuGrubCfgPath: grub} {
+	for p, data := range map[string]string{ubuntuTxtCfgPath: txt, UbuntuSharedPreseedPath: GenericPreseed, ubuntuGrubCfgPath: grub} {
 		if !strings.Contains(sums, md5Hex([]byte(data))+"  ./"+p+"\n") {
 			t.Errorf("md5sum.txt has no right line for %s", p)
 		}

@@ -35,7 +35,7 @@ const (
 
 // FirewallPorts are opened by firstboot.ps1: SSH, and 9443, where the
 // process server sends failback data to the master target.
-var FirewallPorts = []int{22, 9443}
+func FirewallPorts() []int { return []int{22, 9443} }
 
 // Media renders autounattend.xml and the first-logon script's files. The
 // base ISO is attached untouched; Windows Setup reads autounattend.xml
@@ -68,7 +68,7 @@ func (m Media) Seed(s *spec.Spec, in guest.SeedInput) ([]guest.SeedFile, error) 
 	if err != nil {
 		return nil, err
 	}
-	data := SeedData{ComputerName: u.ComputerName, FirewallPorts: FirewallPorts, OpenSSHZip: OpenSSHZip, StateDir: StateDir}
+	data := SeedData{ComputerName: u.ComputerName, FirewallPorts: FirewallPorts(), OpenSSHZip: OpenSSHZip, StateDir: StateDir}
 	files := []guest.SeedFile{{Name: "autounattend.xml", Data: xmlData}, {Name: SeedScript, Data: []byte(scripts.Firstboot)}}
 	if in.HostKey != nil {
 		priv := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(in.HostKey)})
