@@ -34,13 +34,14 @@ const Interface = "Ethernet0"
 const SeedScript = "mtprep-firstboot.ps1"
 
 // FirstLogonCommand runs the first-logon script from the seed CD, found by
-// its volume label (drive letters depend on the VM's devices). It is a
-// constant: no spec value is ever part of it.
-var FirstLogonCommand = `powershell -NoProfile -ExecutionPolicy Bypass -Command "$v = Get-Volume -FileSystemLabel '` + images.SeedLabel + `' | Select-Object -First 1; & powershell -NoProfile -ExecutionPolicy Bypass -File ($v.DriveLetter + ':\` + SeedScript + `')"`
+// its volume label (drive letters depend on the VM's devices). No spec
+// value is ever part of it.
+const FirstLogonCommand = `powershell -NoProfile -ExecutionPolicy Bypass -Command "$v = Get-Volume -FileSystemLabel '` + images.SeedLabel + `' | Select-Object -First 1; & powershell -NoProfile -ExecutionPolicy Bypass -File ($v.DriveLetter + ':\` + SeedScript + `')"`
 
-// Options are the install choices the spec has no key for yet (see
-// NOTES-for-lead.md): the firmware, the install.wim image, the product
-// key, the locale and the NIC's name.
+// Options are the install choices: Media fills the firmware, the
+// install.wim image, the product key and the NIC's name from the spec
+// (vm.firmware, windows.image, windows.productKey, network.device) where
+// they are unset; the locale has no spec key (en-US).
 type Options struct {
 	Firmware   string // BIOS (default) or EFI
 	ImageName  string // /IMAGE/NAME (default DefaultImageName)
