@@ -64,40 +64,12 @@ func WriteBundle(ctx context.Context, dir, out string) ([]RPMFile, error) {
 		return nil, fmt.Errorf("bundle: %s: %w", dir, err)
 	}
 	sort.Slice(rpms, func(i, j int) bool { return rpms[i].File < rpms[j].File })
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
-	if err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
+	files := make([][2]string, len(rpms))
+	for i, r := range rpms {
+		files[i] = [2]string{r.SHA256, r.File}
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	tw := tar.NewWriter(w)
-	var sums strings.Builder
-	for _, r := range rpms {
-		fmt.Fprintf(&sums, "%s  %s\n", r.SHA256, r.File)
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: SumsFile, Mode: 0o644, Size: int64(sums.Len()), Format: tar.FormatUSTAR}); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	if _, err := io.WriteString(tw, sums.String()); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	for _, r := range rpms {
-		if err := addFile(ctx, tw, filepath.Join(dir, r.File), r.File); err != nil {
-			return nil, fmt.Errorf("bundle: %w", err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	if err := w.Flush(); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
+	if err := writeBundleTar(ctx, dir, out, files); err != nil {
+		return nil, err
 	}
 	return rpms, nil
 }
@@ -227,4 +199,43 @@ func readSums(tr *tar.Reader, path string) (map[string]string, error) {
 		out[name] = sum
 	}
 	return out, nil
+}
+
+// writeBundleTar writes the bundle format every OS shares: an uncompressed
+// tar at out with SHA256SUMS (sha256sum's format) first, then each file of
+// dir ({sha256, name}, in order). It writes a temporary file and renames
+// it, so a failed run leaves nothing.
+func writeBundleTar(ctx context.Context, dir, out string, files [][2]string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	tw := tar.NewWriter(w)
+	var sums strings.Builder
+	for _, f := range files {
+		fmt.Fprintf(&sums, "%s  %s\n", f[0], f[1])
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: SumsFile, Mode: 0o644, Size: int64(sums.Len()), Format: tar.FormatUSTAR}); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	if _, err := io.WriteString(tw, sums.String()); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	for _, f := range files {
+		if err := addFile(ctx, tw, filepath.Join(dir, f[1]), f[1]); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+	}
+	for _, step := range []func() error{tw.Close, w.Flush, tmp.Close} {
+		if err := step(); err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	return nil
 }

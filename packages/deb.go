@@ -376,36 +376,12 @@ func WriteDebBundle(ctx context.Context, dir, out string, want []Package) ([]Deb
 		return nil, fmt.Errorf("bundle: %s: %w", dir, err)
 	}
 	sort.Slice(debs, func(i, j int) bool { return debs[i].File < debs[j].File })
-	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp*")
-	if err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
+	files := make([][2]string, len(debs))
+	for i, d := range debs {
+		files[i] = [2]string{d.SHA256, d.File}
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	tw := tar.NewWriter(w)
-	var sums strings.Builder
-	for _, d := range debs {
-		fmt.Fprintf(&sums, "%s  %s\n", d.SHA256, d.File)
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: SumsFile, Mode: 0o644, Size: int64(sums.Len()), Format: tar.FormatUSTAR}); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	if _, err := io.WriteString(tw, sums.String()); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
-	}
-	for _, d := range debs {
-		if err := addFile(ctx, tw, filepath.Join(dir, d.File), d.File); err != nil {
-			return nil, fmt.Errorf("bundle: %w", err)
-		}
-	}
-	for _, step := range []func() error{tw.Close, w.Flush, tmp.Close} {
-		if err := step(); err != nil {
-			return nil, fmt.Errorf("bundle: %w", err)
-		}
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
+	if err := writeBundleTar(ctx, dir, out, files); err != nil {
+		return nil, err
 	}
 	return debs, nil
 }
