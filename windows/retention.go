@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/mtprep/mtprep/provision/guest"
 	scripts "github.com/mtprep/mtprep/scripts/windows"
@@ -404,38 +403,13 @@ const scanChunk = 1 << 30
 // Scan reads the whole disk chunk by chunk and stops at the first chunk
 // with a non-zero byte; it only reads.
 func (Retention) Scan(ctx context.Context, r guest.Runner, device string, size int64, env guest.Env) (guest.ScanResult, error) {
-	start := time.Now()
-	res := guest.ScanResult{FirstNonZero: -1}
-	stage := "full scan of " + device
-	for off := int64(0); off < size; off += scanChunk {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		n := min(int64(scanChunk), size-off)
+	return guest.ScanChunks(ctx, device, size, scanChunk, env, func(ctx context.Context, off, n int64) (int64, error) {
 		out, err := r.Script(ctx, scripts.RetentionScan, nil, device, strconv.FormatInt(off, 10), strconv.FormatInt(n, 10))
 		if err != nil {
-			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
+			return -1, err
 		}
-		first, err := ParseScan(string(out), off, n)
-		if err != nil {
-			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
-		}
-		res.Elapsed = time.Since(start)
-		if first >= 0 {
-			res.FirstNonZero, res.Bytes = first, first+1
-			return res, nil
-		}
-		res.Bytes = off + n
-		if env.Progress != nil {
-			env.Progress(stage, res.Bytes, size)
-		}
-		if env.Log != nil {
-			env.Log.Debug("retention scan", "device", device, "read_mb", res.Bytes>>20, "total_mb", size>>20)
-		}
-	}
-	res.AllZero = res.Bytes == size
-	res.Elapsed = time.Since(start)
-	return res, nil
+		return ParseScan(string(out), off, n)
+	})
 }
 
 // ParseScan reads retention-scan.ps1's one "part" line for [off, off+n):

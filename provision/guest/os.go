@@ -3,6 +3,7 @@ package guest
 import (
 	"context"
 	"crypto/rsa"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -405,4 +406,42 @@ type VMProfile struct {
 	// a key press ("Press any key to boot from CD or DVD" on Windows
 	// media), so the install phase presses one on the console.
 	EFIKeyPrompt bool
+}
+
+// ScanChunks is the full scan's loop that every OS's Retention.Scan
+// shares: it reads [0, size) in chunks of chunk bytes with read (one
+// script call on the MT, returning the first non-zero offset in its range
+// or -1), reports progress after each chunk, stops at the first non-zero
+// byte, and stops between chunks on ctx. It only reads; a scan cut short
+// leaves the disk as it was.
+func ScanChunks(ctx context.Context, device string, size, chunk int64, env Env, read func(ctx context.Context, off, n int64) (int64, error)) (ScanResult, error) {
+	start := time.Now()
+	res := ScanResult{FirstNonZero: -1}
+	stage := "full scan of " + device
+	for off := int64(0); off < size; off += chunk {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n := min(chunk, size-off)
+		first, err := read(ctx, off, n)
+		if err != nil {
+			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
+		}
+		res.Elapsed = time.Since(start)
+		if first >= 0 {
+			res.FirstNonZero, res.Bytes = first, first+1
+			return res, nil
+		}
+		res.Bytes = off + n
+		if env.Progress != nil {
+			env.Progress(stage, res.Bytes, size)
+		}
+		if env.Log != nil {
+			env.Log.Debug("retention scan", "device", device, "read_mb", res.Bytes>>20, "total_mb", size>>20,
+				"mb_per_s", float64(res.Bytes>>20)/max(res.Elapsed.Seconds(), 1e-3))
+		}
+	}
+	res.AllZero = res.Bytes == size
+	res.Elapsed = time.Since(start)
+	return res, nil
 }
