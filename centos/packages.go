@@ -6,7 +6,6 @@ import (
 	"github.com/mtprep/mtprep/linux"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/mtprep/mtprep/packages"
@@ -67,24 +66,7 @@ func parsePackageState(out string) guest.PackageState {
 
 // Install installs what st lacks and enables multipathd when needed.
 func (Packages) Install(ctx context.Context, r guest.Runner, st guest.PackageState, src guest.PackageSource, env guest.Env) error {
-	if len(st.Missing) > 0 {
-		names := make([]string, 0, len(st.Missing))
-		for n := range st.Missing {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		if err := installRPMs(ctx, r, src, env, names...); err != nil {
-			return err
-		}
-	}
-	for _, s := range st.Services {
-		if !s.OK() {
-			if _, err := r.Script(ctx, scripts.MultipathEnable, nil); err != nil {
-				return fmt.Errorf("enabling multipathd: %w", err)
-			}
-		}
-	}
-	return nil
+	return linux.InstallMissing(ctx, r, st, func(names ...string) error { return installRPMs(ctx, r, src, env, names...) }, scripts.MultipathEnable)
 }
 
 // installRPMs installs names from the bundle (uploaded, sha256-checked;

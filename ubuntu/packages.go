@@ -6,7 +6,6 @@ import (
 	"github.com/mtprep/mtprep/linux"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/mtprep/mtprep/packages"
@@ -107,24 +106,7 @@ func ParsePackageState(out string) State {
 
 // Install installs what st lacks and enables multipathd when needed.
 func (Packages) Install(ctx context.Context, r guest.Runner, st guest.PackageState, src guest.PackageSource, env guest.Env) error {
-	if len(st.Missing) > 0 {
-		names := make([]string, 0, len(st.Missing))
-		for n := range st.Missing {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		if err := installDebs(ctx, r, src, env, names...); err != nil {
-			return err
-		}
-	}
-	for _, s := range st.Services {
-		if !s.OK() {
-			if _, err := r.Script(ctx, scripts.MultipathEnable, nil); err != nil {
-				return fmt.Errorf("enabling multipathd: %w", err)
-			}
-		}
-	}
-	return nil
+	return linux.InstallMissing(ctx, r, st, func(names ...string) error { return installDebs(ctx, r, src, env, names...) }, scripts.MultipathEnable)
 }
 
 // SourceApt is the packages source that installs with apt-get from
