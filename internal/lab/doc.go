@@ -125,9 +125,12 @@
 // itself in slot-N.json; the kernel drops the lock when the process dies,
 // however it dies. Up, Cleanup and `mtlab down` remove everything a slot
 // without a live holder names, plus kernel objects named after a run ID
-// that no live lab has (netns mtlab-<run>-g*, links mtl<run>*), and run
-// directories under the state dir that no live lab owns: processes,
-// network namespaces, links, mounts, loop devices, files. The guest init
+// that this registry journalled (/run/mtlab/runs/<run>) and no live lab
+// has (netns mtlab-<run>-g*, links mtl<run>*), and run directories under
+// the state dir that no live lab owns: processes, network namespaces,
+// links, mounts, loop devices, files. Objects of a run the registry never
+// started are left and named in a warning: a lab in a chroot with its own
+// /run shares the host's links, and was once torn down as "dead". The guest init
 // has the parent-death signal SIGKILL, so a killed lab's guests die at
 // once, and with them their mounts.
 package lab

@@ -680,6 +680,8 @@ func (l *Lab) down() error {
 	if l.slot != nil {
 		if err := cleanupRecord(ctx, l.log, l.slot.record()); err != nil {
 			errs = append(errs, err)
+		} else {
+			l.slot.forget()
 		}
 		// Loop devices detach asynchronously once their last user is gone.
 		waitFor(ctx, 20*time.Millisecond, func() bool {

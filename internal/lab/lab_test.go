@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -631,11 +632,74 @@ func TestCleanupAfterKill(t *testing.T) {
 	if _, err := os.Stat(runDir); err == nil {
 		t.Errorf("run directory %s survived", runDir)
 	}
+	if journalled(runID) {
+		t.Errorf("run %s is still in the journal after its leftovers went", runID)
+	}
 	if err := l.Down(); err != nil {
 		t.Fatal(err)
 	}
 	if err := Cleanup(state); err != nil {
 		t.Errorf("Cleanup after a clean Down: %v", err)
+	}
+}
+
+// TestCleanupLeavesForeignRuns: kernel objects named like a lab's but of a
+// run this registry never started (a lab in another mount namespace, with
+// its own /run) survive Cleanup; a journalled dead run's do not.
+func TestCleanupLeavesForeignRuns(t *testing.T) {
+	if err := Preflight(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	foreign, dead := newRunID(), newRunID()
+	links := map[string]string{foreign: "mtl" + foreign + "h", dead: "mtl" + dead + "h"}
+	for _, name := range links {
+		// A veth pair (this kernel has no dummy links), both ends named
+		// as a lab names them.
+		if err := run(ctx, "ip", "link", "add", name, "type", "veth", "peer", "name", strings.TrimSuffix(name, "h")+"g9"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { exec.Command("ip", "link", "del", name).Run() })
+	}
+	if err := journalRun(Record{RunID: dead, Pid: 1, Program: "test", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(runJournalPath(dead)) })
+	if err := Cleanup(""); err != nil {
+		t.Fatal(err)
+	}
+	if !linkExists(links[foreign]) {
+		t.Errorf("link %s of a run this registry never started was removed", links[foreign])
+	}
+	if linkExists(links[dead]) {
+		t.Errorf("link %s of a journalled dead run survived", links[dead])
+	}
+	if journalled(dead) {
+		t.Errorf("dead run %s still journalled after its cleanup", dead)
+	}
+}
+
+func TestOrphanRunIDs(t *testing.T) {
+	live := map[string]Record{"aaaaaa": {RunID: "aaaaaa"}}
+	known := func(id string) bool { return id == "aaaaaa" || id == "bbbbbb" }
+	tests := []struct {
+		ids           []string
+		dead, foreign []string
+	}{
+		{nil, nil, nil},
+		{[]string{"aaaaaa"}, nil, nil},                // live: never touched
+		{[]string{"bbbbbb"}, []string{"bbbbbb"}, nil}, // journalled, not live: dead
+		{[]string{"cccccc"}, nil, []string{"cccccc"}}, // never journalled: foreign
+		{[]string{"aaaaaa", "bbbbbb", "cccccc"}, []string{"bbbbbb"}, []string{"cccccc"}},
+	}
+	for _, tt := range tests {
+		dead, foreign := orphanRunIDs(tt.ids, live, known)
+		if !slices.Equal(dead, tt.dead) || !slices.Equal(foreign, tt.foreign) {
+			t.Errorf("orphanRunIDs(%v) = %v, %v; want %v, %v", tt.ids, dead, foreign, tt.dead, tt.foreign)
+		}
 	}
 }
 

@@ -33,6 +33,13 @@ import (
 // however it dies, so a slot whose lock can be taken belongs to nobody and
 // everything its record names may be removed. The slot number also picks
 // the lab's subnet (10.77.N.0/24), which keeps concurrent labs apart.
+//
+// /run/mtlab/runs/<run ID> journals every run this registry started, from
+// before its first kernel object until its Down removed them all. Kernel
+// objects are swept by name only for a journalled run that is not live: a
+// lab started in another mount namespace (a chroot with its own /run) has
+// its own registry, yet shares this network namespace's links, and must
+// not be torn down as "dead".
 const (
 	registryDir = "/run/mtlab"
 	maxSlots    = 32
@@ -100,7 +107,24 @@ func (s *slot) record() Record {
 	return r
 }
 
-func slotLockPath(n int) string   { return filepath.Join(registryDir, fmt.Sprintf("slot-%d.lock", n)) }
+func slotLockPath(n int) string { return filepath.Join(registryDir, fmt.Sprintf("slot-%d.lock", n)) }
+func runJournalPath(id string) string {
+	return filepath.Join(registryDir, "runs", id)
+}
+
+// journalRun records that this registry started rec's run.
+func journalRun(rec Record) error {
+	if err := os.MkdirAll(filepath.Dir(runJournalPath(rec.RunID)), 0o755); err != nil {
+		return err
+	}
+	b := fmt.Appendf(nil, "pid %d program %s started %s\n", rec.Pid, rec.Program, rec.Started.Format(time.RFC3339))
+	return os.WriteFile(runJournalPath(rec.RunID), b, 0o644)
+}
+
+func journalled(id string) bool {
+	_, err := os.Stat(runJournalPath(id))
+	return err == nil
+}
 func slotRecordPath(n int) string { return filepath.Join(registryDir, fmt.Sprintf("slot-%d.json", n)) }
 
 // tryLock takes the slot's lock without waiting. Only acquireSlot creates
@@ -164,7 +188,8 @@ func newRunID() string {
 }
 
 // subnetInUse reports whether some interface of the host already has an
-// address in the slot's subnet that is not a lab leftover.
+// address in the slot's subnet that is not a leftover of this registry's
+// runs (a foreign lab's link, from another mount namespace, counts).
 func subnetInUse(n int) bool {
 	_, want, _ := net.ParseCIDR(fmt.Sprintf("%s.%d.0/24", subnetPrefix, n))
 	ifs, err := net.Interfaces()
@@ -172,7 +197,7 @@ func subnetInUse(n int) bool {
 		return false
 	}
 	for _, ifc := range ifs {
-		if linkRe.MatchString(ifc.Name) {
+		if m := linkRe.FindStringSubmatch(ifc.Name); m != nil && journalled(m[1]) {
 			continue
 		}
 		addrs, _ := ifc.Addrs()
@@ -197,6 +222,8 @@ func acquireSlot(ctx context.Context, log *slog.Logger, stateDir string) (*slot,
 			log.Info("removing leftovers of a lab that did not shut down", "slot", n, "run", rec.RunID, "pid", rec.Pid, "program", rec.Program)
 			if err := cleanupRecord(ctx, log, rec); err != nil {
 				log.Warn("cleanup of a dead lab was incomplete", "slot", n, "err", err)
+			} else {
+				os.Remove(runJournalPath(rec.RunID))
 			}
 		}
 		if subnetInUse(n) {
@@ -215,6 +242,10 @@ func acquireSlot(ctx context.Context, log *slog.Logger, stateDir string) (*slot,
 			Started:  time.Now(),
 		}
 		s.rec.RunDir = filepath.Join(stateDir, "run-"+s.rec.RunID)
+		if err := journalRun(s.rec); err != nil {
+			s.release()
+			return nil, fmt.Errorf("write lab run journal: %w", err)
+		}
 		if err := s.save(); err != nil {
 			s.release()
 			return nil, fmt.Errorf("write lab record: %w", err)
@@ -223,6 +254,9 @@ func acquireSlot(ctx context.Context, log *slog.Logger, stateDir string) (*slot,
 	}
 	return nil, fmt.Errorf("all %d lab slots are in use (see %s)", maxSlots, registryDir)
 }
+
+// forget removes the run from the journal: its kernel objects are gone.
+func (s *slot) forget() { os.Remove(runJournalPath(s.rec.RunID)) }
 
 func (s *slot) release() {
 	if s.lock == nil {
@@ -298,18 +332,26 @@ func cleanup(ctx context.Context, log *slog.Logger, stateDir string) error {
 				errs = append(errs, err)
 			} else {
 				os.Remove(slotRecordPath(n))
+				os.Remove(runJournalPath(rec.RunID))
 			}
 		}
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}
 	live := liveRuns()
-	// Kernel objects named after a run that is not running.
-	for _, id := range orphanRunIDs(live) {
+	// Kernel objects named after a run of this registry that is not running.
+	dead, foreign := orphanRunIDs(objectRunIDs(), live, journalled)
+	for _, id := range dead {
 		log.Info("removing kernel objects of a dead lab run", "run", id)
 		if err := cleanupRecord(ctx, log, Record{RunID: id}); err != nil {
 			errs = append(errs, err)
+		} else {
+			os.Remove(runJournalPath(id))
 		}
+	}
+	if len(foreign) > 0 {
+		log.Warn("leaving lab kernel objects of runs this registry did not start (a lab in another mount namespace?); "+
+			"if no lab runs anywhere, remove them with ip netns del / ip link del", "runs", foreign, "registry", registryDir)
 	}
 	// Run directories in this state dir that no running lab owns.
 	if stateDir != "" {
@@ -332,27 +374,42 @@ func cleanup(ctx context.Context, log *slog.Logger, stateDir string) error {
 	return errors.Join(errs...)
 }
 
-// orphanRunIDs lists run IDs that name a network namespace or link while no
-// live lab has that run ID.
-func orphanRunIDs(live map[string]Record) []string {
+// objectRunIDs lists the run IDs that name a network namespace or a link.
+func objectRunIDs() []string {
 	seen := map[string]bool{}
 	for _, ns := range listNetns() {
-		if m := netnsRe.FindStringSubmatch(ns); m != nil && live[m[1]].RunID == "" {
+		if m := netnsRe.FindStringSubmatch(ns); m != nil {
 			seen[m[1]] = true
 		}
 	}
 	ifs, _ := net.Interfaces()
 	for _, ifc := range ifs {
-		if m := linkRe.FindStringSubmatch(ifc.Name); m != nil && live[m[1]].RunID == "" {
+		if m := linkRe.FindStringSubmatch(ifc.Name); m != nil {
 			seen[m[1]] = true
 		}
 	}
-	var ids []string
+	ids := make([]string, 0, len(seen))
 	for id := range seen {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// orphanRunIDs splits the run IDs of kernel objects that no live lab has:
+// dead runs this registry journalled (to remove), and foreign runs it never
+// started (to leave alone).
+func orphanRunIDs(ids []string, live map[string]Record, journalled func(string) bool) (dead, foreign []string) {
+	for _, id := range ids {
+		switch {
+		case live[id].RunID != "":
+		case journalled(id):
+			dead = append(dead, id)
+		default:
+			foreign = append(foreign, id)
+		}
+	}
+	return dead, foreign
 }
 
 // cleanupRecord removes everything rec names, and every kernel object named
