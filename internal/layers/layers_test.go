@@ -3,6 +3,7 @@ package layers
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -16,14 +17,16 @@ var osPackages = []string{module + "/centos", module + "/windows", module + "/ub
 
 type pkg struct {
 	ImportPath string
+	Imports    []string // what it imports directly
 	Deps       []string // every package it imports, directly or not
 }
 
 // list runs go list -deps over the module's packages (not their tests)
-// and returns each of the module's packages with its transitive imports.
+// and returns them and every package they import, each with its direct
+// and transitive imports.
 func list(t *testing.T) map[string]pkg {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-json=ImportPath,Deps", module+"/...")
+	cmd := exec.Command("go", "list", "-deps", "-json=ImportPath,Imports,Deps", module+"/...")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -86,19 +89,68 @@ func TestLayers(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			n := 0
 			for path, p := range pkgs {
-				if !r.applies(path) {
+				if !under(path, module) || !r.applies(path) {
 					continue
 				}
 				n++
-				for _, d := range p.Deps {
-					if r.forbidden(d) {
-						t.Errorf("%s imports %s (directly or through another package)", path, d)
-					}
+				for _, line := range violations(pkgs, p, r.forbidden) {
+					t.Error(line)
 				}
 			}
 			if n == 0 {
 				t.Errorf("no package of this module is subject to this rule: is the layout in DESIGN.md still the tree's?")
 			}
 		})
+	}
+}
+
+// violations names, for each direct import of p that is forbidden or
+// brings a forbidden package in, the import and what it brings: one line
+// per import, not one per package of govmomi.
+func violations(pkgs map[string]pkg, p pkg, forbidden func(string) bool) []string {
+	var out []string
+	for _, i := range p.Imports {
+		if forbidden(i) {
+			out = append(out, p.ImportPath+" imports "+i)
+			continue
+		}
+		var bad []string
+		for _, d := range pkgs[i].Deps {
+			if forbidden(d) {
+				bad = append(bad, d)
+			}
+		}
+		switch len(bad) {
+		case 0:
+		case 1:
+			out = append(out, p.ImportPath+" imports "+i+", which imports "+bad[0])
+		default:
+			out = append(out, fmt.Sprintf("%s imports %s, which imports %s and %d more forbidden packages", p.ImportPath, i, bad[0], len(bad)-1))
+		}
+	}
+	return out
+}
+
+func TestViolations(t *testing.T) {
+	pkgs := map[string]pkg{
+		"m/a":   {ImportPath: "m/a", Imports: []string{"m/b", "std"}, Deps: []string{"m/b", "m/c", "g/x", "g/y", "std"}},
+		"m/b":   {ImportPath: "m/b", Imports: []string{"m/c"}, Deps: []string{"m/c", "g/x", "g/y"}},
+		"m/c":   {ImportPath: "m/c", Imports: []string{"g/x", "g/y"}, Deps: []string{"g/x", "g/y"}},
+		"m/one": {ImportPath: "m/one", Imports: []string{"m/c2"}, Deps: []string{"m/c2", "g/x"}},
+		"m/c2":  {ImportPath: "m/c2", Imports: []string{"g/x"}, Deps: []string{"g/x"}},
+	}
+	isG := func(d string) bool { return strings.HasPrefix(d, "g/") }
+	tests := []struct {
+		pkg  string
+		want []string
+	}{
+		{"m/a", []string{"m/a imports m/b, which imports g/x and 1 more forbidden packages"}},
+		{"m/c", []string{"m/c imports g/x", "m/c imports g/y"}},
+		{"m/one", []string{"m/one imports m/c2, which imports g/x"}},
+	}
+	for _, tt := range tests {
+		if got := violations(pkgs, pkgs[tt.pkg], isG); !slices.Equal(got, tt.want) {
+			t.Errorf("violations(%s) = %q, want %q", tt.pkg, got, tt.want)
+		}
 	}
 }
