@@ -2,19 +2,18 @@ package ubuntu
 
 import (
 	"context"
-	"strconv"
 
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/provision/guest"
 	scripts "github.com/mtprep/mtprep/scripts/ubuntu"
 )
 
 // Probe is the audit's read-only probe: audit-probe.sh, in the CentOS
-// probe's key/value format ("deb" lines where CentOS has "rpm").
+// probe's key/value format ("deb" lines where CentOS has "rpm"), with
+// the half both Linux MTs share.
 type Probe struct{}
 
 // Run runs the probe and returns its output.
 func (Probe) Run(ctx context.Context, r guest.Runner, a guest.ProbeArgs) (string, error) {
-	args := append([]string{a.Hostname, a.Mountpoint, a.CSIP, strconv.Itoa(a.CSPort)}, Packages{}.Names()...)
-	out, err := r.Script(ctx, scripts.AuditProbe, nil, args...)
-	return string(out), err
+	return linux.RunProbe(ctx, r, scripts.AuditProbe, a, Packages{}.Names())
 }

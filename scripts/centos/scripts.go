@@ -35,7 +35,8 @@ var PackagesVault string
 //go:embed multipath-enable.sh
 var MultipathEnable string
 
-// AuditProbe is the audit's one read-only probe per host.
+// AuditProbe is this OS's half of the audit's one read-only probe per
+// host; linux.ProbeScript appends the half both Linux MTs share.
 //
 //go:embed audit-probe.sh
 var AuditProbe string

@@ -29,6 +29,12 @@ var AgentState string
 //go:embed agent-version.sh
 var AgentVersion string
 
+// AuditProbeCommon is the half of the audit probe both Linux MTs run
+// (linux.ProbeScript appends it to the OS's half).
+//
+//go:embed audit-probe-common.sh
+var AuditProbeCommon string
+
 // GuestLock takes the guest lock; GuestUnlock releases it.
 //
 //go:embed guest-lock.sh

@@ -52,7 +52,8 @@ var ToolsState string
 //go:embed tools-enable.sh
 var ToolsEnable string
 
-// AuditProbe is the audit's one read-only probe per host.
+// AuditProbe is this OS's half of the audit's one read-only probe per
+// host; linux.ProbeScript appends the half both Linux MTs share.
 //
 //go:embed audit-probe.sh
 var AuditProbe string
