@@ -11,7 +11,14 @@ import (
 // ProbeScript is the audit probe of a Linux MT: the OS's half (release,
 // packages, multipathd) followed by the half both share.
 func ProbeScript(osPart string) string {
-	return osPart + "\n" + scripts.AuditProbeCommon
+	return WithNetState(osPart + "\n" + scripts.AuditProbeCommon)
+}
+
+// WithNetState ends script with net-state.sh, which reads the NICs, the
+// host name's /etc/hosts entries and the configuration server's
+// reachability (the script sets host, csip and csport).
+func WithNetState(script string) string {
+	return script + "\n" + scripts.NetState
 }
 
 // RunProbe runs the probe made of osPart with the audit's arguments and

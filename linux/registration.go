@@ -24,7 +24,7 @@ type Registration struct {
 // Read reads /etc/hosts, the configuration server's reachability and the
 // agent's install and registration.
 func (Registration) Read(ctx context.Context, r guest.Runner, hostname, csIP string, csPort int) (guest.RegistrationState, error) {
-	out, err := r.Script(ctx, scripts.HandoffState, nil, hostname, csIP, strconv.Itoa(csPort))
+	out, err := r.Script(ctx, WithNetState(scripts.HandoffState), nil, hostname, csIP, strconv.Itoa(csPort))
 	if err != nil {
 		return guest.RegistrationState{}, err
 	}

@@ -1,7 +1,7 @@
 # mtprep audit: the half of the read-only probe that both Linux MTs run
 # unchanged (CentOS 6.6 and Ubuntu 16.04): the agent preparation markers,
-# the retention mount, the NICs, /etc/hosts, the configuration server's
-# reachability and the agent's version file. linux.ProbeScript appends it
+# the retention mount and the agent's version file; net-state.sh (the
+# NICs, /etc/hosts, the configuration server) follows it. linux.ProbeScript appends it
 # to the OS's own half (scripts/<os>/audit-probe.sh), which sets host, mnt,
 # csip and csport from the arguments and prints the os, package and
 # multipathd lines. Read-only; bash 4.1, util-linux-ng 2.17.
@@ -30,18 +30,9 @@ if [ -n "$dev" ]; then
     fi
 fi
 
-ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print "nic " a[1] }'
-awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) print "hosts " $1 }' /etc/hosts
-
-if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$csip" "$csport" 2>/dev/null; then
-    echo "cs reachable"
-else
-    echo "cs unreachable"
-fi
 # The agent's version file, line by line: KEY=VALUE lines (VERSION=...)
 # on current agents, the bare version on old ones.
 if [ -f /usr/local/.vx_version ]; then
     echo "vx_file present"
     sed 's/^/vx_line /' /usr/local/.vx_version
 fi
-exit 0

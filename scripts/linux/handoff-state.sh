@@ -4,15 +4,10 @@
 # Shared by the CentOS 6.6 and Ubuntu 16.04 MTs (scripts/linux): it keeps
 # to what CentOS 6 has (bash 4.1, coreutils 8.4, util-linux-ng 2.17);
 # Ubuntu 16.04 has newer of each (bash 4.3, coreutils 8.25).
+# linux.WithNetState appends net-state.sh (the NICs, /etc/hosts, the
+# configuration server's reachability).
 set -u
 host=$1 csip=$2 csport=$3
-ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print "nic " a[1] }'
-awk -v h="$host" '$1 !~ /^#/ { for (i = 2; i <= NF; i++) if ($i == h) print "hosts " $1 }' /etc/hosts
-if timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$csip" "$csport" 2>/dev/null; then
-    echo "cs reachable"
-else
-    echo "cs unreachable"
-fi
 # The agent's .vx_version holds KEY=VALUE lines (VERSION=9.3.0.0,
 # INSTALLATION_DIR=...); older ones hold the bare version.
 if [ -f /usr/local/.vx_version ]; then
@@ -23,4 +18,3 @@ fi
 if [ -f /root/.mtprep/registered ]; then
     echo "registered $(head -n 1 /root/.mtprep/registered)"
 fi
-exit 0

@@ -35,6 +35,13 @@ var AgentVersion string
 //go:embed audit-probe-common.sh
 var AuditProbeCommon string
 
+// NetState reports the MT's addresses, its /etc/hosts entries and the
+// configuration server's reachability; linux.WithNetState appends it to
+// HandoffState and to the audit probe.
+//
+//go:embed net-state.sh
+var NetState string
+
 // GuestLock takes the guest lock; GuestUnlock releases it.
 //
 //go:embed guest-lock.sh

@@ -14,7 +14,7 @@ func TestSyntax(t *testing.T) {
 		"agent-version.sh": AgentVersion, "guest-lock.sh": GuestLock, "guest-unlock.sh": GuestUnlock,
 		"handoff-state.sh": HandoffState, "hosts-apply.sh": HostsApply, "retention-scan.sh": RetentionScan,
 		"retention-state.sh": RetentionState, "retention-apply.sh": RetentionApply, "agent-install.sh": AgentInstall,
-		"audit-probe-common.sh": AuditProbeCommon,
+		"audit-probe-common.sh": AuditProbeCommon, "net-state.sh": NetState,
 	}
 	for name, body := range all {
 		if strings.TrimSpace(body) == "" {
