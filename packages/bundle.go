@@ -133,6 +133,34 @@ func Covers(rpms []RPMFile) error {
 // its bytes have, and the manifest covered. It streams; nothing is
 // extracted.
 func ReadBundle(ctx context.Context, path string) ([]RPMFile, error) {
+	rpms, err := readBundle(ctx, path, func(hdr *tar.Header, r io.Reader) (RPMFile, string, error) {
+		rpm, err := ParseRPMFileName(hdr.Name)
+		if err != nil {
+			return RPMFile{}, "", errUnexpected
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
+			return RPMFile{}, "", err
+		}
+		rpm.SHA256 = hex.EncodeToString(h.Sum(nil))
+		return rpm, rpm.SHA256, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := Covers(rpms); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	return rpms, nil
+}
+
+// errUnexpected: an entry that the bundle's format does not allow.
+var errUnexpected = errors.New("unexpected entry")
+
+// readBundle walks the bundle format every OS shares: SHA256SUMS first,
+// then regular files, each read by entry (which returns what it read and
+// the file's sha256) and each listed once in SHA256SUMS with that hash.
+func readBundle[T any](ctx context.Context, path string, entry func(hdr *tar.Header, r io.Reader) (T, string, error)) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
@@ -143,7 +171,7 @@ func ReadBundle(ctx context.Context, path string) ([]RPMFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rpms []RPMFile
+	var out []T
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -155,28 +183,26 @@ func ReadBundle(ctx context.Context, path string) ([]RPMFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bundle %s: %w", path, err)
 		}
-		r, err := ParseRPMFileName(hdr.Name)
-		if err != nil || hdr.Typeflag != tar.TypeReg {
+		if hdr.Typeflag != tar.TypeReg {
 			return nil, fmt.Errorf("bundle %s: unexpected entry %q", path, hdr.Name)
 		}
-		h := sha256.New()
-		if _, err := io.Copy(h, tr); err != nil {
-			return nil, fmt.Errorf("bundle %s: %w", path, err)
+		v, sum, err := entry(hdr, tr)
+		switch {
+		case errors.Is(err, errUnexpected):
+			return nil, fmt.Errorf("bundle %s: unexpected entry %q", path, hdr.Name)
+		case err != nil:
+			return nil, fmt.Errorf("bundle %s: %s: %w", path, hdr.Name, err)
 		}
-		r.SHA256 = hex.EncodeToString(h.Sum(nil))
-		if want[r.File] != r.SHA256 {
-			return nil, fmt.Errorf("bundle %s: %s has sha256 %s, %s says %q", path, r.File, r.SHA256, SumsFile, want[r.File])
+		if want[hdr.Name] != sum {
+			return nil, fmt.Errorf("bundle %s: %s has sha256 %s, %s says %q", path, hdr.Name, sum, SumsFile, want[hdr.Name])
 		}
-		delete(want, r.File)
-		rpms = append(rpms, r)
+		delete(want, hdr.Name)
+		out = append(out, v)
 	}
 	if len(want) > 0 {
 		return nil, fmt.Errorf("bundle %s: %d files listed in %s are missing", path, len(want), SumsFile)
 	}
-	if err := Covers(rpms); err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	return rpms, nil
+	return out, nil
 }
 
 // readSums reads a bundle's first entry, SHA256SUMS (sha256sum's format),

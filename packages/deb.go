@@ -276,58 +276,33 @@ func WriteDebBundle(ctx context.Context, dir, out string, want []Package) ([]Deb
 // with the hash its bytes have, each a .deb whose control file is read,
 // and want covered. Nothing is extracted to disk.
 func ReadDebBundle(ctx context.Context, path string, want []Package) ([]DebFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", path, err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(bufio.NewReaderSize(f, 1<<20))
-	wantSum, err := readSums(tr, path)
-	if err != nil {
-		return nil, err
-	}
-	var debs []DebFile
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bundle %s: %w", path, err)
-		}
-		if !debFileRe.MatchString(hdr.Name) || hdr.Typeflag != tar.TypeReg {
-			return nil, fmt.Errorf("bundle %s: unexpected entry %q", path, hdr.Name)
+	debs, err := readBundle(ctx, path, func(hdr *tar.Header, r io.Reader) (DebFile, string, error) {
+		if !debFileRe.MatchString(hdr.Name) {
+			return DebFile{}, "", errUnexpected
 		}
 		// The control member comes first in a .deb: keep the head for it
 		// while hashing the whole.
 		h := sha256.New()
 		var head bytes.Buffer
-		if _, err := io.Copy(h, io.TeeReader(io.LimitReader(tr, 4<<20), &head)); err != nil {
-			return nil, fmt.Errorf("bundle %s: %w", path, err)
+		if _, err := io.Copy(h, io.TeeReader(io.LimitReader(r, 4<<20), &head)); err != nil {
+			return DebFile{}, "", err
 		}
-		if _, err := io.Copy(h, tr); err != nil {
-			return nil, fmt.Errorf("bundle %s: %w", path, err)
+		if _, err := io.Copy(h, r); err != nil {
+			return DebFile{}, "", err
 		}
 		control, err := debControl(&head)
 		if err != nil {
-			return nil, fmt.Errorf("bundle %s: %s: %w", path, hdr.Name, err)
+			return DebFile{}, "", err
 		}
 		fields := ParseControl(control)
 		d := DebFile{File: hdr.Name, Package: fields["Package"], Version: fields["Version"], Arch: fields["Architecture"], SHA256: hex.EncodeToString(h.Sum(nil))}
 		if !debNameRe.MatchString(d.Package) || !debVersionRe.MatchString(d.Version) {
-			return nil, fmt.Errorf("bundle %s: %s: control file has no valid Package and Version", path, hdr.Name)
+			return DebFile{}, "", errors.New("control file has no valid Package and Version")
 		}
-		if wantSum[d.File] != d.SHA256 {
-			return nil, fmt.Errorf("bundle %s: %s has sha256 %s, %s says %q", path, d.File, d.SHA256, SumsFile, wantSum[d.File])
-		}
-		delete(wantSum, d.File)
-		debs = append(debs, d)
-	}
-	if len(wantSum) > 0 {
-		return nil, fmt.Errorf("bundle %s: %d files listed in %s are missing", path, len(wantSum), SumsFile)
+		return d, d.SHA256, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := CoversDeb(debs, want); err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", path, err)
