@@ -16,7 +16,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"strings"
 
@@ -55,12 +54,7 @@ type Kickstart struct {
 }
 
 var (
-	hostRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 	deviceRe = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
-	diskRe   = regexp.MustCompile(`^(sd|vd|hd)[a-z]{1,2}$`)
-	tzRe     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
-	hashRe   = regexp.MustCompile(`^\$6\$(rounds=[0-9]{4,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$`)
-	nameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
 	portRe   = regexp.MustCompile(`^[0-9]{1,5}:(tcp|udp)$`)
 )
 
@@ -70,31 +64,13 @@ func (k *Kickstart) check() error {
 	bad := func(field, v, want string) {
 		errs = append(errs, fmt.Errorf("kickstart: %s %q: %s", field, v, want))
 	}
-	if !nameRe.MatchString(k.Name) {
-		bad("name", k.Name, "letters, digits, '.', '-', '_'")
-	}
-	if !hostRe.MatchString(k.Hostname) || len(k.Hostname) > 253 {
-		bad("hostname", k.Hostname, "a lower-case fully qualified domain name")
-	}
-	for _, a := range append([]string{k.IP, k.Netmask, k.Gateway}, k.DNS...) {
-		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || ip.String() != a {
-			bad("address", a, "a dotted IPv4 address")
-		}
-	}
+	linux.AnswerValues{Name: k.Name, Hostname: k.Hostname, IP: k.IP, Netmask: k.Netmask, Gateway: k.Gateway, DNS: k.DNS,
+		OSDisk: k.OSDisk, Timezone: k.Timezone, RootHash: k.RootPasswordHash}.Check(bad)
 	if len(k.DNS) == 0 {
 		bad("dns", "", "at least one name server")
 	}
 	if !deviceRe.MatchString(k.Device) {
 		bad("device", k.Device, "a network device name such as eth0")
-	}
-	if !diskRe.MatchString(k.OSDisk) {
-		bad("OS disk", k.OSDisk, "a disk name such as sda")
-	}
-	if !tzRe.MatchString(k.Timezone) {
-		bad("timezone", k.Timezone, "an IANA time zone name")
-	}
-	if !hashRe.MatchString(k.RootPasswordHash) {
-		bad("root password hash", "(hidden)", "a SHA-512 crypt hash from HashPassword")
 	}
 	for _, p := range k.FirewallPorts {
 		if !portRe.MatchString(p) {

@@ -39,23 +39,6 @@ func baseKickstart(t testing.TB) Kickstart {
 	}
 }
 
-func TestHashPassword(t *testing.T) {
-	a, err := linux.HashPassword("password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := linux.HashPassword("password")
-	if a == b {
-		t.Error("two hashes of one password are equal: the salt is not fresh")
-	}
-	if !hashRe.MatchString(a) {
-		t.Errorf("%q is not SHA-512 crypt", a)
-	}
-	if _, err := linux.HashPassword(""); err == nil {
-		t.Error("empty password accepted")
-	}
-}
-
 func TestRenderGolden(t *testing.T) {
 	second := baseKickstart(t)
 	second.Name, second.Hostname, second.IP, second.Netmask, second.Gateway = "mt-02", "mt02.dr.example.org", "10.20.30.40", "255.255.0.0", "10.20.0.1"

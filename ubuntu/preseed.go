@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/mtprep/mtprep/linux"
-	"net/netip"
 	"regexp"
 	"strings"
 
@@ -68,12 +67,7 @@ type Preseed struct {
 func RecipeMB(mib int) int { return int((int64(mib)<<20 + 999999) / 1000000) }
 
 var (
-	hostRe  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
 	ifaceRe = regexp.MustCompile(`^(auto|[a-z][a-z0-9]{0,14})$`)
-	diskRe  = regexp.MustCompile(`^(sd|vd|hd)[a-z]{1,2}$`)
-	tzRe    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
-	hashRe  = regexp.MustCompile(`^\$6\$(rounds=[0-9]{4,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$`)
-	nameRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$`)
 )
 
 // check validates every value that is written into the preseed.
@@ -82,31 +76,13 @@ func (p *Preseed) check() error {
 	bad := func(field, v, want string) {
 		errs = append(errs, fmt.Errorf("preseed: %s %q: %s", field, v, want))
 	}
-	if !nameRe.MatchString(p.Name) {
-		bad("name", p.Name, "letters, digits, '.', '-', '_'")
-	}
-	if !hostRe.MatchString(p.Hostname) || len(p.Hostname) > 253 {
-		bad("hostname", p.Hostname, "a lower-case fully qualified domain name")
-	}
-	for _, a := range append([]string{p.IP, p.Netmask, p.Gateway}, p.DNS...) {
-		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || ip.String() != a {
-			bad("address", a, "a dotted IPv4 address")
-		}
-	}
+	linux.AnswerValues{Name: p.Name, Hostname: p.Hostname, IP: p.IP, Netmask: p.Netmask, Gateway: p.Gateway, DNS: p.DNS,
+		OSDisk: p.OSDisk, Timezone: p.Timezone, RootHash: p.RootPasswordHash}.Check(bad)
 	if len(p.DNS) == 0 || len(p.DNS) > 3 {
 		bad("dns", strings.Join(p.DNS, " "), "one to three name servers")
 	}
 	if !ifaceRe.MatchString(p.Interface) {
 		bad("interface", p.Interface, "auto or a network device name such as ens160")
-	}
-	if !diskRe.MatchString(p.OSDisk) {
-		bad("OS disk", p.OSDisk, "a disk name such as sda")
-	}
-	if !tzRe.MatchString(p.Timezone) {
-		bad("timezone", p.Timezone, "an IANA time zone name")
-	}
-	if !hashRe.MatchString(p.RootPasswordHash) {
-		bad("root password hash", "(hidden)", "a SHA-512 crypt hash from HashPassword")
 	}
 	return errors.Join(errs...)
 }

@@ -41,20 +41,6 @@ func basePreseed(t testing.TB) Preseed {
 	}
 }
 
-func TestHashPassword(t *testing.T) {
-	a, err := linux.HashPassword("password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := linux.HashPassword("password")
-	if a == b || !hashRe.MatchString(a) {
-		t.Errorf("hashes %q %q: want fresh SHA-512 crypt", a, b)
-	}
-	if _, err := linux.HashPassword(""); err == nil {
-		t.Error("empty password accepted")
-	}
-}
-
 func TestPreseedGolden(t *testing.T) {
 	second := basePreseed(t)
 	second.Name, second.Hostname, second.IP, second.Netmask, second.Gateway = "mt-02", "mt02.dr.example.org", "10.20.30.40", "255.255.0.0", "10.20.0.1"
