@@ -3,11 +3,9 @@ package centos
 import (
 	"context"
 	"fmt"
-	"github.com/mtprep/mtprep/linux"
-	"path"
-	"path/filepath"
 	"strings"
 
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/packages"
 	"github.com/mtprep/mtprep/provision/guest"
 	scripts "github.com/mtprep/mtprep/scripts/centos"
@@ -78,7 +76,7 @@ func installRPMs(ctx context.Context, r guest.Runner, src guest.PackageSource, e
 		if _, err := packages.ReadBundle(ctx, src.Bundle); err != nil {
 			return err
 		}
-		remote, err := uploadBundle(ctx, r, src, env)
+		remote, err := linux.UploadBundle(ctx, r, src, env)
 		if err != nil {
 			return err
 		}
@@ -102,22 +100,6 @@ func yumArgs(src guest.PackageSource, names ...string) []string {
 		gpg = "0"
 	}
 	return append(append(append([]string{gpg}, src.Repos...), "--"), names...)
-}
-
-func uploadBundle(ctx context.Context, r guest.Runner, src guest.PackageSource, env guest.Env) (string, error) {
-	dir, err := r.UploadDir()
-	if err != nil {
-		return "", err
-	}
-	remote := path.Join(dir, filepath.Base(src.Bundle))
-	up, err := r.Upload(ctx, src.Bundle, remote, env.Progress)
-	if err != nil {
-		return "", err
-	}
-	if env.Log != nil {
-		env.Log.Info("bundle on the MT", "path", remote, "sha256", up.SHA256, "sent", up.Sent, "resumed", up.Resumed, "skipped", up.Skipped)
-	}
-	return remote, nil
 }
 
 // Judge reads the probe's rpm lines against the package list.

@@ -3,10 +3,10 @@ package centos
 import (
 	"context"
 	"fmt"
-	"github.com/mtprep/mtprep/linux"
 	"path/filepath"
 	"strings"
 
+	"github.com/mtprep/mtprep/linux"
 	"github.com/mtprep/mtprep/packages"
 	"github.com/mtprep/mtprep/provision/guest"
 	scripts "github.com/mtprep/mtprep/scripts/centos"
@@ -104,7 +104,7 @@ func (Tools) Install(ctx context.Context, r guest.Runner, src guest.PackageSourc
 	}
 	// The packages phase uploaded the same bundle: Upload skips a file
 	// whose size and sha256 match.
-	remote, err := uploadBundle(ctx, r, src, env)
+	remote, err := linux.UploadBundle(ctx, r, src, env)
 	if err != nil {
 		return "", err
 	}

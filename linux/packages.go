@@ -3,6 +3,8 @@ package linux
 import (
 	"context"
 	"fmt"
+	"path"
+	"path/filepath"
 	"sort"
 
 	"github.com/mtprep/mtprep/provision/guest"
@@ -31,4 +33,23 @@ func InstallMissing(ctx context.Context, r guest.Runner, st guest.PackageState, 
 		}
 	}
 	return nil
+}
+
+// UploadBundle puts the offline bundle in the MT's upload directory and
+// returns its path there; a bundle already there with the same size and
+// sha256 is not sent again (the packages and tools phases both need it).
+func UploadBundle(ctx context.Context, r guest.Runner, src guest.PackageSource, env guest.Env) (string, error) {
+	dir, err := r.UploadDir()
+	if err != nil {
+		return "", err
+	}
+	remote := path.Join(dir, filepath.Base(src.Bundle))
+	up, err := r.Upload(ctx, src.Bundle, remote, env.Progress)
+	if err != nil {
+		return "", err
+	}
+	if env.Log != nil {
+		env.Log.Info("bundle on the MT", "path", remote, "sha256", up.SHA256, "sent", up.Sent, "resumed", up.Resumed, "skipped", up.Skipped)
+	}
+	return remote, nil
 }
