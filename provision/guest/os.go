@@ -2,18 +2,14 @@ package guest
 
 import (
 	"context"
-	"crypto/rsa"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
 
 	version "github.com/hashicorp/go-version"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/mtprep/mtprep/internal/progress"
-	"github.com/mtprep/mtprep/provision/spec"
 )
 
 // OS is everything the phases need to know of one MT operating system,
@@ -215,69 +211,6 @@ func ParseVxVersion(s string) string {
 	return ""
 }
 
-// RetentionState is what the retention check read of one disk: raw
-// facts; the decision (provision.PlanRetention) is ASR's, not the OS's.
-type RetentionState struct {
-	Device, FSType, Label string
-	Size                  int64
-	ReadOnly, Swap        bool
-	Holders               bool
-	Mounted               []string
-	NonZero               int64 // non-zero bytes in the MiBs sampled
-	Sampled               int   // MiBs sampled across the disk
-	PartitionTable        string
-	FstabDevice, FstabFS  string
-	// Signatures are what a low-level probe found anywhere on the disk,
-	// "type (tool)": blkid -p and wipefs -n (file systems, partition
-	// tables, RAID, LVM, swap, LUKS, bcache members, …).
-	Signatures []string
-	// BackupGPT: the disk's last LBA holds a GPT header ("EFI PART"),
-	// whether or not the primary header at LBA 1 survives.
-	BackupGPT bool
-}
-
-// ScanResult is a full read of a disk: every byte zero, or where the
-// first non-zero byte is.
-type ScanResult struct {
-	AllZero      bool
-	FirstNonZero int64 // byte offset; -1 when AllZero
-	Bytes        int64 // bytes read and checked
-	Elapsed      time.Duration
-}
-
-// Retention reads and prepares the retention disk, found by its WWID.
-type Retention interface {
-	// DevicePath names the disk with this WWID on this OS, for messages.
-	DevicePath(wwid string) string
-	Read(ctx context.Context, r Runner, wwid, mountpoint string) (RetentionState, error)
-	// Scan reads all size bytes of device on the MT (it only reads) and
-	// reports whether each is zero; progress goes to env.
-	Scan(ctx context.Context, r Runner, device string, size int64, env Env) (ScanResult, error)
-	// Steps says what Apply does, for plans ("mkfs.ext4, mount at …,
-	// add to /etc/fstab").
-	Steps(mountpoint string) string
-	// Apply formats device (as format says) with the label, writes the
-	// boot mount entry and mounts it at mountpoint.
-	// wwid is the disk's, so the apply can check on the MT that device
-	// is still that disk.
-	Apply(ctx context.Context, r Runner, wwid, device, mountpoint, label string, format Format) error
-}
-
-// Format is how the retention part's Apply may format the disk.
-type Format int
-
-const (
-	// NoFormat only writes the mount entry and mounts.
-	NoFormat Format = iota
-	// FormatBlank formats a disk found blank; the apply looks once more,
-	// just before formatting, and refuses if a signature or data appeared
-	// since the check.
-	FormatBlank
-	// FormatNamed formats the disk the operator named (--format-wwid),
-	// whatever it holds.
-	FormatNamed
-)
-
 // RegistrationState is what the handoff check read.
 type RegistrationState struct {
 	NICs, Hosts  []string // the MT's addresses; those /etc/hosts maps the host name to
@@ -331,117 +264,4 @@ type Probe interface {
 type ProbeArgs struct {
 	Hostname, Mountpoint, CSIP string
 	CSPort                     int
-}
-
-// SeedInput is what the seed carries besides the spec: the secrets and
-// keys read for it, each used once and not kept.
-type SeedInput struct {
-	RootPassword  string
-	AuthorizedKey ssh.PublicKey   // the key mtprep logs in with
-	HostKey       *rsa.PrivateKey // the MT's SSH host key (nil: the installer's own)
-	// LicenseKey is the OS's product key when the spec gives one
-	// (windows.productKey); "" otherwise.
-	LicenseKey string
-}
-
-// SeedFile is one file at the root of the MT's seed ISO.
-type SeedFile struct {
-	Name string // a plain name ("ks.cfg", "autounattend.xml")
-	Data []byte
-}
-
-// BaseMedia is how an OS's install media are made from the user's base
-// ISO.
-type BaseMedia struct {
-	// Family is the kind of base the OS installs from, as package images
-	// identifies it ("centos", "ubuntu", "windows"): any other base is
-	// refused.
-	Family string
-	// Untouched: the base is attached as it is, never remastered (Windows
-	// Setup reads autounattend.xml from any removable drive, the seed).
-	Untouched bool
-	// BootArg is what remastered shared media boot with, for plans
-	// ("ks=hd:sr1:/ks.cfg"); "" when Untouched.
-	BootArg string
-	// Joliet: the seed needs Joliet names (Windows reads no Rock Ridge).
-	Joliet bool
-	// AnswerFile names the seed's answer file for plans ("kickstart").
-	AnswerFile string
-}
-
-// BaseChecker is a Media part that identifies an untouched base itself
-// (it is never remastered, so nothing else reads it before the upload).
-type BaseChecker interface {
-	// CheckBase says what the base is, or refuses it; allowUnknown turns
-	// a refusal of an unknown base into a warning.
-	CheckBase(path string, allowUnknown bool) (what string, warnings []string, err error)
-}
-
-// Media is the install media part: what the per-MT seed carries (the
-// CentOS kickstart; an autounattend.xml or a preseed on other OSes) and
-// how the base becomes bootable media.
-type Media interface {
-	// Seed renders the files of the MT's seed; the first is its answer
-	// file (the kickstart, autounattend.xml, the preseed).
-	Seed(s *spec.Spec, in SeedInput) ([]SeedFile, error)
-	// NewHostKey generates an SSH host key the MT's sshd accepts.
-	NewHostKey() (*rsa.PrivateKey, error)
-	// Base says how the base ISO is used.
-	Base() BaseMedia
-}
-
-// VMProfile is what the MT's VM must be for this OS.
-type VMProfile struct {
-	GuestID   string // vSphere's guest OS identifier ("centos64Guest")
-	GuestName string // for messages ("CentOS 6 64-bit")
-	// Controller is the SCSI controller type (govmomi's name, "lsilogic";
-	// never "pvscsi": ASR's reprotect fails with Paravirtual) and
-	// ControllerName its name in the vSphere Client ("LSI Logic").
-	Controller, ControllerName string
-	// ControllerHint is how to change a wrong controller by hand.
-	ControllerHint string
-	// NIC is a network card type the OS has a driver for at install time.
-	NIC string
-	// EFIKeyPrompt: booted with EFI firmware, the install media wait for
-	// a key press ("Press any key to boot from CD or DVD" on Windows
-	// media), so the install phase presses one on the console.
-	EFIKeyPrompt bool
-}
-
-// ScanChunks is the full scan's loop that every OS's Retention.Scan
-// shares: it reads [0, size) in chunks of chunk bytes with read (one
-// script call on the MT, returning the first non-zero offset in its range
-// or -1), reports progress after each chunk, stops at the first non-zero
-// byte, and stops between chunks on ctx. It only reads; a scan cut short
-// leaves the disk as it was.
-func ScanChunks(ctx context.Context, device string, size, chunk int64, env Env, read func(ctx context.Context, off, n int64) (int64, error)) (ScanResult, error) {
-	start := time.Now()
-	res := ScanResult{FirstNonZero: -1}
-	stage := "full scan of " + device
-	for off := int64(0); off < size; off += chunk {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		n := min(chunk, size-off)
-		first, err := read(ctx, off, n)
-		if err != nil {
-			return res, fmt.Errorf("reading %s at byte %d: %w", device, off, err)
-		}
-		res.Elapsed = time.Since(start)
-		if first >= 0 {
-			res.FirstNonZero, res.Bytes = first, first+1
-			return res, nil
-		}
-		res.Bytes = off + n
-		if env.Progress != nil {
-			env.Progress(stage, res.Bytes, size)
-		}
-		if env.Log != nil {
-			env.Log.Debug("retention scan", "device", device, "read_mb", res.Bytes>>20, "total_mb", size>>20,
-				"mb_per_s", float64(res.Bytes>>20)/max(res.Elapsed.Seconds(), 1e-3))
-		}
-	}
-	res.AllZero = res.Bytes == size
-	res.Elapsed = time.Since(start)
-	return res, nil
 }
