@@ -12,8 +12,8 @@ if [ -f /etc/centos-release ]; then
     echo "os $(head -n 1 /etc/centos-release)"
 elif [ -f /etc/redhat-release ]; then
     echo "os $(head -n 1 /etc/redhat-release)"
-elif [ -f /etc/os-release ]; then
-    echo "os $(. /etc/os-release && echo "$PRETTY_NAME")"
+elif [ -f /etc/os-release ]; then  # not CentOS: names the system a wrong spec points at
+    echo "os $(. /etc/os-release && echo "$PRETTY_NAME")"  # not CentOS: names the system a wrong spec points at
 else
     echo "os unknown"
 fi
@@ -29,8 +29,8 @@ fi
 if service multipathd status >/dev/null 2>&1; then echo "multipathd running"; else echo "multipathd stopped"; fi
 if command -v chkconfig >/dev/null 2>&1; then
     if chkconfig --list multipathd 2>/dev/null | grep -q '3:on'; then echo "multipathd_boot on"; else echo "multipathd_boot off"; fi
-elif command -v systemctl >/dev/null 2>&1; then
-    if systemctl is-enabled multipathd >/dev/null 2>&1; then echo "multipathd_boot on"; else echo "multipathd_boot off"; fi
+elif command -v systemctl >/dev/null 2>&1; then  # not CentOS: names the system a wrong spec points at
+    if systemctl is-enabled multipathd >/dev/null 2>&1; then echo "multipathd_boot on"; else echo "multipathd_boot off"; fi  # not CentOS: names the system a wrong spec points at
 fi
 
 # The rest of the probe (agent markers, retention, NICs, hosts, the

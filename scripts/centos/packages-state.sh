@@ -4,7 +4,7 @@
 # for each installed one, then "multipath conf|enabled|running yes|no".
 # CentOS 6: bash 4.1, SysV service and chkconfig, no /etc/os-release.
 set -u
-rel=$(cat /etc/centos-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || { [ -f /etc/os-release ] && . /etc/os-release && echo "$PRETTY_NAME"; })
+rel=$(cat /etc/centos-release 2>/dev/null || cat /etc/redhat-release 2>/dev/null || { [ -f /etc/os-release ] && . /etc/os-release && echo "$PRETTY_NAME"; })  # not CentOS: names the system a wrong spec points at
 echo "release $(printf '%s\n' "$rel" | head -n 1)"
 for p in "$@"; do
     if v=$(rpm -q --qf '%{VERSION}-%{RELEASE}\n' "$p" 2>/dev/null); then
