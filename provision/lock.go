@@ -151,8 +151,7 @@ func (t *Target) ownsLock(value string) bool {
 // upload change neither), the guest lock for the guest phases (those that
 // change the guest over SSH).
 func (t *Target) beforeApply(ctx context.Context, p Phase) error {
-	name := p.Name()
-	if name == "iso" || name == "upload" {
+	if _, media := p.(mediaPhase); media {
 		return nil
 	}
 	_, guest := p.(guestPhase)

@@ -394,3 +394,7 @@ func runPhase(ctx context.Context, t *Target, p Phase) (Result, error) {
 // installsMT marks the phase that installs the OS on the MT: until it has
 // run, a plan does not try the guest phases (there is no MT to ask).
 type installsMT interface{ installsMT() }
+
+// mediaPhase marks the phases that make and upload the install media:
+// they change neither the VM nor the guest, so they take no MT lock.
+type mediaPhase interface{ makesMedia() }

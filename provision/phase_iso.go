@@ -22,6 +22,8 @@ type isoPhase struct{}
 
 func (isoPhase) Name() string { return "iso" }
 
+func (isoPhase) makesMedia() {}
+
 // mediaDir is where shared media are kept: BuildOptions.MediaDir, else
 // <work dir>/media.
 func (t *Target) mediaDir() string {

@@ -31,6 +31,8 @@ type uploadPhase struct{}
 
 func (uploadPhase) Name() string { return "upload" }
 
+func (uploadPhase) makesMedia() {}
+
 // localISO is a local ISO's identity, hashed once per run.
 type localISO struct {
 	path    string
