@@ -22,12 +22,14 @@ import (
 // handoff, which registers the MT with the configuration server: from
 // then on ASR expects to discover the host's datastores.
 //
-// Sources: the packages source (an open-vm-tools or vmware-tools-esx-nox
-// RPM in the offline bundle, or open-vm-tools with yum from
-// packages.repos, which for el6 means an EPEL 6 mirror). The ESXi host's
-// own installer (VirtualMachine.MountToolsInstaller) is used by an OS
-// whose Tools part says HostInstaller (Windows: setup64.exe); CentOS does
-// not support that route.
+// Sources (tools.source): packages, the packages source (an open-vm-tools
+// or vmware-tools-esx-nox RPM in the offline bundle, or open-vm-tools with
+// yum from packages.repos, which for el6 means an EPEL 6 mirror); or host,
+// the ESXi host's own installer (VirtualMachine.MountToolsInstaller, taken
+// out again with UnmountToolsInstaller), used when the OS's Tools part
+// says HostInstaller for the source: Windows always (setup64.exe), CentOS
+// with tools.source: host (vmware-install.pl --default from the CD's
+// tarball).
 //
 // Done means: a Tools package installed, its service on at boot and
 // running in the guest, and vSphere reporting guest.toolsRunningStatus
@@ -173,7 +175,7 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 	}
 	var did []string
 	if st.Package == "" {
-		if t.OS.Tools.HostInstaller() {
+		if t.OS.Tools.HostInstaller(packageSource(t.Spec)) {
 			unmount, err := mountToolsInstaller(ctx, t)
 			if err != nil {
 				return err

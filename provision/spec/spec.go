@@ -9,16 +9,18 @@ import (
 // Spec is one master target, as the user writes it in mt.yaml. The YAML keys
 // are a contract (issue 2): extend, never rename.
 type Spec struct {
-	Name         string       `yaml:"name" json:"name"`
-	OS           string       `yaml:"os" json:"os"`
-	VSphere      VSphere      `yaml:"vsphere" json:"vsphere"`
-	ISO          ISO          `yaml:"iso" json:"iso"`
-	VM           VM           `yaml:"vm" json:"vm"`
-	Network      Network      `yaml:"network" json:"network"`
-	Timezone     string       `yaml:"timezone" json:"timezone"`
-	RootPassword Secret       `yaml:"rootPassword" json:"rootPassword"`
-	SSH          SSH          `yaml:"ssh" json:"ssh"`
-	Packages     Packages     `yaml:"packages" json:"packages"`
+	Name         string   `yaml:"name" json:"name"`
+	OS           string   `yaml:"os" json:"os"`
+	VSphere      VSphere  `yaml:"vsphere" json:"vsphere"`
+	ISO          ISO      `yaml:"iso" json:"iso"`
+	VM           VM       `yaml:"vm" json:"vm"`
+	Network      Network  `yaml:"network" json:"network"`
+	Timezone     string   `yaml:"timezone" json:"timezone"`
+	RootPassword Secret   `yaml:"rootPassword" json:"rootPassword"`
+	SSH          SSH      `yaml:"ssh" json:"ssh"`
+	Packages     Packages `yaml:"packages" json:"packages"`
+	// Tools says where VMware Tools come from (the tools phase).
+	Tools        Tools        `yaml:"tools" json:"tools"`
 	Agent        Agent        `yaml:"agent" json:"agent"`
 	ConfigServer ConfigServer `yaml:"configServer" json:"configServer"`
 	Retention    Retention    `yaml:"retention" json:"retention"`
@@ -118,6 +120,21 @@ type Packages struct {
 	// an unsigned local mirror such as the lab's.
 	GPGCheck *bool `yaml:"gpgCheck" json:"gpgCheck,omitempty"`
 }
+
+// Tools says where the tools phase takes VMware Tools from.
+type Tools struct {
+	// Source is packages (a Tools package from packages.source: the
+	// offline bundle or the repositories) or host (the ESXi host's own
+	// VMware Tools installer, mounted in the VM's CD-ROM). Default:
+	// packages on Linux; Windows always uses host.
+	Source string `yaml:"source" json:"source"`
+}
+
+// The tools.source values.
+const (
+	ToolsFromPackages = "packages"
+	ToolsFromHost     = "host"
+)
 
 // Agent is the Unified Agent tarball for RHEL6-64.
 type Agent struct {
@@ -242,6 +259,10 @@ func (s *Spec) applyDefaults() {
 	def(&s.SSH.KnownHosts, "~/.ssh/known_hosts")
 	def(&s.SSH.HostKey, "strict")
 	def(&s.Packages.Source, "bundle")
+	if s.IsWindows() {
+		def(&s.Tools.Source, ToolsFromHost)
+	}
+	def(&s.Tools.Source, ToolsFromPackages)
 	if s.Packages.Source == "vault" && len(s.Packages.Repos) == 0 {
 		s.Packages.Repos = DefaultVaultRepos()
 	}

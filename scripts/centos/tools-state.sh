@@ -8,13 +8,27 @@
 # /etc/init (VMware's OSPs ship vmware-tools-services that way on RHEL 6)
 # is enabled when it has a "start on" stanza and running when initctl
 # says start/running.
+# The ESXi host's installer (vmware-install.pl) installs no RPM: a pair
+# whose NAME rpm does not know is reported as that tar install when no
+# Tools RPM was found before it, /etc/vmware-tools/locations (the tar
+# installer's database) exists and vmware-toolbox-cmd -v answers; its
+# VERSION is the first word of that answer (10.3.26.<build>).
 # CentOS 6: bash 4.1, SysV service and chkconfig, upstart 0.6.
 set -u
+found=no
 while [ $# -ge 2 ]; do
     name=$1 svc=$2
     shift 2
-    v=$(rpm -q --qf '%{VERSION}-%{RELEASE}\n' "$name" 2>/dev/null) || continue
-    echo "pkg $name $(echo "$v" | tail -n 1)"
+    if v=$(rpm -q --qf '%{VERSION}-%{RELEASE}\n' "$name" 2>/dev/null); then
+        v=$(echo "$v" | tail -n 1)
+    elif [ "$found" = no ] && [ -f /etc/vmware-tools/locations ] &&
+        v=$(vmware-toolbox-cmd -v 2>/dev/null) && [ -n "$v" ]; then
+        v=${v%% *}
+    else
+        continue
+    fi
+    found=yes
+    echo "pkg $name $v"
     enabled=no running=no
     if [ -x "/etc/rc.d/init.d/$svc" ]; then
         if chkconfig --list "$svc" 2>/dev/null | grep -q '3:on'; then enabled=yes; fi
