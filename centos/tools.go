@@ -29,8 +29,13 @@ const HostRouteNote = "or set tools.source: host to install from the ESXi host's
 // with its service; the tar install of the host's installer comes last
 // (it is read only when no Tools RPM is installed).
 func (Tools) Known() []string {
+	return append(rpmTools(), packages.ToolsTar.Name, packages.ToolsTar.Service)
+}
+
+// rpmTools lists the Tools RPMs and their services.
+func rpmTools() []string {
 	var out []string
-	for _, tp := range append(packages.Tools(), packages.ToolsTar) {
+	for _, tp := range packages.Tools() {
 		out = append(out, tp.Name, tp.Service)
 	}
 	return out
@@ -58,8 +63,9 @@ func (Tools) InstallText(src guest.PackageSource) string {
 
 // Read reads the first installed Tools package (in packages.Tools order,
 // then the host installer's tar install) and its service.
-func (t Tools) Read(ctx context.Context, r guest.Runner) (guest.ToolsState, error) {
-	out, err := r.Script(ctx, scripts.ToolsState, nil, t.Known()...)
+func (Tools) Read(ctx context.Context, r guest.Runner) (guest.ToolsState, error) {
+	args := append(rpmTools(), "--tar", packages.ToolsTar.Name, packages.ToolsTar.Service)
+	out, err := r.Script(ctx, scripts.ToolsState, nil, args...)
 	if err != nil {
 		return guest.ToolsState{}, fmt.Errorf("reading VMware Tools in the guest: %w", err)
 	}

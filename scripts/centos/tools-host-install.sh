@@ -41,7 +41,8 @@ devs="$devs /dev/cdrom /dev/sr0 /dev/sr1 /dev/sr2 /dev/sr3"
 tarball=""
 for dev in $devs; do
     [ -b "$dev" ] || continue
-    if mount -t iso9660 -o ro "$dev" "$mnt" 2>/dev/null; then
+    # The type is what blkid finds (iso9660 for the real linux.iso).
+    if mount -o ro "$dev" "$mnt" 2>/dev/null; then
         mounted=yes
         if tarball=$(tarball_on "$mnt"); then
             break
