@@ -193,7 +193,7 @@ func (s *Spec) validate() InputErrors {
 
 	switch src := s.Tools.Source; {
 	case src == ToolsFromHost && s.OS == OSUbuntu1604:
-		bad("tools.source", "host is not offered on ubuntu-16.04: VMware recommends open-vm-tools there, and the host's installer does not install on it", "use tools.source: packages (open-vm-tools from packages.source)")
+		bad("tools.source", "host is not offered on ubuntu-16.04: VMware recommends open-vm-tools there (xenial main has it), and mtprep installs it from packages.source", "use tools.source: packages (open-vm-tools from packages.source)")
 	case src == ToolsFromPackages && s.IsWindows():
 		bad("tools.source", "packages is not offered on windows-2016: there is no package source for Windows", "use tools.source: host (the ESXi host's VMware Tools installer), or leave it out")
 	case src != ToolsFromPackages && src != ToolsFromHost:
