@@ -28,6 +28,7 @@ func TestToolsDone(t *testing.T) {
 		"off at boot":           func() toolsState { s := running; s.Enabled = false; return s }(),
 		"stopped":               func() toolsState { s := running; s.Running = false; return s }(),
 		"no package":            {vsRunning: "guestToolsNotRunning", vsVersion: "guestToolsNotInstalled"},
+		"installer left":        func() toolsState { s := running; s.installerLeft = true; return s }(),
 	} {
 		if st.done() {
 			t.Errorf("%s: done", name)
@@ -56,6 +57,11 @@ func TestToolsDone(t *testing.T) {
 	}
 	if !host.OS.Tools.HostInstaller(packageSource(host.Spec)) || tg.OS.Tools.HostInstaller(packageSource(tg.Spec)) {
 		t.Error("HostInstaller does not follow tools.source")
+	}
+	left := running
+	left.installerLeft = true
+	if ch := strings.Join(left.changes(host), "; "); ch != "take the VMware Tools installer out of the VM's CD-ROM (UnmountToolsInstaller): it is still mounted" {
+		t.Errorf("installer left mounted: %q", ch)
 	}
 	off := running
 	off.Enabled = false

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mtprep/mtprep/internal/lab"
 	"github.com/mtprep/mtprep/packages"
+	"github.com/mtprep/mtprep/provision"
 )
 
 // TestBuildToolsHost: tools.source: host on CentOS with an offline bundle
@@ -62,6 +63,25 @@ func TestBuildToolsHost(t *testing.T) {
 	r = toolsPhaseDone(t, ctx, m, g)
 	if n := calls(r, "MountToolsInstaller") + calls(r, "UnmountToolsInstaller"); n != 0 {
 		t.Errorf("the second run made %d installer calls", n)
+	}
+	installerOut(t, ctx, g, vm)
+
+	// The installer left in the VM (a run stopped between mount and
+	// unmount): the check sees it, the phase takes it out and changes
+	// nothing in the guest.
+	if err := vm.MountToolsInstaller(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := guestState(t, ctx, g)
+	r = m.mtprep(t, ctx, m.buildArgs("--phases", "tools")...)
+	if r.code != 0 || r.status("tools") != provision.StatusChanged || calls(r, "UnmountToolsInstaller") != 1 || calls(r, "MountToolsInstaller") != 0 {
+		t.Fatalf("tools phase with the installer left mounted:\n%s", r)
+	}
+	if n := r.report.Facts; n == nil || !strings.Contains(n.PhaseNotes["tools"], "took out the VMware Tools installer") {
+		t.Errorf("tools note: %+v", n)
+	}
+	if after := guestState(t, ctx, g); after != before {
+		t.Errorf("taking the installer out changed the guest:\n%s", diff(before, after))
 	}
 	installerOut(t, ctx, g, vm)
 }

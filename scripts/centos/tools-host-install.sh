@@ -36,23 +36,38 @@ tarball_on() {
     echo "$t"
 }
 
-devs=$(blkid -t LABEL="$label" -o device 2>/dev/null || true)
-devs="$devs /dev/cdrom /dev/sr0 /dev/sr1 /dev/sr2 /dev/sr3"
-tarball=""
-for dev in $devs; do
-    [ -b "$dev" ] || continue
-    # The type is what blkid finds (iso9660 for the real linux.iso).
-    if mount -o ro "$dev" "$mnt" 2>/dev/null; then
-        mounted=yes
-        if tarball=$(tarball_on "$mnt"); then
-            break
+# find_cd mounts the first CD that holds the tarball and sets tarball.
+find_cd() {
+    local devs dev
+    devs=$(blkid -t LABEL="$label" -o device 2>/dev/null || true)
+    for dev in $devs /dev/cdrom /dev/sr0 /dev/sr1 /dev/sr2 /dev/sr3; do
+        [ -b "$dev" ] || continue
+        # The type is what blkid finds (iso9660 for the real linux.iso).
+        if mount -o ro "$dev" "$mnt" 2>/dev/null; then
+            mounted=yes
+            if tarball=$(tarball_on "$mnt"); then
+                return 0
+            fi
+            umount "$mnt"
+            mounted=no
         fi
-        umount "$mnt"
-        mounted=no
+    done
+    return 1
+}
+
+# The guest may see the medium a few seconds after vSphere connected it.
+tarball=""
+for try in 1 2 3 4 5 6 7 8 9 10; do
+    if find_cd; then
+        break
+    fi
+    tarball=""
+    if [ "$try" -lt 10 ]; then
+        sleep 3
     fi
 done
 if [ -z "$tarball" ]; then
-    echo "no CD labelled \"$label\" with one VMwareTools-*.tar.gz in the guest: the host's VMware Tools installer is not mounted in the VM's CD-ROM (the tools phase mounts it with MountToolsInstaller)" >&2
+    echo "no CD labelled \"$label\" with one VMwareTools-*.tar.gz in the guest after 30 s: the host's VMware Tools installer is not mounted in the VM's CD-ROM (the tools phase mounts it with MountToolsInstaller)" >&2
     exit 3
 fi
 name=${tarball##*/}
