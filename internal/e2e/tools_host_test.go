@@ -40,6 +40,9 @@ func TestBuildToolsHost(t *testing.T) {
 	}
 
 	r := toolsPhaseChanged(t, ctx, m, g, tools)
+	if st := tools("tar install"); st.VersionStatus2 != string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent) {
+		t.Errorf("vSphere reports %s for the host's own Tools, want guestToolsCurrent", st.VersionStatus2)
+	}
 	version := lab.ToolsInstallerVersion + "." + lab.ToolsInstallerBuild
 	for _, c := range []struct{ cmd, want string }{
 		{"vmware-toolbox-cmd -v", version},

@@ -125,8 +125,8 @@ func TestToolsInstallerStandin(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.cmd, out, c.want)
 		}
 	}
-	if _, err := l.WaitTools(ctx, vm, true); err != nil {
-		t.Error(err)
+	if st, err := l.WaitTools(ctx, vm, true); err != nil || st.VersionStatus2 != string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent) {
+		t.Errorf("vSphere after the tar install: %+v %v, want running and current", st, err)
 	}
 
 	// Unmounted: out of the guest, vSphere's CD-ROM as before; again is a
