@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -47,7 +48,8 @@ import (
 // mounts it read-only); the build number is the lab's; Tools upgrade
 // checks, the guest's locked CD-ROM door and the installer's other files
 // (run_upgrader.sh, manifest.txt, vmware-tools-upgrader-*) are not
-// modelled.
+// modelled; a guest that is down when the installer is mounted, or
+// reboots while it is, does not see the CD (its /dev is made anew).
 
 // The Tools release the stand-in installer carries: the last Tools for
 // legacy Linux guests, as ESXi 7 and 8 ship them in linux.iso. The build
@@ -157,7 +159,13 @@ func (l *Lab) mountToolsInstaller(ctx *simulator.Context, vm *simulator.VirtualM
 		m.prevConnected = cd.Connectable.Connected
 	}
 	if g := l.toolsGuest(ref); g != nil {
-		if err := l.presentToolsCD(g, m); err != nil {
+		switch err := l.presentToolsCD(g, m); {
+		case errors.Is(err, errGuestDown):
+			// ESXi mounts whatever the guest does; this guest (down now)
+			// will not see the CD.
+			l.log.Warn("tools installer stand-in: the guest is down, mounted in vSphere only", "vm", vm.Name, "guest", g.Name)
+			m.g, m.image, m.loop = nil, "", nil
+		case err != nil:
 			l.log.Warn("tools installer stand-in: presenting the CD in the guest", "vm", vm.Name, "guest", g.Name, "err", err)
 			return &types.VmConfigFault{}
 		}

@@ -9,18 +9,17 @@ import (
 // Spec is one master target, as the user writes it in mt.yaml. The YAML keys
 // are a contract (issue 2): extend, never rename.
 type Spec struct {
-	Name         string   `yaml:"name" json:"name"`
-	OS           string   `yaml:"os" json:"os"`
-	VSphere      VSphere  `yaml:"vsphere" json:"vsphere"`
-	ISO          ISO      `yaml:"iso" json:"iso"`
-	VM           VM       `yaml:"vm" json:"vm"`
-	Network      Network  `yaml:"network" json:"network"`
-	Timezone     string   `yaml:"timezone" json:"timezone"`
-	RootPassword Secret   `yaml:"rootPassword" json:"rootPassword"`
-	SSH          SSH      `yaml:"ssh" json:"ssh"`
-	Packages     Packages `yaml:"packages" json:"packages"`
-	// Tools says where VMware Tools come from (the tools phase).
-	Tools        Tools        `yaml:"tools" json:"tools"`
+	Name         string       `yaml:"name" json:"name"`
+	OS           string       `yaml:"os" json:"os"`
+	VSphere      VSphere      `yaml:"vsphere" json:"vsphere"`
+	ISO          ISO          `yaml:"iso" json:"iso"`
+	VM           VM           `yaml:"vm" json:"vm"`
+	Network      Network      `yaml:"network" json:"network"`
+	Timezone     string       `yaml:"timezone" json:"timezone"`
+	RootPassword Secret       `yaml:"rootPassword" json:"rootPassword"`
+	SSH          SSH          `yaml:"ssh" json:"ssh"`
+	Packages     Packages     `yaml:"packages" json:"packages"`
+	Tools        Tools        `yaml:"tools" json:"tools"` // where VMware Tools come from (the tools phase)
 	Agent        Agent        `yaml:"agent" json:"agent"`
 	ConfigServer ConfigServer `yaml:"configServer" json:"configServer"`
 	Retention    Retention    `yaml:"retention" json:"retention"`
