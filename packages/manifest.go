@@ -185,6 +185,14 @@ func Tools() []ToolsPackage {
 	}
 }
 
+// ToolsTar is VMware Tools as the ESXi host's own installer puts them on a
+// Linux guest (tools.source: host): vmware-install.pl from the tarball on
+// the VMware Tools CD installs no RPM; /etc/vmware-tools/locations records
+// the install, vmware-toolbox-cmd -v says its version, and its SysV
+// service is vmware-tools. It is read only when no RPM of Tools is
+// installed.
+var ToolsTar = ToolsPackage{Name: "vmware-tools", Service: "vmware-tools", From: "the ESXi host's VMware Tools installer (tools.source: host)"}
+
 // ToolsIn returns the VMware Tools package a bundle's RPMs hold, in the
 // order of Tools.
 func ToolsIn(rpms []RPMFile) (ToolsPackage, RPMFile, bool) {

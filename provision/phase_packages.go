@@ -28,7 +28,7 @@ func (packagesPhase) OnFreshMT(t *Target) []string {
 // packageSource is the spec's packages block as the OS parts take it.
 func packageSource(s *spec.Spec) guest.PackageSource {
 	return guest.PackageSource{Kind: s.Packages.Source, Bundle: s.Packages.Bundle, Repos: s.Packages.Repos,
-		GPGCheck: s.Packages.GPGCheck == nil || *s.Packages.GPGCheck}
+		GPGCheck: s.Packages.GPGCheck == nil || *s.Packages.GPGCheck, ToolsFromHost: s.Tools.Source == spec.ToolsFromHost}
 }
 
 func packagesDone(s guest.PackageState) bool {

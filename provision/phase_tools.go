@@ -9,6 +9,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/provision/guest"
+	"github.com/mtprep/mtprep/provision/vsphere"
 )
 
 // toolsPhase installs VMware Tools on the MT and starts them. ASR's
@@ -22,12 +23,14 @@ import (
 // handoff, which registers the MT with the configuration server: from
 // then on ASR expects to discover the host's datastores.
 //
-// Sources: the packages source (an open-vm-tools or vmware-tools-esx-nox
-// RPM in the offline bundle, or open-vm-tools with yum from
-// packages.repos, which for el6 means an EPEL 6 mirror). The ESXi host's
-// own installer (VirtualMachine.MountToolsInstaller) is used by an OS
-// whose Tools part says HostInstaller (Windows: setup64.exe); CentOS does
-// not support that route.
+// Sources (tools.source): packages, the packages source (an open-vm-tools
+// or vmware-tools-esx-nox RPM in the offline bundle, or open-vm-tools with
+// yum from packages.repos, which for el6 means an EPEL 6 mirror); or host,
+// the ESXi host's own installer (VirtualMachine.MountToolsInstaller, taken
+// out again with UnmountToolsInstaller), used when the OS's Tools part
+// says HostInstaller for the source: Windows always (setup64.exe), CentOS
+// with tools.source: host (vmware-install.pl --default from the CD's
+// tarball).
 //
 // Done means: a Tools package installed, its service on at boot and
 // running in the guest, and vSphere reporting guest.toolsRunningStatus
@@ -46,6 +49,10 @@ type toolsState struct {
 	// vSphere's view.
 	vsRunning, vsVersion, vsToolsVersion string
 	power                                types.VirtualMachinePowerState
+	// installerLeft: the host's Tools installer is still in the VM's
+	// CD-ROM on a route that mounts it (an earlier run stopped before it
+	// took it out).
+	installerLeft bool
 }
 
 func (s toolsState) guestDone() bool { return s.Package != "" && s.Enabled && s.Running }
@@ -55,7 +62,7 @@ func (s toolsState) vsphereDone() bool {
 		s.vsVersion != "" && s.vsVersion != string(types.VirtualMachineToolsVersionStatusGuestToolsNotInstalled)
 }
 
-func (s toolsState) done() bool { return s.guestDone() && s.vsphereDone() }
+func (s toolsState) done() bool { return s.guestDone() && s.vsphereDone() && !s.installerLeft }
 
 func orUnset(v string) string {
 	if v == "" {
@@ -73,7 +80,11 @@ func (s toolsState) observed() string {
 	if s.Package != "" {
 		g = fmt.Sprintf("%s %s; %s %s at boot, %s", s.Package, s.Version, s.Service, onOff(s.Enabled, "on", "off"), onOff(s.Running, "running", "stopped"))
 	}
-	return g + "; " + s.vsphereText()
+	g += "; " + s.vsphereText()
+	if s.installerLeft {
+		g += "; the host's VMware Tools installer is still in the VM's CD-ROM"
+	}
+	return g
 }
 
 func onOff(b bool, yes, no string) string {
@@ -99,6 +110,9 @@ func (s toolsState) changes(t *Target) []string {
 	if !s.vsphereDone() {
 		out = append(out, fmt.Sprintf("wait up to %s for vSphere to report Tools running (now %s)", toolsWait, s.vsphereText()))
 	}
+	if s.installerLeft && s.Package != "" {
+		out = append(out, "take the VMware Tools installer out of the VM's CD-ROM (UnmountToolsInstaller): it is still mounted")
+	}
 	return out
 }
 
@@ -121,22 +135,16 @@ func readToolsGuest(ctx context.Context, t *Target) (toolsState, error) {
 
 // readToolsVSphere adds vSphere's half.
 func readToolsVSphere(ctx context.Context, t *Target, st *toolsState) error {
-	vm, err := t.vmFor(ctx)
+	s, ref, err := toolsVM(ctx, t)
 	if err != nil {
 		return err
 	}
-	if vm == nil {
-		return fmt.Errorf("VM %s not found in vSphere: run the vm and install phases first", t.Spec.Name)
-	}
-	s, err := t.vsphere(ctx)
-	if err != nil {
-		return err
-	}
-	vt, err := s.ReadTools(ctx, "VM "+t.Spec.Name, vm.Ref)
+	vt, err := s.ReadTools(ctx, "VM "+t.Spec.Name, ref)
 	if err != nil {
 		return err
 	}
 	st.power, st.vsRunning, st.vsVersion, st.vsToolsVersion = vt.Power, vt.RunningStatus, vt.VersionStatus, vt.ToolsVersion
+	st.installerLeft = vt.InstallerMounted && t.OS.Tools.HostInstaller(packageSource(t.Spec))
 	return nil
 }
 
@@ -163,7 +171,7 @@ func (toolsPhase) Check(ctx context.Context, t *Target) (Check, error) {
 }
 
 func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
-	st, err := readToolsGuest(ctx, t)
+	st, err := readTools(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -172,9 +180,10 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 		return err
 	}
 	var did []string
-	if st.Package == "" {
-		if t.OS.Tools.HostInstaller() {
-			unmount, err := mountToolsInstaller(ctx, t)
+	switch {
+	case st.Package == "":
+		if t.OS.Tools.HostInstaller(packageSource(t.Spec)) {
+			unmount, err := mountToolsInstaller(ctx, t, st.installerLeft)
 			if err != nil {
 				return err
 			}
@@ -185,12 +194,20 @@ func (p toolsPhase) Apply(ctx context.Context, t *Target) error {
 			return err
 		}
 		did = append(did, "installed "+name)
-		if st, err = readToolsGuest(ctx, t); err != nil {
+		g, err := readToolsGuest(ctx, t)
+		if err != nil {
 			return err
 		}
-		if st.Package == "" {
-			return fmt.Errorf("installed %s, yet rpm does not list any of %s", name, strings.Join(t.OS.Tools.Known(), " "))
+		if st.ToolsState = g.ToolsState; st.Package == "" {
+			return fmt.Errorf("installed %s, yet the guest lists none of %s", name, strings.Join(t.OS.Tools.Known(), " "))
 		}
+	case st.installerLeft:
+		// Tools are in; an earlier run stopped before it took the
+		// installer out.
+		if err := unmountToolsInstaller(ctx, t); err != nil {
+			return err
+		}
+		did = append(did, "took out the VMware Tools installer an earlier run left in the VM's CD-ROM")
 	}
 	if !st.Enabled || !st.Running {
 		if err := t.OS.Tools.Start(ctx, c, st.Service); err != nil {
@@ -260,28 +277,50 @@ func (toolsPhase) NotOn(t *Target) string {
 	return ""
 }
 
-// mountToolsInstaller mounts the host's Tools installer on the MT's VM and
-// returns what takes it out again (logged, not fatal: a CD-ROM left with
-// the installer holds no data).
-func mountToolsInstaller(ctx context.Context, t *Target) (func(), error) {
+// toolsVM finds the MT's VM and the vSphere session.
+func toolsVM(ctx context.Context, t *Target) (*vsphere.Session, types.ManagedObjectReference, error) {
 	vm, err := t.vmFor(ctx)
 	if err != nil {
-		return nil, err
+		return nil, types.ManagedObjectReference{}, err
 	}
 	if vm == nil {
-		return nil, fmt.Errorf("VM %s not found in vSphere: run the vm and install phases first", t.Spec.Name)
+		return nil, types.ManagedObjectReference{}, fmt.Errorf("VM %s not found in vSphere: run the vm and install phases first", t.Spec.Name)
 	}
 	s, err := t.vsphere(ctx)
+	if err != nil {
+		return nil, types.ManagedObjectReference{}, err
+	}
+	return s, vm.Ref, nil
+}
+
+// mountToolsInstaller mounts the host's Tools installer on the MT's VM
+// (unless mounted says an earlier run left it there) and returns what
+// takes it out again (logged, not fatal: a CD-ROM left with the installer
+// holds no data, and the next run's check sees it and takes it out).
+func mountToolsInstaller(ctx context.Context, t *Target, mounted bool) (func(), error) {
+	s, ref, err := toolsVM(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	name := "VM " + t.Spec.Name
-	if err := s.MountToolsInstaller(ctx, vm.Ref, name); err != nil {
+	if mounted {
+		t.Log.Info("tools: the VMware Tools installer is mounted already (an earlier run left it)", "vm", t.Spec.Name)
+	} else if err := s.MountToolsInstaller(ctx, ref, name); err != nil {
 		return nil, err
 	}
 	return func() {
-		if err := s.UnmountToolsInstaller(context.WithoutCancel(ctx), vm.Ref, name); err != nil {
+		if err := s.UnmountToolsInstaller(context.WithoutCancel(ctx), ref, name); err != nil {
 			t.Log.Warn("tools: the installer stays mounted", "vm", t.Spec.Name, "err", err)
 		}
 	}, nil
+}
+
+// unmountToolsInstaller takes the host's Tools installer out of the MT's
+// VM.
+func unmountToolsInstaller(ctx context.Context, t *Target) error {
+	s, ref, err := toolsVM(ctx, t)
+	if err != nil {
+		return err
+	}
+	return s.UnmountToolsInstaller(ctx, ref, "VM "+t.Spec.Name)
 }

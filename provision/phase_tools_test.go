@@ -11,8 +11,8 @@ import (
 
 // TestToolsDone: done needs the guest side (package, on at boot,
 // running) and vSphere's word (running, a version status other than not
-// installed); the changes name what is missing, and the installer route
-// is said to be unsupported.
+// installed); the changes name what is missing, and the packages route
+// names the host installer's route as the other way.
 func TestToolsDone(t *testing.T) {
 	tg := &Target{OS: centos.OS(), Spec: &spec.Spec{Name: "mt01", Packages: spec.Packages{Source: "bundle", Bundle: "/b/mt-bundle.tar"}}}
 	guestOK := toolsState{ToolsState: guest.ToolsState{Package: "open-vm-tools", Version: "9.10.2-3.el6", Service: "vmtoolsd", Enabled: true, Running: true}}
@@ -28,6 +28,7 @@ func TestToolsDone(t *testing.T) {
 		"off at boot":           func() toolsState { s := running; s.Enabled = false; return s }(),
 		"stopped":               func() toolsState { s := running; s.Running = false; return s }(),
 		"no package":            {vsRunning: "guestToolsNotRunning", vsVersion: "guestToolsNotInstalled"},
+		"installer left":        func() toolsState { s := running; s.installerLeft = true; return s }(),
 	} {
 		if st.done() {
 			t.Errorf("%s: done", name)
@@ -37,10 +38,30 @@ func TestToolsDone(t *testing.T) {
 		}
 	}
 	ch := strings.Join(toolsState{}.changes(tg), "; ")
-	for _, w := range []string{"open-vm-tools or vmware-tools-esx-nox", "mt-bundle.tar", "MountToolsInstaller) is not supported yet", "chkconfig", "wait up to"} {
+	for _, w := range []string{"open-vm-tools or vmware-tools-esx-nox", "mt-bundle.tar", "tools.source: host", "chkconfig", "wait up to"} {
 		if !strings.Contains(ch, w) {
 			t.Errorf("changes %q do not say %q", ch, w)
 		}
+	}
+	// tools.source: host: the plan says the host's installer, mounted and
+	// taken out again, and no bundle.
+	host := &Target{OS: centos.OS(), Spec: &spec.Spec{Name: "mt01", Packages: spec.Packages{Source: "bundle", Bundle: "/b/mt-bundle.tar"}, Tools: spec.Tools{Source: spec.ToolsFromHost}}}
+	ch = strings.Join(toolsState{}.changes(host), "; ")
+	for _, w := range []string{"MountToolsInstaller", "vmware-install.pl --default", "UnmountToolsInstaller", "chkconfig", "wait up to"} {
+		if !strings.Contains(ch, w) {
+			t.Errorf("host route: changes %q do not say %q", ch, w)
+		}
+	}
+	if strings.Contains(ch, "mt-bundle.tar") {
+		t.Errorf("host route: changes %q name the bundle", ch)
+	}
+	if !host.OS.Tools.HostInstaller(packageSource(host.Spec)) || tg.OS.Tools.HostInstaller(packageSource(tg.Spec)) {
+		t.Error("HostInstaller does not follow tools.source")
+	}
+	left := running
+	left.installerLeft = true
+	if ch := strings.Join(left.changes(host), "; "); ch != "take the VMware Tools installer out of the VM's CD-ROM (UnmountToolsInstaller): it is still mounted" {
+		t.Errorf("installer left mounted: %q", ch)
 	}
 	off := running
 	off.Enabled = false

@@ -103,4 +103,4 @@ func (Tools) Start(ctx context.Context, r guest.Runner, service string) error {
 }
 
 // HostInstaller is false: open-vm-tools comes from the packages source.
-func (Tools) HostInstaller() bool { return false }
+func (Tools) HostInstaller(guest.PackageSource) bool { return false }

@@ -85,4 +85,4 @@ func (Tools) Start(ctx context.Context, r guest.Runner, service string) error {
 
 // HostInstaller: Windows takes VMware Tools from the ESXi host's installer
 // (setup64.exe on the CD-ROM the tools phase mounts).
-func (Tools) HostInstaller() bool { return true }
+func (Tools) HostInstaller(guest.PackageSource) bool { return true }

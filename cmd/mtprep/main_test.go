@@ -43,6 +43,9 @@ func writeSpecFrom(t *testing.T, example string, edit func(string) string) strin
 func TestExitCodes(t *testing.T) {
 	good := writeSpec(t, nil)
 	bad := writeSpec(t, func(s string) string { return strings.Replace(s, "192.0.2.10/24", "192.0.2.10/40", 1) })
+	ubuntuHost := writeSpec(t, func(s string) string {
+		return strings.Replace(strings.Replace(s, "os: centos-6.6", "os: ubuntu-16.04", 1), "tools: {source: packages}", "tools: {source: host}", 1)
+	})
 	cases := []struct {
 		name   string
 		args   []string
@@ -58,6 +61,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing spec file", []string{"kickstart", "--spec", "/nonexistent.yaml"}, "", 2, "", "/nonexistent.yaml"},
 		{"bad spec", []string{"kickstart", "--spec", bad}, "pw", 2, "", "mt01.yaml:18: network.ip"},
 		{"missing secret", []string{"kickstart", "--spec", good}, "", 2, "", "MT_ROOT_PASSWORD is not set"},
+		{"tools from the host on ubuntu", []string{"kickstart", "--spec", ubuntuHost}, "pw", 2, "", "mt01.yaml:31: tools.source: host is not offered on ubuntu-16.04"},
 		{"kickstart", []string{"kickstart", "--spec", good}, "Secret-Pw-1", 0, "rootpw --iscrypted $6$", ""},
 		{"positional arg", []string{"kickstart", "extra", "--spec", good}, "pw", 2, "", "takes no arguments"},
 		{"iso without out", []string{"iso", "--spec", good}, "pw", 2, "", "--out is required"},

@@ -125,6 +125,10 @@ type mtOptions struct {
 	// ubuntu: os: ubuntu-16.04 on the Ubuntu base stand-in, with the
 	// lab's .deb bundle (the lab must be FlavourUbuntu).
 	ubuntu bool
+	// bundle replaces the lab's offline bundle (source: bundle).
+	bundle string
+	// tools is tools.source ("" leaves it out: the default).
+	tools string
 }
 
 // newMT writes the spec for guest g of l: vSphere from l.VC, the guest's
@@ -153,7 +157,11 @@ func newMT(t *testing.T, l *lab.Lab, g *lab.Guest, o mtOptions) *mt {
 	if o.thumbprint {
 		tls = "thumbprint: " + l.VC.Thumbprint
 	}
-	pkgs := fmt.Sprintf("{source: bundle, bundle: %s}", l.BundlePath)
+	bundle := l.BundlePath
+	if o.bundle != "" {
+		bundle = o.bundle
+	}
+	pkgs := fmt.Sprintf("{source: bundle, bundle: %s}", bundle)
 	if o.packages == "vault" {
 		pkgs = fmt.Sprintf("{source: vault, repos: [%s], gpgCheck: false}", strings.Join(l.VaultRepos(), ", "))
 	}
@@ -196,12 +204,20 @@ configServer:
   port: %d
   passphrase: {file: %s}
 retention: {mountpoint: /mnt/retention, filesystem: ext4}
-`, g.Name, osName, u.String(), l.VC.Username, tls, l.VC.Datacenter, l.VC.Datastore, l.VC.Network, baseISO,
-		g.Address, l.HostIP, l.HostIP, device, g.UserKeyFile, pkgs, o.agent, l.ConfigServer.IP, l.ConfigServer.Port, l.ConfigServer.PassphraseFile)
+%s`, g.Name, osName, u.String(), l.VC.Username, tls, l.VC.Datacenter, l.VC.Datastore, l.VC.Network, baseISO,
+		g.Address, l.HostIP, l.HostIP, device, g.UserKeyFile, pkgs, o.agent, l.ConfigServer.IP, l.ConfigServer.Port, l.ConfigServer.PassphraseFile, toolsKey(o.tools))
 	if err := os.WriteFile(m.spec, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// toolsKey is the spec's tools line for source src, "" for none.
+func toolsKey(src string) string {
+	if src == "" {
+		return ""
+	}
+	return "tools: {source: " + src + "}\n"
 }
 
 func must[T any](v T, err error) T {

@@ -36,6 +36,7 @@
 //	Lab.PresentDisks(ctx, g, vm, ...opt)   the VM's disks in the guest, by WWID
 //	Lab.SetToolsGuest(vm, g)               VMware Tools of vm report guest g's Tools stand-in (running only while it runs)
 //	Lab.VMTools(ctx, vm), WaitTools(ctx, vm, running)   what vSphere reports about vm's Tools
+//	VirtualMachine.MountToolsInstaller / UnmountToolsInstaller   the host's Tools installer stand-in: /dev/sr0 "VMware Tools" in the coupled guest (ToolsInstallerTarball, toolsinstaller.go)
 //	Lab.RepoRequests()                     what the repository server served
 //	Lab.Env(), WriteEnvFile(path)          the lab as GOVC_*/MTLAB_* variables
 //	Flavour FlavourUbuntu (ubuntu.go)      Ubuntu 16.04.2 guests: Lab.UbuntuBundlePath (.debs, SHA256SUMS first),
@@ -115,7 +116,9 @@
 // UnifiedAgentConfigurator.sh, .vx_version, in tarballs named
 // ..._standin.tar.gz); the configuration server (a TLS listener that
 // accepts the stand-in agent's registration); every test RPM (marker
-// files only); the guest init (for upstart). The programs the guest runs
+// files only); the ESXi host's VMware Tools installer (MountToolsInstaller,
+// UnmountToolsInstaller and the CD's vmware-install.pl, guestfs/
+// toolsinstaller); the guest init (for upstart). The programs the guest runs
 // otherwise are the host's (Debian's bash 5, coreutils, util-linux,
 // e2fsprogs, rpm 4.18, OpenSSH 9.2), not CentOS 6's.
 //

@@ -117,6 +117,9 @@ type Lab struct {
 	// tools couples VMs to the guests whose Tools stand-in they report
 	// (tools.go).
 	tools toolsWatch
+	// toolsCDs are the VMware Tools installers mounted in VMs
+	// (toolsinstaller.go).
+	toolsCDs toolsCDs
 
 	downOnce sync.Once
 	downErr  error
@@ -286,6 +289,8 @@ func Up(ctx context.Context, o Options) (_ *Lab, err error) {
 		return nil, err
 	}
 	s.update(func(r *Record) { r.VCenter = l.VC.URL.Host })
+	// MountToolsInstaller and UnmountToolsInstaller: the lab's stand-in.
+	l.VC.Model.Map().Handler = l.vcHandler
 	step("vcenter", t0)
 
 	t0 = time.Now()
@@ -667,6 +672,9 @@ func (l *Lab) down() error {
 	}
 	if l.VC != nil {
 		l.VC.close()
+	}
+	if err := l.closeToolsCDs(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, g := range l.Guests {
 		for _, d := range g.Disks() {

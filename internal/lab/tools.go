@@ -34,7 +34,11 @@ import (
 //     off), and while the VM is not powered on;
 //   - toolsVersionStatus2 guestToolsNotInstalled until the VM's Tools have
 //     reported once, guestToolsUnmanaged (what an OS-packaged Tools
-//     reports) from then on.
+//     reports) from then on; guestToolsCurrent (and the tar installer's
+//     version, toolsInstallType guestToolsTypeTar) while the guest holds
+//     the tar install of the host's installer stand-in
+//     (/etc/vmware-tools/locations, toolsinstaller.go), the Tools ESXi
+//     ships.
 //
 // The lab polls the guest from outside, through its root as its init sees
 // it (/proc/<init>/root: its /var/run and its /proc), every toolsPoll;
@@ -47,6 +51,10 @@ const toolsPoll = 200 * time.Millisecond
 // stand-in runs: VMware's encoding of 9.10.2 (major<<10 | minor<<5 |
 // patch), the version of the open-vm-tools test RPM.
 const toolsVersion = "9538"
+
+// toolsVersionTar is guest.toolsVersion for the host installer stand-in's
+// tar install: 10.3.26 in the same encoding.
+const toolsVersionTar = "10362"
 
 type toolsBinding struct {
 	g        *Guest
@@ -136,14 +144,29 @@ func (l *Lab) toolsLoop(ctx context.Context, done chan struct{}) {
 // ToolsRunning reports whether the guest's Tools stand-in runs: the guest
 // is up and /var/run/vmtoolsd.pid names a live process called vmtoolsd.
 func (g *Guest) ToolsRunning() bool {
+	running, _ := g.toolsSeen()
+	return running
+}
+
+// toolsSeen looks into the guest, when it is up: whether the Tools
+// stand-in runs (ToolsRunning), and whether the guest holds the tar
+// install of the host's Tools installer stand-in (its database
+// /etc/vmware-tools/locations, toolsinstaller.go).
+func (g *Guest) toolsSeen() (running, tar bool) {
 	if g.State() != GuestRunning {
-		return false
+		return false, false
 	}
 	rfs, err := g.guestRootFS()
 	if err != nil {
-		return false
+		return false, false
 	}
 	defer rfs.Close()
+	return vmtoolsdRuns(rfs), rfs.Exists("/etc/vmware-tools/locations")
+}
+
+// vmtoolsdRuns: /var/run/vmtoolsd.pid names a live process called
+// vmtoolsd.
+func vmtoolsdRuns(rfs *rootFS) bool {
 	b, err := rfs.ReadFile("/var/run/vmtoolsd.pid")
 	if err != nil {
 		return false
@@ -171,7 +194,7 @@ func (l *Lab) syncTools(ref types.ManagedObjectReference, b *toolsBinding) bool 
 	if !ok {
 		return false
 	}
-	running := b.g.ToolsRunning()
+	running, tar := b.g.toolsSeen()
 	var power types.VirtualMachinePowerState
 	var curRun, curVer, curIP string
 	sctx.WithLock(obj, func() {
@@ -184,7 +207,7 @@ func (l *Lab) syncTools(ref types.ManagedObjectReference, b *toolsBinding) bool 
 	if running {
 		b.reported.Store(true)
 	}
-	changes := toolsChanges(running, b.reported.Load(), b.g.Address, b.hostname)
+	changes := toolsChanges(running, b.reported.Load(), tar, b.g.Address, b.hostname)
 	wantRun, wantVer, wantIP := changes[0].Val.(string), changes[2].Val.(string), changes[4].Val.(string)
 	if curRun == wantRun && curVer == wantVer && curIP == wantIP {
 		return true
@@ -194,14 +217,20 @@ func (l *Lab) syncTools(ref types.ManagedObjectReference, b *toolsBinding) bool 
 	return true
 }
 
-// toolsChanges are the guest properties of a VM whose Tools run or not.
+// toolsChanges are the guest properties of a VM whose Tools run or not;
+// tar: the guest's Tools are the tar install of the host's installer.
 // The order of the first five is what syncTools compares.
-func toolsChanges(running, reported bool, address, hostname string) []types.PropertyChange {
+func toolsChanges(running, reported, tar bool, address, hostname string) []types.PropertyChange {
 	run := string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning)
 	status := types.VirtualMachineToolsStatusToolsNotInstalled
 	ver := string(types.VirtualMachineToolsVersionStatusGuestToolsNotInstalled)
 	version, state := "0", "notRunning"
-	if reported {
+	installType := string(types.VirtualMachineToolsInstallTypeGuestToolsTypeOpenVMTools)
+	switch {
+	case reported && tar:
+		ver, version = string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent), toolsVersionTar
+		status, installType = types.VirtualMachineToolsStatusToolsNotRunning, string(types.VirtualMachineToolsInstallTypeGuestToolsTypeTar)
+	case reported:
 		ver, version = string(types.VirtualMachineToolsVersionStatusGuestToolsUnmanaged), toolsVersion
 		status = types.VirtualMachineToolsStatusToolsNotRunning
 	}
@@ -218,6 +247,7 @@ func toolsChanges(running, reported bool, address, hostname string) []types.Prop
 		{Name: "guest.ipAddress", Val: address},
 		{Name: "guest.hostName", Val: hostname},
 		{Name: "guest.toolsVersion", Val: version},
+		{Name: "guest.toolsInstallType", Val: installType},
 		{Name: "guest.guestId", Val: string(types.VirtualMachineGuestOsIdentifierCentos64Guest)},
 		{Name: "guest.guestFullName", Val: "CentOS 4/5/6 (64-bit)"},
 		{Name: "guest.guestState", Val: state},

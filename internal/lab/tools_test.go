@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -15,14 +16,7 @@ import (
 // open-vm-tools test RPM, running while it does, not running again when
 // it stops, across reboots as chkconfig says, and while the VM is off.
 func TestToolsStandin(t *testing.T) {
-	l := Start(t)
-	g := l.Guests[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	vm, err := l.FindVM(ctx, g.VMName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, g, ctx, vm := startWithVM(t)
 	notInstalled := string(types.VirtualMachineToolsVersionStatusGuestToolsNotInstalled)
 	unmanaged := string(types.VirtualMachineToolsVersionStatusGuestToolsUnmanaged)
 	now := func(what string) ToolsStatus {
@@ -120,4 +114,19 @@ func TestToolsStandin(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("VM powered on", true)
+}
+
+// startWithVM starts a lab and returns its first guest and the VM coupled
+// to it, with a context that ends with the test (3 minutes at most).
+func startWithVM(t *testing.T) (*Lab, *Guest, context.Context, *object.VirtualMachine) {
+	t.Helper()
+	l := Start(t)
+	g := l.Guests[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	vm, err := l.FindVM(ctx, g.VMName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, g, ctx, vm
 }

@@ -88,6 +88,9 @@ type PackageSource struct {
 	Bundle   string   // local path of the offline bundle
 	Repos    []string // repository URLs
 	GPGCheck bool
+	// ToolsFromHost: VMware Tools come from the ESXi host's own
+	// installer (tools.source: host), not from this package source.
+	ToolsFromHost bool
 }
 
 // ServiceState is one service the MT role needs running.
@@ -159,8 +162,9 @@ type Tools interface {
 	Known() []string
 	// HostInstaller: Install runs the ESXi host's Tools installer, which
 	// the tools phase mounts in the VM's CD-ROM first and takes out after
-	// (Windows); false when Tools come from the packages source.
-	HostInstaller() bool
+	// (Windows always; CentOS when src.ToolsFromHost); false when Tools
+	// come from the packages source.
+	HostInstaller(src PackageSource) bool
 }
 
 // AgentState is the agent preparation's markers.

@@ -19,6 +19,7 @@ type Spec struct {
 	RootPassword Secret       `yaml:"rootPassword" json:"rootPassword"`
 	SSH          SSH          `yaml:"ssh" json:"ssh"`
 	Packages     Packages     `yaml:"packages" json:"packages"`
+	Tools        Tools        `yaml:"tools" json:"tools"` // where VMware Tools come from (the tools phase)
 	Agent        Agent        `yaml:"agent" json:"agent"`
 	ConfigServer ConfigServer `yaml:"configServer" json:"configServer"`
 	Retention    Retention    `yaml:"retention" json:"retention"`
@@ -118,6 +119,21 @@ type Packages struct {
 	// an unsigned local mirror such as the lab's.
 	GPGCheck *bool `yaml:"gpgCheck" json:"gpgCheck,omitempty"`
 }
+
+// Tools says where the tools phase takes VMware Tools from.
+type Tools struct {
+	// Source is packages (a Tools package from packages.source: the
+	// offline bundle or the repositories) or host (the ESXi host's own
+	// VMware Tools installer, mounted in the VM's CD-ROM). Default:
+	// packages on Linux; Windows always uses host.
+	Source string `yaml:"source" json:"source"`
+}
+
+// The tools.source values.
+const (
+	ToolsFromPackages = "packages"
+	ToolsFromHost     = "host"
+)
 
 // Agent is the Unified Agent tarball for RHEL6-64.
 type Agent struct {
@@ -242,6 +258,10 @@ func (s *Spec) applyDefaults() {
 	def(&s.SSH.KnownHosts, "~/.ssh/known_hosts")
 	def(&s.SSH.HostKey, "strict")
 	def(&s.Packages.Source, "bundle")
+	if s.IsWindows() {
+		def(&s.Tools.Source, ToolsFromHost)
+	}
+	def(&s.Tools.Source, ToolsFromPackages)
 	if s.Packages.Source == "vault" && len(s.Packages.Repos) == 0 {
 		s.Packages.Repos = DefaultVaultRepos()
 	}

@@ -92,6 +92,7 @@ func TestParseInvalid(t *testing.T) {
 		{"bad hostKey", "hostKey: strict", "hostKey: yolo", 9, "ssh.hostKey", "not a host key policy"},
 		{"bad fingerprint", "hostKey: strict", "hostKey: SHA256:abc", 9, "ssh.hostKey", "not a SHA256 fingerprint"},
 		{"bad source", "source: bundle", "source: mirror", 10, "packages.source", "not a package source"},
+		{"bad tools source", "packages: {source: bundle, bundle: ./mt-bundle.tar}", "packages: {source: bundle, bundle: ./mt-bundle.tar}\ntools: {source: rpm}", 11, "tools.source", "not a VMware Tools source"},
 		{"bad sha", `sha256: ""`, "sha256: xyz", 11, "agent.sha256", "not a sha256"},
 		{"bad cs ip", "ip: 192.0.2.5", "ip: cs.example.com", 12, "configServer.ip", "not an IPv4"},
 		{"bad mountpoint", "mountpoint: /mnt/retention", "mountpoint: '/mnt/ret; rm -rf /'", 13, "retention.mountpoint", "not a safe absolute path"},
@@ -230,5 +231,56 @@ func TestApplyGovcEnv(t *testing.T) {
 	}
 	if v.Password.Env != "GOVC_PASSWORD" {
 		t.Errorf("password should reference GOVC_PASSWORD, got %v", v.Password)
+	}
+}
+
+// TestToolsSource: tools.source defaults to packages on Linux and host on
+// Windows; host is refused on Ubuntu and packages on Windows, with the
+// line and a fix.
+func TestToolsSource(t *testing.T) {
+	cases := []struct {
+		name, os, tools string
+		want            string // the source read, "" when refused
+		problem         string
+	}{
+		{"centos default", "centos-6.6", "", ToolsFromPackages, ""},
+		{"centos packages", "centos-6.6", "packages", ToolsFromPackages, ""},
+		{"centos host", "centos-6.6", "host", ToolsFromHost, ""},
+		{"ubuntu default", "ubuntu-16.04", "", ToolsFromPackages, ""},
+		{"ubuntu host", "ubuntu-16.04", "host", "", "host is not offered on ubuntu-16.04"},
+		{"windows default", "windows-2016", "", ToolsFromHost, ""},
+		{"windows packages", "windows-2016", "packages", "", "packages is not offered on windows-2016"},
+		{"unknown", "centos-6.6", "iso", "", "not a VMware Tools source"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(validSpec, "os: centos-6.6", "os: "+c.os, 1)
+			if c.tools != "" {
+				src += "tools: {source: " + c.tools + "}\n"
+			}
+			if c.os == "windows-2016" {
+				src += "windows: {openSSH: ./OpenSSH-Win64.zip}\n"
+				src = strings.Replace(src, "retention: {mountpoint: /mnt/retention, filesystem: ext4}", "retention: {mountpoint: \"R:\", filesystem: ntfs}", 1)
+				src = strings.Replace(src, "device: eth0", "device: Ethernet0", 1)
+				src = strings.Replace(src, "user: root", "user: Administrator", 1)
+			}
+			s, err := Parse("mt01.yaml", []byte(src))
+			if c.want != "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Tools.Source != c.want {
+					t.Errorf("tools.source %q, want %q", s.Tools.Source, c.want)
+				}
+				return
+			}
+			found := findErr(err, c.problem)
+			if found == nil {
+				t.Fatalf("no error with %q in %v", c.problem, err)
+			}
+			if found.Key != "tools.source" || found.Line != 14 || found.Fix == "" {
+				t.Errorf("error %+v: want key tools.source on line 14 with a fix", found)
+			}
+		})
 	}
 }

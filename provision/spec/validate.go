@@ -191,6 +191,15 @@ func (s *Spec) validate() InputErrors {
 		bad("packages.source", fmt.Sprintf("%q is not a package source", s.Packages.Source), "use bundle (offline tarball) or vault (CentOS 6.6 archive); mirror.centos.org no longer serves CentOS 6")
 	}
 
+	switch src := s.Tools.Source; {
+	case src == ToolsFromHost && s.OS == OSUbuntu1604:
+		bad("tools.source", "host is not offered on ubuntu-16.04: VMware recommends open-vm-tools there (xenial main has it), and mtprep installs it from packages.source", "use tools.source: packages (open-vm-tools from packages.source)")
+	case src == ToolsFromPackages && s.IsWindows():
+		bad("tools.source", "packages is not offered on windows-2016: there is no package source for Windows", "use tools.source: host (the ESXi host's VMware Tools installer), or leave it out")
+	case src != ToolsFromPackages && src != ToolsFromHost:
+		bad("tools.source", fmt.Sprintf("%q is not a VMware Tools source", src), "use packages (a Tools package from packages.source, the default) or host (the ESXi host's own VMware Tools installer)")
+	}
+
 	if h := s.Agent.SHA256; h != "" && !sha256Re.MatchString(h) {
 		bad("agent.sha256", fmt.Sprintf("%q is not a sha256 in hex", h), "use the 64 lower-case hex digits of `sha256sum` on the tarball")
 	}

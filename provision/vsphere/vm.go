@@ -229,15 +229,18 @@ func (s *Session) NICBacking(ctx context.Context, inv *Inventory) (types.BaseVir
 type Tools struct {
 	Power                                      types.VirtualMachinePowerState
 	RunningStatus, VersionStatus, ToolsVersion string
+	// InstallerMounted: the host's Tools installer is in the VM's CD-ROM
+	// (runtime.toolsInstallerMounted).
+	InstallerMounted bool
 }
 
 // ReadTools reads the VM's power state and Tools status.
 func (s *Session) ReadTools(ctx context.Context, obj string, ref types.ManagedObjectReference) (Tools, error) {
 	var m mo.VirtualMachine
-	if err := s.RetrieveOne(ctx, ref, []string{"runtime.powerState", "guest.toolsRunningStatus", "guest.toolsVersionStatus2", "guest.toolsVersion"}, &m); err != nil {
+	if err := s.RetrieveOne(ctx, ref, []string{"runtime.powerState", "runtime.toolsInstallerMounted", "guest.toolsRunningStatus", "guest.toolsVersionStatus2", "guest.toolsVersion"}, &m); err != nil {
 		return Tools{}, &Error{Op: "read", Object: obj, Err: err}
 	}
-	t := Tools{Power: m.Runtime.PowerState}
+	t := Tools{Power: m.Runtime.PowerState, InstallerMounted: m.Runtime.ToolsInstallerMounted}
 	if m.Guest != nil {
 		t.RunningStatus, t.VersionStatus, t.ToolsVersion = m.Guest.ToolsRunningStatus, m.Guest.ToolsVersionStatus2, m.Guest.ToolsVersion
 	}

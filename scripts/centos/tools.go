@@ -12,3 +12,10 @@ var ToolsState string
 //
 //go:embed tools-enable.sh
 var ToolsEnable string
+
+// ToolsHostInstall installs VMware Tools from the ESXi host's installer
+// on the VMware Tools CD (vmware-install.pl --default) and prints the
+// tarball's name.
+//
+//go:embed tools-host-install.sh
+var ToolsHostInstall string
