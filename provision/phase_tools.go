@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -306,13 +307,37 @@ func mountToolsInstaller(ctx context.Context, t *Target, mounted bool) (func(), 
 	if mounted {
 		t.Log.Info("tools: the VMware Tools installer is mounted already (an earlier run left it)", "vm", t.Spec.Name)
 	} else if err := s.MountToolsInstaller(ctx, ref, name); err != nil {
-		return nil, err
+		return nil, toolsMountFix(t, err)
 	}
 	return func() {
 		if err := s.UnmountToolsInstaller(context.WithoutCancel(ctx), ref, name); err != nil {
 			t.Log.Warn("tools: the installer stays mounted", "vm", t.Spec.Name, "err", err)
 		}
 	}, nil
+}
+
+// toolsMountFix adds the way out to a refused mount whose cause the
+// operator can act on.
+func toolsMountFix(t *Target, err error) error {
+	var ve *vsphere.Error
+	if !errors.As(err, &ve) {
+		return err
+	}
+	switch ve.MethodFault().(type) {
+	case *types.ToolsImageNotAvailable:
+		fix := "add the VMware Tools VIB (tools-light) to the host, or place the MT on a host that has it"
+		// An OS that takes Tools from the host even when the spec does
+		// not ask has no other source.
+		if !t.OS.Tools.HostInstaller(guest.PackageSource{}) {
+			fix = "put open-vm-tools or VMware's vmware-tools-esx-nox RPMs in the offline bundle and set tools.source: packages, or " + fix
+		}
+		return fmt.Errorf("%w (the ESXi host has no VMware Tools image for this guest, as on a host installed from a \"-no-tools\" image profile: %s)", err, fix)
+	case *types.InvalidPowerState:
+		return fmt.Errorf("%w (the VM must be powered on: run the install phase first)", err)
+	case *types.VmConfigFault:
+		return fmt.Errorf("%w (the VM needs a CD-ROM for the installer: run the vm phase with --fix)", err)
+	}
+	return err
 }
 
 // unmountToolsInstaller takes the host's Tools installer out of the MT's

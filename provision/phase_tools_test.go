@@ -1,12 +1,18 @@
 package provision
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/mtprep/mtprep/centos"
 	"github.com/mtprep/mtprep/provision/guest"
 	"github.com/mtprep/mtprep/provision/spec"
+	"github.com/mtprep/mtprep/provision/vsphere"
+	"github.com/mtprep/mtprep/windows"
 )
 
 // TestToolsDone: done needs the guest side (package, on at boot,
@@ -67,5 +73,36 @@ func TestToolsDone(t *testing.T) {
 	off.Enabled = false
 	if ch := strings.Join(off.changes(tg), "; "); ch != "start vmtoolsd at boot" {
 		t.Errorf("only off at boot: %q", ch)
+	}
+}
+
+// TestToolsMountFix: a refused MountToolsInstaller gets the way out that
+// fits the fault and the OS: a host without a Tools image sends a CentOS
+// MT to the packages route, a Windows MT (host route only) to the host.
+func TestToolsMountFix(t *testing.T) {
+	fault := func(f types.AnyType) error {
+		return &vsphere.Error{Op: "mount the host's VMware Tools installer in", Object: "VM mt01", Err: soap.WrapSoapFault(&soap.Fault{Detail: struct {
+			Fault types.AnyType `xml:",any,typeattr"`
+		}{Fault: f}})}
+	}
+	for _, tt := range []struct {
+		name      string
+		os        *guest.OS
+		err       error
+		want, not string
+	}{
+		{"no image, CentOS", centos.OS(), fault(types.ToolsImageNotAvailable{}), "tools.source: packages", ""},
+		{"no image, Windows", windows.OS(), fault(types.ToolsImageNotAvailable{}), "tools-light", "tools.source"},
+		{"powered off", centos.OS(), fault(types.InvalidPowerState{}), "run the install phase first", ""},
+		{"no CD-ROM", centos.OS(), fault(types.VmConfigFault{}), "vm phase with --fix", ""},
+		{"another fault as it is", centos.OS(), fault(types.InvalidState{}), "InvalidState", "fix"},
+		{"not a vSphere error", centos.OS(), errors.New("boom"), "boom", "("},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := toolsMountFix(&Target{OS: tt.os}, tt.err).Error()
+			if !strings.Contains(got, tt.want) || (tt.not != "" && strings.Contains(got, tt.not)) {
+				t.Errorf("got %q, want %q and not %q", got, tt.want, tt.not)
+			}
+		})
 	}
 }

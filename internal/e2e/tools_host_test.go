@@ -17,7 +17,8 @@ import (
 )
 
 // TestBuildToolsHost: tools.source: host on CentOS with an offline bundle
-// that holds no VMware Tools RPM. Before the tools phase vSphere reports
+// that holds no VMware Tools RPM. On a host without a Tools image the
+// phase fails, naming the fault and the fix, and changes nothing. Before the tools phase vSphere reports
 // Tools not running and not installed, and the plan names the host's
 // installer; the tools phase mounts it (MountToolsInstaller, the lab's
 // stand-in of ESXi), runs vmware-install.pl --default from the CD's
@@ -25,9 +26,33 @@ import (
 // does vSphere report Tools running. A second build changes nothing and
 // mounts nothing.
 func TestBuildToolsHost(t *testing.T) {
-	_, g, ctx, m, vm, tools := toolsMT(t, func(l *lab.Lab) mtOptions {
+	l, g, ctx, m, vm, tools := toolsMT(t, func(l *lab.Lab) mtOptions {
 		return mtOptions{packages: "bundle", agent: l.AgentTarball, tools: "host", bundle: bundleWithout(t, l, "open-vm-tools")}
 	})
+
+	// A host without a Tools image (installed from a "-no-tools" image
+	// profile): the mount is refused, the phase fails naming the fault
+	// and the way out, and nothing in the guest or the VM changed.
+	l.SetToolsImage(false)
+	before := guestState(t, ctx, g)
+	r := m.mtprep(t, ctx, m.buildArgs("--phases", "tools")...)
+	out := r.stdout + r.stderr
+	if r.code != 1 || !strings.Contains(out, "ToolsImageNotAvailable") || !strings.Contains(out, "tools.source: packages") {
+		t.Errorf("tools phase on a host without a Tools image: want exit 1 naming ToolsImageNotAvailable and tools.source: packages\n%s", r)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "ToolsImageNotAvailable") {
+			t.Logf("refused: %s", line)
+		}
+	}
+	if after := guestState(t, ctx, g); after != before {
+		t.Errorf("the refused mount changed the guest:\n%s", diff(before, after))
+	}
+	if st := tools("after the refused mount"); st.Running() {
+		t.Errorf("vSphere reports Tools running after a refused mount: %+v", st)
+	}
+	installerOut(t, ctx, g, vm)
+	l.SetToolsImage(true)
 
 	p := m.mtprep(t, ctx, "plan", "--spec", m.spec, "--work-dir", m.work, "--phases", "tools")
 	for _, want := range []string{"MountToolsInstaller", "vmware-install.pl --default", "UnmountToolsInstaller"} {
@@ -39,7 +64,7 @@ func TestBuildToolsHost(t *testing.T) {
 		t.Errorf("plan still calls a route unsupported:\n%s", p)
 	}
 
-	r := toolsPhaseChanged(t, ctx, m, g, tools)
+	r = toolsPhaseChanged(t, ctx, m, g, tools)
 	if st := tools("tar install"); st.VersionStatus2 != string(types.VirtualMachineToolsVersionStatusGuestToolsCurrent) {
 		t.Errorf("vSphere reports %s for the host's own Tools, want guestToolsCurrent", st.VersionStatus2)
 	}
@@ -75,7 +100,7 @@ func TestBuildToolsHost(t *testing.T) {
 	if err := vm.MountToolsInstaller(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before := guestState(t, ctx, g)
+	before = guestState(t, ctx, g)
 	r = m.mtprep(t, ctx, m.buildArgs("--phases", "tools")...)
 	if r.code != 0 || r.status("tools") != provision.StatusChanged || calls(r, "UnmountToolsInstaller") != 1 || calls(r, "MountToolsInstaller") != 0 {
 		t.Fatalf("tools phase with the installer left mounted:\n%s", r)

@@ -29,7 +29,8 @@ import (
 //
 // Mount fails with a fault, as ESXi's does, when the VM is not powered on
 // (InvalidPowerState), has no CD-ROM (VmConfigFault) or has the installer
-// mounted already (InvalidState). Otherwise the VM's first CD-ROM holds
+// mounted already (InvalidState), and, when the test says the host has no
+// Tools image (SetToolsImage), with ToolsImageNotAvailable. Otherwise the VM's first CD-ROM holds
 // the host's Tools image ([] /vmimages/tools-isoimages/linux.iso,
 // connected) and runtime.toolsInstallerMounted is true; in the guest the
 // VM is coupled to (tools.go), a block device /dev/srN (N: the CD-ROM's
@@ -83,6 +84,20 @@ type toolsCD struct {
 type toolsCDs struct {
 	mu      sync.Mutex
 	mounted map[types.ManagedObjectReference]*toolsCD
+	// noImage: the host has no Tools image for the guest (an ESXi
+	// installed from a "-no-tools" image profile, as Auto Deploy hosts
+	// often are): Mount fails with ToolsImageNotAvailable.
+	noImage bool
+}
+
+// SetToolsImage says whether the lab's ESXi host has the VMware Tools
+// image MountToolsInstaller mounts (it has by default). Without it, Mount
+// fails with ToolsImageNotAvailable, as ESXi's does on a host installed
+// from a "-no-tools" image profile.
+func (l *Lab) SetToolsImage(available bool) {
+	l.toolsCDs.mu.Lock()
+	defer l.toolsCDs.mu.Unlock()
+	l.toolsCDs.noImage = !available
 }
 
 // toolsInstallerVM takes a VM's MountToolsInstaller and
@@ -147,6 +162,9 @@ func (l *Lab) mountToolsInstaller(ctx *simulator.Context, vm *simulator.VirtualM
 	defer l.toolsCDs.mu.Unlock()
 	if l.toolsCDs.mounted[ref] != nil {
 		return &types.InvalidState{}
+	}
+	if l.toolsCDs.noImage {
+		return &types.ToolsImageNotAvailable{}
 	}
 	devices := object.VirtualDeviceList(vm.Config.Hardware.Device)
 	cds := devices.SelectByType((*types.VirtualCdrom)(nil))

@@ -10,10 +10,11 @@ import (
 
 // MountToolsInstaller puts the ESXi host's VMware Tools installer in the
 // VM's CD-ROM (VirtualMachine.MountToolsInstaller): the source of Tools on
-// an OS whose media carry none (Windows).
+// an OS whose media carry none. A failure is an *Error whose MethodFault
+// the caller can judge (ToolsImageNotAvailable: the host has no image).
 func (s *Session) MountToolsInstaller(ctx context.Context, ref types.ManagedObjectReference, name string) error {
 	if err := object.NewVirtualMachine(s.Client, ref).MountToolsInstaller(ctx); err != nil {
-		return fmt.Errorf("%s: mounting the host's VMware Tools installer: %s", name, FaultText(err))
+		return &Error{Op: "mount the host's VMware Tools installer in", Object: name, Err: err}
 	}
 	return nil
 }
@@ -21,7 +22,7 @@ func (s *Session) MountToolsInstaller(ctx context.Context, ref types.ManagedObje
 // UnmountToolsInstaller takes the installer out again.
 func (s *Session) UnmountToolsInstaller(ctx context.Context, ref types.ManagedObjectReference, name string) error {
 	if err := object.NewVirtualMachine(s.Client, ref).UnmountToolsInstaller(ctx); err != nil {
-		return fmt.Errorf("%s: unmounting the VMware Tools installer: %s", name, FaultText(err))
+		return &Error{Op: "take the VMware Tools installer out of", Object: name, Err: err}
 	}
 	return nil
 }
