@@ -144,10 +144,13 @@ func finalize(ctx context.Context, tmp *os.File, ws string, info *BaseInfo) (err
 		ElTorito:         et,
 		VolumeIdentifier: info.VolumeLabel,
 	})
+	// go-diskfs drops most WriteAt errors (finalize.go: `_, _ =
+	// f.WriteAt`), so a write the cancelled backend refused can leave an
+	// incomplete image behind a nil error: ctx decides first.
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
 		return fmt.Errorf("iso: write %s: %w", tmp.Name(), err)
 	}
 	return nil

@@ -160,10 +160,13 @@ func writeSeedImage(ctx context.Context, tmp *os.File, ws string, joliet bool) (
 	// Rock Ridge, as on the install media: the kernel's isofs and
 	// anaconda's loader read /ks.cfg by its Rock Ridge name. Joliet only
 	// when asked (Windows Setup reads names from it).
-	if err := fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: joliet, VolumeIdentifier: SeedLabel}); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
+	err = fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: joliet, VolumeIdentifier: SeedLabel})
+	// go-diskfs drops most WriteAt errors: a cancelled ctx decides first
+	// (see finalize in remaster_tree.go).
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if err != nil {
 		return fmt.Errorf("seed: write %s: %w", tmp.Name(), err)
 	}
 	return nil
