@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"sync"
 
 	"github.com/diskfs/go-diskfs/backend"
 )
@@ -15,6 +16,19 @@ import (
 type outputBackend struct {
 	ctx context.Context
 	f   *os.File
+
+	mu  sync.Mutex
+	err error // the first write that failed
+}
+
+// writeErr is the first write that failed, if any. go-diskfs's Finalize
+// drops most WriteAt errors (finalize.go: `_, _ = f.WriteAt`), so a nil
+// error from it proves nothing: a refused write (ctx cancelled) or a
+// failed one (disk full) leaves an incomplete image. Callers check this.
+func (s *outputBackend) writeErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 var (
@@ -37,8 +51,17 @@ func (s *outputBackend) Writable() (backend.WritableFile, error) { return &outpu
 type outputWriter struct{ *outputBackend }
 
 func (w *outputWriter) WriteAt(b []byte, off int64) (int, error) {
-	if err := w.ctx.Err(); err != nil {
-		return 0, err
+	err := w.ctx.Err()
+	n := 0
+	if err == nil {
+		n, err = w.f.WriteAt(b, off)
 	}
-	return w.f.WriteAt(b, off)
+	if err != nil {
+		w.mu.Lock()
+		if w.err == nil {
+			w.err = err
+		}
+		w.mu.Unlock()
+	}
+	return n, err
 }

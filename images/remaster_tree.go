@@ -119,7 +119,8 @@ func finalize(ctx context.Context, tmp *os.File, ws string, info *BaseInfo) (err
 			err = fmt.Errorf("iso: write %s: go-diskfs: %v", tmp.Name(), r)
 		}
 	}()
-	fsys, err := iso9660.Create(&outputBackend{ctx: ctx, f: tmp}, 0, 0, sectorSize, ws)
+	out := &outputBackend{ctx: ctx, f: tmp}
+	fsys, err := iso9660.Create(out, 0, 0, sectorSize, ws)
 	if err != nil {
 		return fmt.Errorf("iso: create %s: %w", tmp.Name(), err)
 	}
@@ -144,11 +145,13 @@ func finalize(ctx context.Context, tmp *os.File, ws string, info *BaseInfo) (err
 		ElTorito:         et,
 		VolumeIdentifier: info.VolumeLabel,
 	})
-	// go-diskfs drops most WriteAt errors (finalize.go: `_, _ =
-	// f.WriteAt`), so a write the cancelled backend refused can leave an
-	// incomplete image behind a nil error: ctx decides first.
+	// A refused or failed write may hide behind a nil error
+	// (outputBackend.writeErr); a cancellation is reported as such.
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
+	}
+	if err == nil {
+		err = out.writeErr()
 	}
 	if err != nil {
 		return fmt.Errorf("iso: write %s: %w", tmp.Name(), err)

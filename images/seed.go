@@ -153,7 +153,8 @@ func writeSeedImage(ctx context.Context, tmp *os.File, ws string, joliet bool) (
 			err = fmt.Errorf("seed: write %s: go-diskfs: %v", tmp.Name(), r)
 		}
 	}()
-	fsys, err := iso9660.Create(&outputBackend{ctx: ctx, f: tmp}, 0, 0, sectorSize, ws)
+	out := &outputBackend{ctx: ctx, f: tmp}
+	fsys, err := iso9660.Create(out, 0, 0, sectorSize, ws)
 	if err != nil {
 		return fmt.Errorf("seed: create %s: %w", tmp.Name(), err)
 	}
@@ -161,10 +162,13 @@ func writeSeedImage(ctx context.Context, tmp *os.File, ws string, joliet bool) (
 	// anaconda's loader read /ks.cfg by its Rock Ridge name. Joliet only
 	// when asked (Windows Setup reads names from it).
 	err = fsys.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: joliet, VolumeIdentifier: SeedLabel})
-	// go-diskfs drops most WriteAt errors: a cancelled ctx decides first
-	// (see finalize in remaster_tree.go).
+	// A refused or failed write may hide behind a nil error
+	// (outputBackend.writeErr); a cancellation is reported as such.
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
+	}
+	if err == nil {
+		err = out.writeErr()
 	}
 	if err != nil {
 		return fmt.Errorf("seed: write %s: %w", tmp.Name(), err)
